@@ -1,0 +1,113 @@
+//! Sources of packets: capture files now, live interfaces later. A source only hands out records;
+//! it never looks inside them.
+
+pub mod file;
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Link-layer type of a record, as a pcap `LINKTYPE_*` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    pub const PPP: LinkType = LinkType(9);
+    pub const FDDI: LinkType = LinkType(10);
+    pub const RAW: LinkType = LinkType(101);
+    pub const IEEE802_11: LinkType = LinkType(105);
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const PPI: LinkType = LinkType(192);
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+}
+
+/// Capture timestamp in nanoseconds since the Unix epoch.
+pub type Nanos = u64;
+
+/// One captured record. `data` borrows from the source (a memory-mapped file or a capture buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    pub ts: Nanos,
+    pub link: LinkType,
+    /// Bytes captured (at most the snap length).
+    pub data: &'a [u8],
+    /// Length of the packet on the wire.
+    pub orig_len: u32,
+}
+
+/// A problem with the capture file itself (not with a packet inside it).
+#[derive(Debug, Clone)]
+pub struct CaptureError {
+    pub file: PathBuf,
+    /// 1-based number of the record that could not be read (0: the file header).
+    pub record: u64,
+    /// Byte offset in the file where the problem starts.
+    pub offset: u64,
+    pub kind: CaptureErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureErrorKind {
+    /// The file could not be opened or mapped.
+    Io(String),
+    /// Empty file.
+    Empty,
+    /// Neither pcap nor pcapng magic.
+    UnknownFormat,
+    /// The file ends inside a record or block header.
+    Truncated,
+    /// A block or record is malformed (bad length, bad magic, ...).
+    Corrupt(String),
+}
+
+impl CaptureErrorKind {
+    /// Whether records before the error were readable (partial) or nothing was (failed).
+    pub fn is_fatal_at_start(&self) -> bool {
+        matches!(
+            self,
+            CaptureErrorKind::Io(_) | CaptureErrorKind::Empty | CaptureErrorKind::UnknownFormat
+        )
+    }
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match &self.kind {
+            CaptureErrorKind::Io(e) => format!("cannot read: {e}"),
+            CaptureErrorKind::Empty => "empty file".to_string(),
+            CaptureErrorKind::UnknownFormat => "not a pcap or pcapng file (unknown magic)".to_string(),
+            CaptureErrorKind::Truncated => "file ends in the middle of a record".to_string(),
+            CaptureErrorKind::Corrupt(s) => format!("corrupt record: {s}"),
+        };
+        write!(
+            f,
+            "{}: record {}, byte offset {}: {}",
+            self.file.display(),
+            self.record,
+            self.offset,
+            what
+        )
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// Non-fatal things a reader noticed, counted rather than reported one by one.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct CaptureStats {
+    pub records: u64,
+    pub bytes: u64,
+    /// Records whose captured length exceeded the snap length (kept, clipped to what is there).
+    pub over_snaplen: u64,
+    /// Records shorter on disk than on the wire (snap length clipping).
+    pub clipped: u64,
+    /// pcapng blocks skipped because their type is not a packet block.
+    pub skipped_blocks: u64,
+    /// Packets on an interface whose link type we do not know.
+    pub unknown_interface: u64,
+}

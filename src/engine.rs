@@ -1,0 +1,1 @@
+//! One shard of traffic: decode, flow, proto, resolve.
