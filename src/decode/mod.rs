@@ -2,6 +2,7 @@
 //! Views borrow the packet bytes; nothing is copied except IP fragments, which are reassembled in
 //! a bounded pool.
 
+pub mod addr;
 pub mod ip;
 pub mod link;
 
@@ -46,7 +47,9 @@ pub enum Transport {
         dst_port: u16,
     },
     /// Any other IP protocol (ICMP, ESP, ...): tracked as a flow without ports.
-    Other { protocol: u8 },
+    Other {
+        protocol: u8,
+    },
 }
 
 pub mod tcp_flags {
