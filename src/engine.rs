@@ -11,10 +11,11 @@ use std::sync::Arc;
 use crate::capture::{Nanos, Packet};
 use crate::decode::{tcp_flags, DecodeError, Decoded, Decoder, Transport};
 use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Reassembler};
-use crate::flow::table::EndReason;
-use crate::flow::{Flow, FlowTable, FlowTableConfig, HostSource, TCP};
+use crate::flow::table::Ended;
+use crate::flow::FlowTableStats;
+use crate::flow::{Flow, FlowKey, FlowTable, FlowTableConfig, HostSource};
 use crate::proto::{dns, http, tls, App, Parse};
-use crate::resolve::{Resolver, ResolverConfig};
+use crate::resolve::{Resolver, ResolverConfig, ResolverStats};
 
 /// Knobs of one engine (all bounded resources have one).
 #[derive(Clone, Debug)]
@@ -27,6 +28,9 @@ pub struct EngineConfig {
     pub fragment_bytes: usize,
     /// Distinct names interned at most before the interner starts over.
     pub interned_names: usize,
+    /// `(index, count)`: this engine owns the flows whose shard hash is `index` modulo `count`,
+    /// and only learns DNS answers from the others.
+    pub shard: Option<(u64, u64)>,
 }
 
 impl Default for EngineConfig {
@@ -37,6 +41,7 @@ impl Default for EngineConfig {
             reassembly_cap: crate::flow::reassembly::DEFAULT_CAP,
             fragment_bytes: crate::decode::ip::FragmentPool::DEFAULT_MAX_BYTES,
             interned_names: 100_000,
+            shard: None,
         }
     }
 }
@@ -106,6 +111,8 @@ pub struct Engine {
     names: Interner,
     pub stats: EngineStats,
     cfg: EngineConfig,
+    /// Flows ended by the current record, sorted before they are handed out (reused buffer).
+    ended: Vec<Ended>,
 }
 
 /// The mutable state inspection needs besides the flow (split out to satisfy the borrow checker:
@@ -129,11 +136,29 @@ impl Engine {
             },
             stats: EngineStats::default(),
             cfg,
+            ended: Vec::new(),
         }
     }
 
-    /// Process one record. Flows that end (or are pushed out) are handed to `out`.
-    pub fn process(&mut self, pkt: &Packet<'_>, file: u16, out: &mut dyn FnMut(Flow, EndReason)) {
+    /// Process one record. Flows that end (or are pushed out) are handed to `out`, ordered by
+    /// [`Ended::order`].
+    pub fn process(&mut self, pkt: &Packet<'_>, file: u16, out: &mut dyn FnMut(Ended)) {
+        let mut ended = std::mem::take(&mut self.ended);
+        self.process_inner(pkt, file, &mut |e| ended.push(e));
+        if !ended.is_empty() {
+            let seq = self.stats.packets;
+            for e in &mut ended {
+                e.at = seq;
+            }
+            ended.sort_unstable_by_key(Ended::order);
+            for e in ended.drain(..) {
+                out(e);
+            }
+        }
+        self.ended = ended;
+    }
+
+    fn process_inner(&mut self, pkt: &Packet<'_>, file: u16, out: &mut dyn FnMut(Ended)) {
         self.stats.packets += 1;
         let d = match self.decoder.decode(pkt) {
             Ok(d) => d,
@@ -144,7 +169,20 @@ impl Engine {
         };
         self.stats.decoded += 1;
         self.table.sweep(pkt.ts, out);
-        let (flow, created) = self.table.lookup(&d, pkt.ts, file, out);
+        let (key, forward) = FlowKey::of(&d);
+        if let Some((index, count)) = self.cfg.shard {
+            if key.shard_hash() % count.max(1) != index {
+                let mut ctx = Ctx {
+                    resolver: &mut self.resolver,
+                    names: &mut self.names,
+                    stats: &mut self.stats,
+                    cap: self.cfg.reassembly_cap,
+                };
+                learn_dns(&d, pkt.ts, &mut ctx);
+                return;
+            }
+        }
+        let (flow, created) = self.table.lookup(&d, key, forward, pkt.ts, file, out);
         let mut ctx = Ctx {
             resolver: &mut self.resolver,
             names: &mut self.names,
@@ -177,13 +215,68 @@ impl Engine {
     }
 
     /// End of input: every remaining flow is handed to `out`, oldest first.
-    pub fn finish(&mut self, out: &mut dyn FnMut(Flow, EndReason)) {
+    pub fn finish(&mut self, out: &mut dyn FnMut(Ended)) {
         self.table.drain(out);
     }
 
     /// Advance capture time without a packet (live capture on a quiet link).
-    pub fn tick(&mut self, now: Nanos, out: &mut dyn FnMut(Flow, EndReason)) {
-        self.table.sweep(now, out);
+    pub fn tick(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
+        let seq = self.stats.packets;
+        self.table.sweep(now, &mut |mut e| {
+            e.at = seq;
+            out(e)
+        });
+    }
+
+    /// Counters merged over shards: packet-level counts are the same in every shard (each sees
+    /// every record), flow-level counts add up.
+    pub fn merged_stats(engines: &[Engine]) -> (EngineStats, FlowTableStats, ResolverStats) {
+        let mut e = engines.first().map(|x| x.stats.clone()).unwrap_or_default();
+        let mut t = FlowTableStats::default();
+        let mut r = engines
+            .first()
+            .map(|x| x.resolver.stats)
+            .unwrap_or_default();
+        (
+            e.tls_client_hellos,
+            e.http_requests,
+            e.dns_messages,
+            e.dns_unparsed,
+            e.reassembly_cap_hit,
+        ) = (0, 0, 0, 0, 0);
+        (r.lookups_hit, r.lookups_stale) = (0, 0);
+        for x in engines {
+            let s = &x.stats;
+            e.tls_client_hellos += s.tls_client_hellos;
+            e.http_requests += s.http_requests;
+            e.dns_messages += s.dns_messages;
+            e.dns_unparsed += s.dns_unparsed;
+            e.reassembly_cap_hit += s.reassembly_cap_hit;
+            e.interner_resets = e.interner_resets.max(s.interner_resets);
+            let ts = &x.table.stats;
+            t.created += ts.created;
+            t.ended_fin_rst += ts.ended_fin_rst;
+            t.expired_idle += ts.expired_idle;
+            t.evicted += ts.evicted;
+            t.revived_names += ts.revived_names;
+            t.remembered_names_evicted += ts.remembered_names_evicted;
+            t.peak_flows += ts.peak_flows;
+            r.lookups_hit += x.resolver.stats.lookups_hit;
+            r.lookups_stale += x.resolver.stats.lookups_stale;
+        }
+        (e, t, r)
+    }
+}
+
+/// A packet of a flow another shard owns: only its DNS answers matter here, so that every
+/// shard's resolver holds the same answers at the same capture time.
+fn learn_dns(d: &Decoded<'_>, ts: Nanos, ctx: &mut Ctx<'_>) {
+    if let Transport::Udp { src_port: 53, .. } = d.transport {
+        if let Some(m) = dns::parse(d.payload) {
+            if m.is_response {
+                feed_resolver(&m, ts, ctx);
+            }
+        }
     }
 }
 
@@ -407,7 +500,7 @@ fn inspect_dns_tcp(
                     let done = ff.dns_done[dir].min(stream.len());
                     let (msgs, used) = dns::split_tcp(stream.get(done..).unwrap_or(&[]));
                     for m in msgs {
-                        handle_dns(flow, m, ts, ctx);
+                        handle_dns(flow, m, true, ts, ctx);
                     }
                     ff.dns_done[dir] = done + used;
                 }
@@ -424,12 +517,12 @@ fn inspect_dns_tcp(
 
 fn inspect_udp(flow: &mut Flow, payload: &[u8], sp: u16, dp: u16, ts: Nanos, ctx: &mut Ctx<'_>) {
     match flow.inspect {
-        Inspect::Dns => handle_dns(flow, payload, ts, ctx),
+        Inspect::Dns => handle_dns(flow, payload, sp == 53, ts, ctx),
         Inspect::Fresh => {
             if dns::probe_udp(payload, sp, dp) {
                 flow.app = Some(App::Dns);
                 flow.inspect = Inspect::Dns;
-                handle_dns(flow, payload, ts, ctx);
+                handle_dns(flow, payload, sp == 53, ts, ctx);
             } else {
                 flow.inspect = Inspect::Done;
             }
@@ -438,22 +531,30 @@ fn inspect_udp(flow: &mut Flow, payload: &[u8], sp: u16, dp: u16, ts: Nanos, ctx
     }
 }
 
-fn handle_dns(flow: &mut Flow, msg: &[u8], ts: Nanos, ctx: &mut Ctx<'_>) {
+/// Names from a DNS message; answers feed the resolver when `feed` (UDP answers from port 53,
+/// the same rule [`learn_dns`] applies for other shards' flows, and DNS over TCP).
+fn handle_dns(flow: &mut Flow, msg: &[u8], feed: bool, ts: Nanos, ctx: &mut Ctx<'_>) {
     let Some(m) = dns::parse(msg) else {
         ctx.stats.dns_unparsed += 1;
         return;
     };
     ctx.stats.dns_messages += 1;
-    let mut qname: Option<Arc<str>> = None;
     for (q, _) in &m.questions {
         let n = ctx.names.get(q, ctx.stats);
-        flow.set_host(n.clone(), HostSource::DnsQuery);
-        qname.get_or_insert(n);
+        flow.set_host(n, HostSource::DnsQuery);
     }
-    if !m.is_response {
+    if feed && m.is_response {
+        feed_resolver(&m, ts, ctx);
+    }
+}
+
+/// Every address in a response now resolves to the name the client asked for (the first
+/// question), through the CNAME chain the response gave.
+fn feed_resolver(m: &dns::DnsMessage, ts: Nanos, ctx: &mut Ctx<'_>) {
+    let Some((q, _)) = m.questions.first() else {
         return;
-    }
-    let Some(qname) = qname else { return };
+    };
+    let qname = ctx.names.get(q, ctx.stats);
     let mut chain: Vec<Arc<str>> = Vec::new();
     for a in &m.answers {
         if let dns::AnswerData::Cname(c) = &a.data {
@@ -464,25 +565,24 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], ts: Nanos, ctx: &mut Ctx<'_>) {
     }
     let chain: Arc<[Arc<str>]> = chain.into();
     for a in &m.answers {
-        let addrs: Vec<IpAddr> = match &a.data {
-            dns::AnswerData::Addr(ip) => vec![*ip],
+        match &a.data {
+            dns::AnswerData::Addr(ip) => {
+                ctx.resolver
+                    .insert(*ip, qname.clone(), chain.clone(), a.ttl, ts);
+            }
             dns::AnswerData::Https {
                 ipv4hint, ipv6hint, ..
-            } => ipv4hint
-                .iter()
-                .map(|a| IpAddr::V4(*a))
-                .chain(ipv6hint.iter().map(|a| IpAddr::V6(*a)))
-                .collect(),
-            _ => continue,
-        };
-        for addr in addrs {
-            ctx.resolver
-                .insert(addr, qname.clone(), chain.clone(), a.ttl, ts);
+            } => {
+                let hints = ipv4hint
+                    .iter()
+                    .map(|a| IpAddr::V4(*a))
+                    .chain(ipv6hint.iter().map(|a| IpAddr::V6(*a)));
+                for ip in hints {
+                    ctx.resolver
+                        .insert(ip, qname.clone(), chain.clone(), a.ttl, ts);
+                }
+            }
+            _ => {}
         }
     }
-}
-
-#[allow(dead_code)]
-fn is_tcp(flow: &Flow) -> bool {
-    flow.key.protocol == TCP
 }

@@ -43,15 +43,21 @@ fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
 
 fn run(path: &Path) -> Vec<OurFlow> {
     let mut flows = Vec::new();
-    run_files(&[path.to_path_buf()], EngineConfig::default(), false, &mut |f, _| {
-        flows.push(OurFlow {
-            proto: f.protocol_name(),
-            client: endpoint(f.client.0, f.client.1),
-            server: endpoint(f.server.0, f.server.1),
-            names: f.names.iter().map(|n| n.to_string()).collect(),
-            host: f.host.as_deref().map(str::to_string),
-        });
-    });
+    run_files(
+        &[path.to_path_buf()],
+        EngineConfig::default(),
+        1,
+        false,
+        &mut |f, _| {
+            flows.push(OurFlow {
+                proto: f.protocol_name(),
+                client: endpoint(f.client.0, f.client.1),
+                server: endpoint(f.server.0, f.server.1),
+                names: f.names.iter().map(|n| n.to_string()).collect(),
+                host: f.host.as_deref().map(str::to_string),
+            });
+        },
+    );
     flows
 }
 
@@ -78,7 +84,12 @@ fn norm(raw: &str) -> Option<String> {
 fn strs(v: &Value, key: &str) -> Vec<String> {
     v.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -108,10 +119,16 @@ fn corpus_names_and_flows_match_the_oracle() {
         .skip(1)
         .filter_map(|l| {
             let c: Vec<&str> = l.split('\t').collect();
-            Some((c.first()?.to_string(), c.get(3)?.split(',').map(str::to_string).collect()))
+            Some((
+                c.first()?.to_string(),
+                c.get(3)?.split(',').map(str::to_string).collect(),
+            ))
         })
         .collect();
-    let allowed: BTreeSet<(&str, &str)> = ORACLE_DISAGREEMENTS.iter().map(|(f, n, _)| (*f, *n)).collect();
+    let allowed: BTreeSet<(&str, &str)> = ORACLE_DISAGREEMENTS
+        .iter()
+        .map(|(f, n, _)| (*f, *n))
+        .collect();
 
     let mut per_kind: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut per_cat: BTreeMap<String, Tally> = BTreeMap::new();
@@ -127,7 +144,11 @@ fn corpus_names_and_flows_match_the_oracle() {
         files += 1;
         let ours: BTreeSet<String> = flows.iter().flat_map(|f| f.names.iter().cloned()).collect();
         let mut file_tally = Tally::default();
-        for (kind, key) in [("tls_sni", "tls_sni"), ("http_host", "http_hosts"), ("dns_qry", "dns_qry_names")] {
+        for (kind, key) in [
+            ("tls_sni", "tls_sni"),
+            ("http_host", "http_hosts"),
+            ("dns_qry", "dns_qry_names"),
+        ] {
             for raw in strs(&o, key) {
                 let Some(name) = norm(&raw) else { continue };
                 if allowed.contains(&(file.as_str(), name.as_str())) {
@@ -153,7 +174,9 @@ fn corpus_names_and_flows_match_the_oracle() {
             let proto = of["proto"].as_str().unwrap_or("").to_ascii_lowercase();
             let client = of["client"].as_str().unwrap_or("");
             let server = of["server"].as_str().unwrap_or("");
-            let Some(host) = of["hostname"].as_str().and_then(norm) else { continue };
+            let Some(host) = of["hostname"].as_str().and_then(norm) else {
+                continue;
+            };
             flow_tally.want += 1;
             let hit = flows.iter().any(|f| {
                 f.proto == proto
@@ -167,20 +190,29 @@ fn corpus_names_and_flows_match_the_oracle() {
                 let near: Vec<String> = flows
                     .iter()
                     .filter(|f| {
-                        (f.client == client && f.server == server) || (f.client == server && f.server == client)
+                        (f.client == client && f.server == server)
+                            || (f.client == server && f.server == client)
                     })
                     .map(|f| format!("{} {} -> {} {:?}", f.proto, f.client, f.server, f.host))
                     .collect();
-                flow_misses.push(format!("{file}: {proto} {client} -> {server} {host}; ours: {near:?}"));
+                flow_misses.push(format!(
+                    "{file}: {proto} {client} -> {server} {host}; ours: {near:?}"
+                ));
             }
         }
     }
     println!("files: {files}");
-    println!("{:<12} {:>6} {:>6} {:>8}", "kind", "want", "found", "recall");
+    println!(
+        "{:<12} {:>6} {:>6} {:>8}",
+        "kind", "want", "found", "recall"
+    );
     for (k, t) in &per_kind {
         println!("{k:<12} {:>6} {:>6} {:>7.1}%", t.want, t.found, t.pct());
     }
-    println!("\n{:<24} {:>6} {:>6} {:>8}", "category", "want", "found", "recall");
+    println!(
+        "\n{:<24} {:>6} {:>6} {:>8}",
+        "category", "want", "found", "recall"
+    );
     for (k, t) in &per_cat {
         println!("{k:<24} {:>6} {:>6} {:>7.1}%", t.want, t.found, t.pct());
     }
@@ -196,6 +228,14 @@ fn corpus_names_and_flows_match_the_oracle() {
     for m in &flow_misses {
         println!("FLOW MISS {m}");
     }
-    assert!(missing.is_empty(), "{} oracle names not found", missing.len());
-    assert!(flow_tally.pct() >= 99.0, "flow agreement {:.2}% < 99%", flow_tally.pct());
+    assert!(
+        missing.is_empty(),
+        "{} oracle names not found",
+        missing.len()
+    );
+    assert!(
+        flow_tally.pct() >= 99.0,
+        "flow agreement {:.2}% < 99%",
+        flow_tally.pct()
+    );
 }

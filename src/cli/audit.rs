@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
 use super::{AuditArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_PARTIAL};
-use crate::engine::{EngineConfig, EngineStats};
+use crate::engine::{Engine, EngineConfig};
 use crate::flow::FlowTableConfig;
 use crate::pipeline::{run_files, RunResult};
 use crate::report::flowlog::{FlowLogWriter, FlowRecord};
@@ -51,14 +51,20 @@ pub fn run(a: &AuditArgs) -> u8 {
     let mut summary = Summary::default();
     let mut write_error: Option<io::Error> = None;
     let none: [String; 0] = [];
-    let result = run_files(&a.files, engine_config(a), !a.quiet, &mut |flow, file| {
-        summary.add(flow);
-        if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
-            if let Err(e) = w.write(&FlowRecord::new(flow, file, &none, &none)) {
-                write_error = Some(e);
+    let result = run_files(
+        &a.files,
+        engine_config(a),
+        a.threads,
+        !a.quiet,
+        &mut |flow, file| {
+            summary.add(flow);
+            if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
+                if let Err(e) = w.write(&FlowRecord::new(flow, file, &none, &none)) {
+                    write_error = Some(e);
+                }
             }
-        }
-    });
+        },
+    );
     if let Some(w) = log.take() {
         if let Err(e) = w.finish() {
             write_error.get_or_insert(e);
@@ -113,8 +119,7 @@ pub fn warnings(r: &RunResult) -> Vec<String> {
             ));
         }
     }
-    let s: &EngineStats = &r.engine.stats;
-    let t = &r.engine.table.stats;
+    let (s, t, rs) = Engine::merged_stats(&r.engines);
     let counters = [
         (s.truncated, "packets with truncated headers"),
         (s.unsupported_link, "packets of an unsupported link type"),
@@ -131,7 +136,7 @@ pub fn warnings(r: &RunResult) -> Vec<String> {
             "flows flushed early because the flow table was full (--max-flows)",
         ),
         (
-            r.engine.resolver.stats.evicted,
+            rs.evicted,
             "DNS answers evicted from the cache (--dns-cache)",
         ),
     ];
@@ -145,7 +150,7 @@ pub fn warnings(r: &RunResult) -> Vec<String> {
 
 fn render_summary(r: &RunResult, s: &Summary, warnings: &[String]) -> String {
     let mut out = String::new();
-    let e = &r.engine.stats;
+    let (e, _, _) = Engine::merged_stats(&r.engines);
     let _ = writeln!(out, "files: {}", r.files.len());
     for f in &r.files {
         let status = match (&f.error, f.failed) {

@@ -74,9 +74,17 @@ pub struct AuditArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Worker threads (each owns a share of the flows; output is the same for any number).
+    #[arg(long, short = 'j', default_value_t = default_threads(), value_name = "N")]
+    pub threads: usize,
+
     /// No progress display on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub fn main() -> ExitCode {

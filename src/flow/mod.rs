@@ -17,7 +17,7 @@ pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
 
 /// Identifies a flow whatever the direction of the packet: endpoints are stored in a fixed order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
     pub protocol: u8,
     pub lo: (IpAddr, u16),
@@ -26,6 +26,13 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
+    /// A hash equal for both directions and stable across runs and threads: it decides which
+    /// worker owns the flow.
+    pub fn shard_hash(&self) -> u64 {
+        ahash::RandomState::with_seeds(0x6567_7265, 0x7373_6d61, 0x7020_666c, 0x6f77_7321)
+            .hash_one(self)
+    }
+
     /// Key of a decoded packet, and whether the packet travels from `lo` to `hi`.
     pub fn of(d: &Decoded<'_>) -> (FlowKey, bool) {
         let (protocol, sp, dp) = match d.transport {

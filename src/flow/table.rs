@@ -54,6 +54,22 @@ pub struct FlowTableStats {
     pub peak_flows: u64,
 }
 
+/// A flow leaving the table, with why and when. `at` is the capture time; the engine replaces it
+/// with the number of the record that ended the flow (`u64::MAX` at end of input), so output
+/// ordered by [`Ended::order`] does not depend on how flows were sharded across threads.
+#[derive(Debug)]
+pub struct Ended {
+    pub flow: Flow,
+    pub reason: EndReason,
+    pub at: u64,
+}
+
+impl Ended {
+    pub fn order(&self) -> (u64, Nanos, FlowKey) {
+        (self.at, self.flow.first_seen, self.flow.key)
+    }
+}
+
 /// Why a flow left the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndReason {
@@ -106,11 +122,12 @@ impl FlowTable {
     pub fn lookup(
         &mut self,
         d: &Decoded<'_>,
+        key: FlowKey,
+        forward: bool,
         ts: Nanos,
         file: u16,
-        out: &mut dyn FnMut(Flow, EndReason),
+        out: &mut dyn FnMut(Ended),
     ) -> (&mut Flow, bool) {
-        let (key, forward) = FlowKey::of(d);
         let syn_only = matches!(d.transport, Transport::Tcp { flags, .. }
             if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN);
         if syn_only {
@@ -119,13 +136,17 @@ impl FlowTable {
                 if is_new_conn && f.client_is_lo == forward {
                     if let Some(old) = self.flows.remove(&key) {
                         self.stats.ended_fin_rst += u64::from(old.closed);
-                        out(old, EndReason::Reused);
+                        out(Ended {
+                            flow: old,
+                            reason: EndReason::Reused,
+                            at: ts,
+                        });
                     }
                 }
             }
         }
         if !self.flows.contains_key(&key) && self.flows.len() >= self.cfg.max_flows {
-            self.evict_oldest(out);
+            self.evict_oldest(ts, out);
         }
         let len = self.flows.len() as u64;
         let (remembered, stats) = (&mut self.remembered, &mut self.stats);
@@ -143,7 +164,7 @@ impl FlowTable {
 
     /// Flush flows that have been idle too long. Cheap to call per packet: it only scans the
     /// table once per second of capture time.
-    pub fn sweep(&mut self, now: Nanos, out: &mut dyn FnMut(Flow, EndReason)) {
+    pub fn sweep(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
         if now < self.next_sweep {
             return;
         }
@@ -177,13 +198,13 @@ impl FlowTable {
                 ended.push((f, reason));
             }
         }
-        ended.sort_by_key(|(f, _)| (f.first_seen, f.key.lo, f.key.hi));
+        ended.sort_by_key(|(f, _)| (f.first_seen, f.key));
         for (f, reason) in ended {
-            self.finish(f, reason, out);
+            self.finish(f, reason, now, out);
         }
     }
 
-    fn finish(&mut self, f: Flow, reason: EndReason, out: &mut dyn FnMut(Flow, EndReason)) {
+    fn finish(&mut self, f: Flow, reason: EndReason, at: Nanos, out: &mut dyn FnMut(Ended)) {
         match reason {
             EndReason::FinRst => self.stats.ended_fin_rst += 1,
             EndReason::Idle => {
@@ -196,7 +217,11 @@ impl FlowTable {
             }
             EndReason::Reused | EndReason::EndOfInput => {}
         }
-        out(f, reason);
+        out(Ended {
+            flow: f,
+            reason,
+            at,
+        });
     }
 
     fn remember(&mut self, f: &Flow) {
@@ -229,7 +254,7 @@ impl FlowTable {
     }
 
     /// Make room by flushing the least recently seen sixteenth of the table (amortised O(1)).
-    fn evict_oldest(&mut self, out: &mut dyn FnMut(Flow, EndReason)) {
+    fn evict_oldest(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
         let mut ages: Vec<(Nanos, FlowKey)> =
             self.flows.iter().map(|(k, f)| (f.last_seen, *k)).collect();
         let n = (ages.len() / 16).max(1);
@@ -240,15 +265,15 @@ impl FlowTable {
         ages.sort_by_key(|a| a.0);
         for (_, k) in ages {
             if let Some(f) = self.flows.remove(&k) {
-                self.finish(f, EndReason::Evicted, out);
+                self.finish(f, EndReason::Evicted, now, out);
             }
         }
     }
 
     /// End of input: flush everything, oldest first, so output order is deterministic.
-    pub fn drain(&mut self, out: &mut dyn FnMut(Flow, EndReason)) {
+    pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
         let mut all: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
-        all.sort_by_key(|f| (f.first_seen, f.key.lo, f.key.hi, f.key.protocol));
+        all.sort_by_key(|f| (f.first_seen, f.key));
         for f in all {
             let reason = if f.closed {
                 EndReason::FinRst
@@ -258,7 +283,11 @@ impl FlowTable {
             if reason == EndReason::FinRst {
                 self.stats.ended_fin_rst += 1;
             }
-            out(f, reason);
+            out(Ended {
+                flow: f,
+                reason,
+                at: u64::MAX,
+            });
         }
     }
 }
