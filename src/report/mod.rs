@@ -3,5 +3,6 @@
 pub mod aggregate;
 pub mod flowlog;
 pub mod model;
+pub mod render;
 pub mod summary;
 pub mod time;
