@@ -44,7 +44,7 @@ fn bytes_chart(r: &Report) -> String {
         let w = (*bytes as f64 / max as f64 * bar_w).max(1.0);
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><rect class="bar" x="{label_w}" y="{y}" width="{w:.1}" height="{}" fill="#3b6ea8"/><text x="{}" y="{}" font-size="11">{}</text>"#,
+            r##"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><rect class="bar" x="{label_w}" y="{y}" width="{w:.1}" height="{}" fill="#3b6ea8"/><text x="{}" y="{}" font-size="11">{}</text>"##,
             label_w - 6.0,
             y + 14.0,
             esc(name),
@@ -73,7 +73,7 @@ fn timeline_chart(r: &Report) -> String {
         let max = a.activity.iter().copied().max().unwrap_or(1).max(1);
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><line x1="{label_w}" y1="{}" x2="{}" y2="{}" stroke="#ccc"/>"#,
+            r##"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><line x1="{label_w}" y1="{}" x2="{}" y2="{}" stroke="#ccc"/>"##,
             label_w - 6.0,
             y0 + 18.0,
             esc(&a.name),
