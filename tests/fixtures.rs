@@ -1,0 +1,98 @@
+//! Every fixture in `fixtures/` (written by `cargo run --example gen_fixtures`) run through the
+//! pipeline and compared field by field with `fixtures/expected.json`, which the generator
+//! computes from the packets it wrote.
+
+use std::path::{Path, PathBuf};
+
+use egressmap::engine::EngineConfig;
+use egressmap::pipeline::run_files;
+use serde_json::Value;
+
+fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
+    match ip {
+        std::net::IpAddr::V4(a) => format!("{a}:{port}"),
+        std::net::IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Our flows for one file, as JSON objects shaped like the expectations.
+fn run(path: &Path, threads: usize) -> (Vec<Value>, egressmap::pipeline::RunResult) {
+    let mut flows = Vec::new();
+    let r = run_files(&[path.to_path_buf()], EngineConfig::default(), threads, false, &mut |f, _| {
+        flows.push(serde_json::json!({
+            "proto": f.protocol_name(),
+            "client": endpoint(f.client.0, f.client.1),
+            "server": endpoint(f.server.0, f.server.1),
+            "packets_up": f.up.packets,
+            "packets_down": f.down.packets,
+            "bytes_up": f.up.bytes,
+            "bytes_down": f.down.bytes,
+            "host": f.host.as_deref(),
+            "host_source": f.host_source.map(|s| s.as_str()),
+            "ech": f.ech,
+        }));
+    });
+    (flows, r)
+}
+
+#[test]
+fn fixtures_match_expectations_field_by_field() {
+    let expected = std::fs::read_to_string(fixtures_dir().join("expected.json")).expect("fixtures/expected.json");
+    let expected: Vec<Value> = serde_json::from_str(&expected).expect("expected.json parses");
+    assert!(expected.len() >= 15, "fixture set is incomplete");
+    let mut failures = Vec::new();
+    for fx in &expected {
+        let file = fx["file"].as_str().expect("file");
+        let (ours, result) = run(&fixtures_dir().join(file), 1);
+        if let Some(want_err) = fx.get("error").and_then(Value::as_str) {
+            let got = result.files.first().and_then(|f| f.error.as_ref()).map(|e| format!("{:?}", e.kind));
+            if got.as_deref().is_none_or(|g| !g.contains(want_err)) {
+                failures.push(format!("{file}: expected error {want_err}, got {got:?}"));
+            }
+        }
+        for want in fx["flows"].as_array().into_iter().flatten() {
+            let matching = ours.iter().find(|f| {
+                f["proto"] == want["proto"] && f["client"] == want["client"] && f["server"] == want["server"]
+            });
+            let Some(got) = matching else {
+                failures.push(format!("{file}: no flow {} {} -> {}", want["proto"], want["client"], want["server"]));
+                continue;
+            };
+            for field in ["packets_up", "packets_down", "bytes_up", "bytes_down", "host", "host_source", "ech"] {
+                if let Some(w) = want.get(field) {
+                    if got[field] != *w {
+                        failures.push(format!(
+                            "{file}: {} -> {}: {field} is {}, expected {w}",
+                            want["client"], want["server"], got[field]
+                        ));
+                    }
+                }
+            }
+        }
+        let want_n = fx["flows"].as_array().map_or(0, Vec::len);
+        if ours.len() != want_n {
+            failures.push(format!("{file}: {} flows, expected {want_n}", ours.len()));
+        }
+    }
+    assert!(failures.is_empty(), "fixture mismatches:\n{}", failures.join("\n"));
+}
+
+/// The flow log is the same whatever the number of threads.
+#[test]
+fn output_is_independent_of_thread_count() {
+    for entry in std::fs::read_dir(fixtures_dir()).expect("fixtures dir").flatten() {
+        let p = entry.path();
+        if !matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+            continue;
+        }
+        let (one, _) = run(&p, 1);
+        for threads in [2, 3] {
+            let (many, _) = run(&p, threads);
+            assert_eq!(one, many, "{}: output differs with {threads} threads", p.display());
+        }
+    }
+}
