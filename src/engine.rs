@@ -1,1 +1,588 @@
-//! One shard of traffic: decode, flow, proto, resolve.
+//! One shard of traffic: decode, track flows, inspect their first flight, remember DNS answers.
+//!
+//! An [`Engine`] owns everything a worker needs and shares nothing, so several can run side by
+//! side on packets sharded by flow. Finished flows are handed to a callback as they end, which
+//! keeps memory independent of the capture's size.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::capture::{Nanos, Packet};
+use crate::decode::{tcp_flags, DecodeError, Decoded, Decoder, Transport};
+use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Reassembler};
+use crate::flow::table::Ended;
+use crate::flow::FlowTableStats;
+use crate::flow::{Flow, FlowKey, FlowTable, FlowTableConfig, HostSource};
+use crate::proto::{dns, http, tls, App, Parse};
+use crate::resolve::{Resolver, ResolverConfig, ResolverStats};
+
+/// Knobs of one engine (all bounded resources have one).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub table: FlowTableConfig,
+    pub resolver: ResolverConfig,
+    /// Bytes of a direction's first flight buffered at most.
+    pub reassembly_cap: usize,
+    /// Bytes held for incomplete IP fragments at most.
+    pub fragment_bytes: usize,
+    /// Distinct names interned at most before the interner starts over.
+    pub interned_names: usize,
+    /// `(index, count)`: this engine owns the flows whose shard hash is `index` modulo `count`,
+    /// and only learns DNS answers from the others.
+    pub shard: Option<(u64, u64)>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            table: FlowTableConfig::default(),
+            resolver: ResolverConfig::default(),
+            reassembly_cap: crate::flow::reassembly::DEFAULT_CAP,
+            fragment_bytes: crate::decode::ip::FragmentPool::DEFAULT_MAX_BYTES,
+            interned_names: 100_000,
+            shard: None,
+        }
+    }
+}
+
+/// Packet-level counters; every report prints them.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EngineStats {
+    pub packets: u64,
+    pub decoded: u64,
+    pub truncated: u64,
+    pub unsupported_link: u64,
+    pub not_ip: u64,
+    pub bad_ip_header: u64,
+    pub ip_fragments_held: u64,
+    pub ip_fragments_dropped: u64,
+    pub tunnel_too_deep: u64,
+    pub tls_client_hellos: u64,
+    pub http_requests: u64,
+    pub dns_messages: u64,
+    pub dns_unparsed: u64,
+    /// Flows whose first flight outgrew the reassembly cap before a name was found.
+    pub reassembly_cap_hit: u64,
+    /// Times the name interner was full and started over (memory bound, not data loss).
+    pub interner_resets: u64,
+}
+
+impl EngineStats {
+    fn count_error(&mut self, e: DecodeError) {
+        let c = match e {
+            DecodeError::Truncated => &mut self.truncated,
+            DecodeError::UnsupportedLink => &mut self.unsupported_link,
+            DecodeError::NotIp => &mut self.not_ip,
+            DecodeError::BadIp => &mut self.bad_ip_header,
+            DecodeError::FragmentHeld => &mut self.ip_fragments_held,
+            DecodeError::FragmentDropped => &mut self.ip_fragments_dropped,
+            DecodeError::TooDeep => &mut self.tunnel_too_deep,
+        };
+        *c += 1;
+    }
+}
+
+/// Hands out one shared `Arc<str>` per distinct name, so flows carry names without copying.
+struct Interner {
+    set: HashSet<Arc<str>, ahash::RandomState>,
+    cap: usize,
+}
+
+impl Interner {
+    fn get(&mut self, name: &str, stats: &mut EngineStats) -> Arc<str> {
+        if let Some(n) = self.set.get(name) {
+            return n.clone();
+        }
+        if self.set.len() >= self.cap {
+            self.set.clear();
+            stats.interner_resets += 1;
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.set.insert(n.clone());
+        n
+    }
+}
+
+pub struct Engine {
+    decoder: Decoder,
+    pub table: FlowTable,
+    pub resolver: Resolver,
+    names: Interner,
+    pub stats: EngineStats,
+    cfg: EngineConfig,
+    /// Flows ended by the current record, sorted before they are handed out (reused buffer).
+    ended: Vec<Ended>,
+}
+
+/// The mutable state inspection needs besides the flow (split out to satisfy the borrow checker:
+/// the flow lives inside the table).
+struct Ctx<'e> {
+    resolver: &'e mut Resolver,
+    names: &'e mut Interner,
+    stats: &'e mut EngineStats,
+    cap: usize,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig) -> Self {
+        Engine {
+            decoder: Decoder::new(cfg.fragment_bytes),
+            table: FlowTable::new(cfg.table.clone()),
+            resolver: Resolver::new(cfg.resolver.clone()),
+            names: Interner {
+                set: HashSet::default(),
+                cap: cfg.interned_names.max(1),
+            },
+            stats: EngineStats::default(),
+            cfg,
+            ended: Vec::new(),
+        }
+    }
+
+    /// Process one record. Flows that end (or are pushed out) are handed to `out`, ordered by
+    /// [`Ended::order`].
+    pub fn process(&mut self, pkt: &Packet<'_>, file: u16, out: &mut dyn FnMut(Ended)) {
+        let mut ended = std::mem::take(&mut self.ended);
+        self.process_inner(pkt, file, &mut |e| ended.push(e));
+        if !ended.is_empty() {
+            let seq = self.stats.packets;
+            for e in &mut ended {
+                e.at = seq;
+            }
+            ended.sort_unstable_by_key(Ended::order);
+            for e in ended.drain(..) {
+                out(e);
+            }
+        }
+        self.ended = ended;
+    }
+
+    fn process_inner(&mut self, pkt: &Packet<'_>, file: u16, out: &mut dyn FnMut(Ended)) {
+        self.stats.packets += 1;
+        let d = match self.decoder.decode(pkt) {
+            Ok(d) => d,
+            Err(e) => {
+                self.stats.count_error(e);
+                return;
+            }
+        };
+        self.stats.decoded += 1;
+        self.table.sweep(pkt.ts, out);
+        let (key, forward) = FlowKey::of(&d);
+        if let Some((index, count)) = self.cfg.shard {
+            if key.shard_hash() % count.max(1) != index {
+                let mut ctx = Ctx {
+                    resolver: &mut self.resolver,
+                    names: &mut self.names,
+                    stats: &mut self.stats,
+                    cap: self.cfg.reassembly_cap,
+                };
+                learn_dns(&d, pkt.ts, &mut ctx);
+                return;
+            }
+        }
+        let (flow, created) = self.table.lookup(&d, key, forward, pkt.ts, file, out);
+        let mut ctx = Ctx {
+            resolver: &mut self.resolver,
+            names: &mut self.names,
+            stats: &mut self.stats,
+            cap: self.cfg.reassembly_cap,
+        };
+        if created && flow.host.is_none() {
+            name_from_dns(flow, &mut ctx, pkt.ts);
+        }
+        let up = (d.src, src_port(&d)) == flow.client;
+        let c = if up { &mut flow.up } else { &mut flow.down };
+        c.packets += 1;
+        c.bytes += u64::from(d.ip_bytes);
+        flow.last_seen = flow.last_seen.max(pkt.ts);
+        if let Transport::Tcp { flags, seq, .. } = d.transport {
+            if flags & tcp_flags::SYN != 0 {
+                flow.saw_syn = true;
+                let isn = if up {
+                    &mut flow.client_isn
+                } else {
+                    &mut flow.server_isn
+                };
+                isn.get_or_insert(seq);
+            }
+            if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
+                flow.closed = true;
+            }
+        }
+        inspect(flow, &d, up, pkt.ts, &mut ctx);
+    }
+
+    /// End of input: every remaining flow is handed to `out`, oldest first.
+    pub fn finish(&mut self, out: &mut dyn FnMut(Ended)) {
+        self.table.drain(out);
+    }
+
+    /// Advance capture time without a packet (live capture on a quiet link).
+    pub fn tick(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
+        let seq = self.stats.packets;
+        self.table.sweep(now, &mut |mut e| {
+            e.at = seq;
+            out(e)
+        });
+    }
+
+    /// Counters merged over shards: packet-level counts are the same in every shard (each sees
+    /// every record), flow-level counts add up.
+    pub fn merged_stats(engines: &[Engine]) -> (EngineStats, FlowTableStats, ResolverStats) {
+        let mut e = engines.first().map(|x| x.stats.clone()).unwrap_or_default();
+        let mut t = FlowTableStats::default();
+        let mut r = engines
+            .first()
+            .map(|x| x.resolver.stats)
+            .unwrap_or_default();
+        (
+            e.tls_client_hellos,
+            e.http_requests,
+            e.dns_messages,
+            e.dns_unparsed,
+            e.reassembly_cap_hit,
+        ) = (0, 0, 0, 0, 0);
+        (r.lookups_hit, r.lookups_stale) = (0, 0);
+        for x in engines {
+            let s = &x.stats;
+            e.tls_client_hellos += s.tls_client_hellos;
+            e.http_requests += s.http_requests;
+            e.dns_messages += s.dns_messages;
+            e.dns_unparsed += s.dns_unparsed;
+            e.reassembly_cap_hit += s.reassembly_cap_hit;
+            e.interner_resets = e.interner_resets.max(s.interner_resets);
+            let ts = &x.table.stats;
+            t.created += ts.created;
+            t.ended_fin_rst += ts.ended_fin_rst;
+            t.expired_idle += ts.expired_idle;
+            t.evicted += ts.evicted;
+            t.revived_names += ts.revived_names;
+            t.remembered_names_evicted += ts.remembered_names_evicted;
+            t.peak_flows += ts.peak_flows;
+            r.lookups_hit += x.resolver.stats.lookups_hit;
+            r.lookups_stale += x.resolver.stats.lookups_stale;
+        }
+        (e, t, r)
+    }
+}
+
+/// A packet of a flow another shard owns: only its DNS answers matter here, so that every
+/// shard's resolver holds the same answers at the same capture time.
+fn learn_dns(d: &Decoded<'_>, ts: Nanos, ctx: &mut Ctx<'_>) {
+    if let Transport::Udp { src_port: 53, .. } = d.transport {
+        if let Some(m) = dns::parse(d.payload) {
+            if m.is_response {
+                feed_resolver(&m, ts, ctx);
+            }
+        }
+    }
+}
+
+fn src_port(d: &Decoded<'_>) -> u16 {
+    match d.transport {
+        Transport::Tcp { src_port, .. } | Transport::Udp { src_port, .. } => src_port,
+        Transport::Other { .. } => 0,
+    }
+}
+
+fn name_from_dns(flow: &mut Flow, ctx: &mut Ctx<'_>, now: Nanos) {
+    if let Some(r) = ctx.resolver.lookup(&flow.server.0, now) {
+        let (name, cnames) = (r.name.clone(), r.cnames.clone());
+        flow.set_host(name, HostSource::Dns);
+        if !cnames.is_empty() {
+            flow.cnames = Some(cnames);
+        }
+    }
+}
+
+/// Look at a packet's payload if the flow still has something to tell.
+fn inspect(flow: &mut Flow, d: &Decoded<'_>, up: bool, ts: Nanos, ctx: &mut Ctx<'_>) {
+    if matches!(flow.inspect, Inspect::Done) || d.payload.is_empty() {
+        return;
+    }
+    match d.transport {
+        Transport::Tcp { seq, .. } => inspect_tcp(flow, d.payload, seq, up, ts, ctx),
+        Transport::Udp { src_port, dst_port } => {
+            inspect_udp(flow, d.payload, src_port, dst_port, ts, ctx)
+        }
+        Transport::Other { .. } => flow.inspect = Inspect::Done,
+    }
+}
+
+/// What the first bytes of a client stream told us.
+enum Verdict {
+    NeedMore,
+    /// Named (or known to be nameless): stop inspecting.
+    Finished,
+    /// An HTTP request: keep probing later segments for more requests.
+    Http,
+}
+
+fn classify(flow: &mut Flow, stream: &[u8], ctx: &mut Ctx<'_>) -> Verdict {
+    if stream.len() < 4 {
+        return Verdict::NeedMore;
+    }
+    if tls::probe(stream) {
+        match tls::parse_client_hello(stream) {
+            Parse::Done(ch) => {
+                ctx.stats.tls_client_hellos += 1;
+                flow.app = Some(App::Tls);
+                flow.ech = ch.ech;
+                if let Some(sni) = ch.sni {
+                    let n = ctx.names.get(&sni, ctx.stats);
+                    flow.set_host(n, HostSource::TlsSni);
+                }
+                return Verdict::Finished;
+            }
+            Parse::NeedMore => return Verdict::NeedMore,
+            Parse::NotThis => {}
+        }
+    }
+    if http::probe(stream) {
+        match http::parse_request_head(stream) {
+            Parse::Done(req) => {
+                record_http(flow, req, ctx);
+                return Verdict::Http;
+            }
+            Parse::NeedMore => return Verdict::NeedMore,
+            Parse::NotThis => {}
+        }
+    }
+    Verdict::Finished
+}
+
+fn record_http(flow: &mut Flow, req: http::HttpRequest, ctx: &mut Ctx<'_>) {
+    ctx.stats.http_requests += 1;
+    flow.app = Some(App::Http);
+    if let Some(host) = req.host {
+        let n = ctx.names.get(&host, ctx.stats);
+        flow.set_host(n, HostSource::HttpHost);
+    }
+    if flow.http_path.is_none() {
+        flow.http_path = Some(req.path.into_boxed_str());
+    }
+}
+
+/// Most requests a keep-alive HTTP flow is probed for.
+const HTTP_FOLLOW_MAX: u16 = 64;
+/// Packets after which a flow that never produced a usable first flight is given up on.
+const GIVE_UP_PACKETS: u64 = 64;
+
+fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, ctx: &mut Ctx<'_>) {
+    if flow.server.1 == 53 || flow.client.1 == 53 {
+        return inspect_dns_tcp(flow, payload, seq, up, ts, ctx);
+    }
+    if let Inspect::HttpFollow { requests } = &mut flow.inspect {
+        if up && http::probe(payload) {
+            if let Parse::Done(req) = http::parse_request_head(payload) {
+                *requests += 1;
+                let done = *requests >= HTTP_FOLLOW_MAX;
+                record_http(flow, req, ctx);
+                if done {
+                    flow.inspect = Inspect::Done;
+                }
+            }
+        }
+        return;
+    }
+    if !up {
+        if flow.up.packets + flow.down.packets > GIVE_UP_PACKETS {
+            flow.inspect = Inspect::Done;
+        }
+        return;
+    }
+    // Fast path: the first client segment, in order, holds the whole first flight.
+    if matches!(flow.inspect, Inspect::Fresh)
+        && flow.client_isn.is_none_or(|isn| isn.wrapping_add(1) == seq)
+    {
+        match classify(flow, payload, ctx) {
+            Verdict::Finished => {
+                flow.inspect = Inspect::Done;
+                return;
+            }
+            Verdict::Http => {
+                flow.inspect = Inspect::HttpFollow { requests: 1 };
+                return;
+            }
+            Verdict::NeedMore => {}
+        }
+    }
+    if matches!(flow.inspect, Inspect::Fresh) {
+        let mut client = Reassembler::new(ctx.cap);
+        if let Some(isn) = flow.client_isn {
+            client.set_isn(isn);
+        }
+        flow.inspect = Inspect::Buffering(Box::new(FirstFlight {
+            client,
+            ..Default::default()
+        }));
+    }
+    let Inspect::Buffering(ff) = &mut flow.inspect else {
+        return;
+    };
+    let verdict = match ff.client.insert(seq, payload) {
+        Insert::Pending => {
+            if flow.up.packets > GIVE_UP_PACKETS {
+                Verdict::Finished
+            } else {
+                return;
+            }
+        }
+        Insert::Overflow => {
+            ctx.stats.reassembly_cap_hit += 1;
+            Verdict::Finished
+        }
+        Insert::Advanced => {
+            // Take the buffer out so `classify` can borrow the flow mutably.
+            let mut ff = std::mem::replace(&mut flow.inspect, Inspect::Done);
+            let v = match &mut ff {
+                Inspect::Buffering(b) => classify(flow, b.client.contiguous(), ctx),
+                _ => Verdict::Finished,
+            };
+            if matches!(v, Verdict::NeedMore) {
+                if let Inspect::Buffering(b) = &ff {
+                    if b.client.buffered() >= ctx.cap {
+                        ctx.stats.reassembly_cap_hit += 1;
+                        flow.inspect = Inspect::Done;
+                        return;
+                    }
+                }
+                flow.inspect = ff;
+                return;
+            }
+            v
+        }
+    };
+    flow.inspect = match verdict {
+        Verdict::Http => Inspect::HttpFollow { requests: 1 },
+        _ => Inspect::Done,
+    };
+}
+
+fn inspect_dns_tcp(
+    flow: &mut Flow,
+    payload: &[u8],
+    seq: u32,
+    up: bool,
+    ts: Nanos,
+    ctx: &mut Ctx<'_>,
+) {
+    if matches!(flow.inspect, Inspect::Fresh) {
+        let mut client = Reassembler::new(ctx.cap * 4);
+        let mut server = Reassembler::new(ctx.cap * 4);
+        if let Some(isn) = flow.client_isn {
+            client.set_isn(isn);
+        }
+        if let Some(isn) = flow.server_isn {
+            server.set_isn(isn);
+        }
+        flow.app = Some(App::Dns);
+        flow.inspect = Inspect::Buffering(Box::new(FirstFlight {
+            client,
+            server: Some(server),
+            dns_done: [0, 0],
+        }));
+    }
+    let mut state = std::mem::replace(&mut flow.inspect, Inspect::Done);
+    if let Inspect::Buffering(ff) = &mut state {
+        let dir = usize::from(!up);
+        let r = if up {
+            Some(&mut ff.client)
+        } else {
+            ff.server.as_mut()
+        };
+        if let Some(r) = r {
+            match r.insert(seq, payload) {
+                Insert::Advanced => {
+                    let stream = r.contiguous();
+                    let done = ff.dns_done[dir].min(stream.len());
+                    let (msgs, used) = dns::split_tcp(stream.get(done..).unwrap_or(&[]));
+                    for m in msgs {
+                        handle_dns(flow, m, true, ts, ctx);
+                    }
+                    ff.dns_done[dir] = done + used;
+                }
+                Insert::Overflow => {
+                    ctx.stats.reassembly_cap_hit += 1;
+                    return;
+                }
+                Insert::Pending => {}
+            }
+        }
+    }
+    flow.inspect = state;
+}
+
+fn inspect_udp(flow: &mut Flow, payload: &[u8], sp: u16, dp: u16, ts: Nanos, ctx: &mut Ctx<'_>) {
+    match flow.inspect {
+        Inspect::Dns => handle_dns(flow, payload, sp == 53, ts, ctx),
+        Inspect::Fresh => {
+            if dns::probe_udp(payload, sp, dp) {
+                flow.app = Some(App::Dns);
+                flow.inspect = Inspect::Dns;
+                handle_dns(flow, payload, sp == 53, ts, ctx);
+            } else {
+                flow.inspect = Inspect::Done;
+            }
+        }
+        _ => flow.inspect = Inspect::Done,
+    }
+}
+
+/// Names from a DNS message; answers feed the resolver when `feed` (UDP answers from port 53,
+/// the same rule [`learn_dns`] applies for other shards' flows, and DNS over TCP).
+fn handle_dns(flow: &mut Flow, msg: &[u8], feed: bool, ts: Nanos, ctx: &mut Ctx<'_>) {
+    let Some(m) = dns::parse(msg) else {
+        ctx.stats.dns_unparsed += 1;
+        return;
+    };
+    ctx.stats.dns_messages += 1;
+    for (q, _) in &m.questions {
+        let n = ctx.names.get(q, ctx.stats);
+        flow.set_host(n, HostSource::DnsQuery);
+    }
+    if feed && m.is_response {
+        feed_resolver(&m, ts, ctx);
+    }
+}
+
+/// Every address in a response now resolves to the name the client asked for (the first
+/// question), through the CNAME chain the response gave.
+fn feed_resolver(m: &dns::DnsMessage, ts: Nanos, ctx: &mut Ctx<'_>) {
+    let Some((q, _)) = m.questions.first() else {
+        return;
+    };
+    let qname = ctx.names.get(q, ctx.stats);
+    let mut chain: Vec<Arc<str>> = Vec::new();
+    for a in &m.answers {
+        if let dns::AnswerData::Cname(c) = &a.data {
+            if chain.len() < 16 {
+                chain.push(ctx.names.get(c, ctx.stats));
+            }
+        }
+    }
+    let chain: Arc<[Arc<str>]> = chain.into();
+    for a in &m.answers {
+        match &a.data {
+            dns::AnswerData::Addr(ip) => {
+                ctx.resolver
+                    .insert(*ip, qname.clone(), chain.clone(), a.ttl, ts);
+            }
+            dns::AnswerData::Https {
+                ipv4hint, ipv6hint, ..
+            } => {
+                let hints = ipv4hint
+                    .iter()
+                    .map(|a| IpAddr::V4(*a))
+                    .chain(ipv6hint.iter().map(|a| IpAddr::V6(*a)));
+                for ip in hints {
+                    ctx.resolver
+                        .insert(ip, qname.clone(), chain.clone(), a.ttl, ts);
+                }
+            }
+            _ => {}
+        }
+    }
+}

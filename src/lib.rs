@@ -12,6 +12,7 @@ pub mod cli;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+pub mod pipeline;
 pub mod proto;
 pub mod report;
 pub mod resolve;

@@ -1,4 +1,107 @@
-//! Command line: clap definitions, wiring, exit codes, progress.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! Command line: clap definitions, wiring, exit codes.
+//!
+//! Exit codes (documented in the README):
+//! 0 success; 1 partial (an input was truncated or corrupt, or could not be opened while others
+//! could; everything readable was processed and reported); 2 usage error; 3 failed (no input
+//! could be read); 4 output could not be written.
+
+mod audit;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_PARTIAL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_FAILED: u8 = 3;
+pub const EXIT_OUTPUT: u8 = 4;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "egressmap",
+    version,
+    about = "Audit network captures against Microsoft's documented Windows endpoints",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read capture files (pcap/pcapng) and name every flow.
+    Audit(AuditArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AuditArgs {
+    /// Capture files, read in order as one dataset (pcap or pcapng, detected from the bytes).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Write one JSON object per flow to this file ('-' for stdout).
+    #[arg(long, value_name = "OUT.jsonl")]
+    pub flows: Option<PathBuf>,
+
+    /// Flows held at once; when full, the least recently seen are flushed early (counted).
+    #[arg(long, default_value_t = 500_000, value_name = "N")]
+    pub max_flows: usize,
+
+    /// Seconds of silence after which a TCP flow ends.
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    pub tcp_idle: u64,
+
+    /// Seconds of silence after which a UDP flow ends.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub udp_idle: u64,
+
+    /// Bytes of a flow's first flight buffered to find its name.
+    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    pub reassembly_cap: usize,
+
+    /// DNS answers remembered at once (address to name).
+    #[arg(long, default_value_t = 200_000, value_name = "N")]
+    pub dns_cache: usize,
+
+    /// Seconds a DNS answer stays usable past its TTL.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub dns_grace: u64,
+
+    /// Treat warnings (truncated files, dropped data) as failures: exit 1 when any occurred.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Worker threads (each owns a share of the flows; output is the same for any number).
+    #[arg(long, short = 'j', default_value_t = default_threads(), value_name = "N")]
+    pub threads: usize,
+
+    /// No progress display on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    EXIT_OK
+                }
+                _ => EXIT_USAGE,
+            });
+        }
+    };
+    let code = match cli.command {
+        Command::Audit(a) => audit::run(&a),
+    };
+    ExitCode::from(code)
 }

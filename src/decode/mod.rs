@@ -2,6 +2,7 @@
 //! Views borrow the packet bytes; nothing is copied except IP fragments, which are reassembled in
 //! a bounded pool.
 
+pub mod addr;
 pub mod ip;
 pub mod link;
 
@@ -13,7 +14,7 @@ use crate::capture::Packet;
 pub const MAX_VLAN_TAGS: usize = 4;
 
 /// The VLAN IDs a packet carried, outermost first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Vlans {
     pub ids: [u16; MAX_VLAN_TAGS],
     pub len: u8,

@@ -1,1 +1,9 @@
-//! report
+//! What a run produces: the per-flow log ([`flowlog`]), the short human summary ([`summary`]).
+
+pub mod aggregate;
+pub mod compare;
+pub mod flowlog;
+pub mod model;
+pub mod render;
+pub mod summary;
+pub mod time;

@@ -1,1 +1,176 @@
-//! resolve
+//! Passive DNS: which name a client asked for when it learned a server address.
+//!
+//! A flow without SNI or Host (QUIC with ECH, a TLS resumption without SNI, plain TCP) is named
+//! after the most recent answer that resolved its server address before the flow began. The
+//! cache is bounded and honours TTLs (plus a grace period: clients keep using addresses a little
+//! past the TTL, and connections opened just before expiry are common).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::capture::Nanos;
+
+const SEC: Nanos = 1_000_000_000;
+
+#[derive(Clone, Debug)]
+pub struct ResolverConfig {
+    pub max_entries: usize,
+    /// Added to every TTL before an answer is considered stale.
+    pub grace: Nanos,
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        ResolverConfig {
+            max_entries: 200_000,
+            grace: 300 * SEC,
+        }
+    }
+}
+
+/// What we know about one address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    /// The name the client asked for.
+    pub name: Arc<str>,
+    /// The CNAME chain from `name` to the address's owner (empty when answered directly).
+    pub cnames: Arc<[Arc<str>]>,
+    pub seen: Nanos,
+    pub expires: Nanos,
+}
+
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct ResolverStats {
+    pub answers: u64,
+    pub lookups_hit: u64,
+    pub lookups_stale: u64,
+    /// Entries dropped because the cache was full.
+    pub evicted: u64,
+}
+
+#[derive(Default)]
+pub struct Resolver {
+    map: HashMap<IpAddr, Resolution, ahash::RandomState>,
+    cfg: ResolverConfig,
+    pub stats: ResolverStats,
+}
+
+impl Resolver {
+    pub fn new(cfg: ResolverConfig) -> Self {
+        Resolver {
+            map: HashMap::default(),
+            cfg,
+            stats: ResolverStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Record that `addr` was given in answer to a query for `name` (via `cnames`).
+    pub fn insert(
+        &mut self,
+        addr: IpAddr,
+        name: Arc<str>,
+        cnames: Arc<[Arc<str>]>,
+        ttl: u32,
+        now: Nanos,
+    ) {
+        self.stats.answers += 1;
+        if self.map.len() >= self.cfg.max_entries && !self.map.contains_key(&addr) {
+            self.make_room(now);
+        }
+        let expires = now
+            .saturating_add(u64::from(ttl).saturating_mul(SEC))
+            .saturating_add(self.cfg.grace);
+        self.map.insert(
+            addr,
+            Resolution {
+                name,
+                cnames,
+                seen: now,
+                expires,
+            },
+        );
+    }
+
+    /// The name for `addr` as of `now`, if an answer was seen and has not gone stale.
+    pub fn lookup(&mut self, addr: &IpAddr, now: Nanos) -> Option<&Resolution> {
+        let r = self.map.get(addr)?;
+        if r.seen > now || r.expires < now {
+            self.stats.lookups_stale += 1;
+            return None;
+        }
+        self.stats.lookups_hit += 1;
+        Some(r)
+    }
+
+    /// Drop stale entries; if none are stale, drop the oldest eighth (amortised O(1)).
+    fn make_room(&mut self, now: Nanos) {
+        let before = self.map.len();
+        self.map.retain(|_, r| r.expires >= now);
+        if self.map.len() >= self.cfg.max_entries {
+            let mut seen: Vec<Nanos> = self.map.values().map(|r| r.seen).collect();
+            let n = (seen.len() / 8).max(1).min(seen.len() - 1);
+            let (_, cut, _) = seen.select_nth_unstable(n);
+            let cut = *cut;
+            self.map.retain(|_, r| r.seen > cut);
+        }
+        self.stats.evicted += (before - self.map.len()) as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn latest_answer_wins_and_ttl_expires() {
+        let mut r = Resolver::new(ResolverConfig {
+            max_entries: 10,
+            grace: 0,
+        });
+        r.insert(a("1.2.3.4"), "a.example".into(), Arc::new([]), 60, 10 * SEC);
+        r.insert(a("1.2.3.4"), "b.example".into(), Arc::new([]), 60, 20 * SEC);
+        assert_eq!(
+            &*r.lookup(&a("1.2.3.4"), 30 * SEC).unwrap().name,
+            "b.example"
+        );
+        assert!(r.lookup(&a("1.2.3.4"), 81 * SEC).is_none());
+        // An answer seen after the flow started does not name it.
+        assert!(r.lookup(&a("1.2.3.4"), 5 * SEC).is_none());
+    }
+
+    #[test]
+    fn bounded() {
+        let mut r = Resolver::new(ResolverConfig {
+            max_entries: 100,
+            grace: 0,
+        });
+        for i in 0..1000u32 {
+            r.insert(
+                IpAddr::from(i.to_be_bytes()),
+                "x".into(),
+                Arc::new([]),
+                3600,
+                u64::from(i) * SEC,
+            );
+        }
+        assert!(r.len() <= 100);
+        assert!(r.stats.evicted >= 900);
+        // The newest survive.
+        assert!(r
+            .lookup(&IpAddr::from(999u32.to_be_bytes()), 1000 * SEC)
+            .is_some());
+    }
+}

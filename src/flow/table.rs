@@ -1,0 +1,366 @@
+//! The flow table: one hash lookup per packet, bounded size, idle expiry, and memory of the names
+//! of flows that expired (a quiet push connection that wakes up keeps its hostname).
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{is_service_port, Counters, Flow, FlowKey, HostSource, TCP, UDP};
+use crate::capture::Nanos;
+use crate::decode::{tcp_flags, Decoded, Transport};
+use crate::proto::App;
+
+const SEC: Nanos = 1_000_000_000;
+
+#[derive(Clone, Debug)]
+pub struct FlowTableConfig {
+    /// Flows held at once; when full the least recently seen are flushed early (counted).
+    pub max_flows: usize,
+    pub tcp_idle: Nanos,
+    pub udp_idle: Nanos,
+    pub other_idle: Nanos,
+    /// How long a TCP flow that saw FIN/RST stays to collect its last packets.
+    pub closed_linger: Nanos,
+    /// Names of expired flows remembered for flows that come back on the same key.
+    pub remembered_names: usize,
+}
+
+impl Default for FlowTableConfig {
+    fn default() -> Self {
+        FlowTableConfig {
+            max_flows: 500_000,
+            // Windows push (WNS) connections send keep-alives every few minutes; 15 minutes keeps
+            // them one flow.
+            tcp_idle: 900 * SEC,
+            udp_idle: 60 * SEC,
+            other_idle: 60 * SEC,
+            closed_linger: 10 * SEC,
+            remembered_names: 65_536,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct FlowTableStats {
+    pub created: u64,
+    pub ended_fin_rst: u64,
+    pub expired_idle: u64,
+    /// Flushed before their time because the table was full.
+    pub evicted: u64,
+    /// Flows that came back after expiring and got their old name again.
+    pub revived_names: u64,
+    /// Remembered names dropped because that memory was full.
+    pub remembered_names_evicted: u64,
+    pub peak_flows: u64,
+}
+
+/// A flow leaving the table, with why and when. `at` is the capture time; the engine replaces it
+/// with the number of the record that ended the flow (`u64::MAX` at end of input), so output
+/// ordered by [`Ended::order`] does not depend on how flows were sharded across threads.
+#[derive(Debug)]
+pub struct Ended {
+    pub flow: Flow,
+    pub reason: EndReason,
+    pub at: u64,
+}
+
+impl Ended {
+    pub fn order(&self) -> (u64, Nanos, FlowKey) {
+        (self.at, self.flow.first_seen, self.flow.key)
+    }
+}
+
+/// Why a flow left the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    FinRst,
+    Idle,
+    Evicted,
+    /// A new SYN on a closed flow's tuple.
+    Reused,
+    EndOfInput,
+}
+
+#[derive(Clone, Debug)]
+struct Remembered {
+    app: Option<App>,
+    host: Arc<str>,
+    source: HostSource,
+    ech: bool,
+    cnames: Option<Arc<[Arc<str>]>>,
+}
+
+pub struct FlowTable {
+    flows: HashMap<FlowKey, Flow, ahash::RandomState>,
+    remembered: HashMap<FlowKey, Remembered, ahash::RandomState>,
+    cfg: FlowTableConfig,
+    pub stats: FlowTableStats,
+    next_sweep: Nanos,
+}
+
+impl FlowTable {
+    pub fn new(cfg: FlowTableConfig) -> Self {
+        FlowTable {
+            flows: HashMap::with_capacity_and_hasher(cfg.max_flows.min(65_536), Default::default()),
+            remembered: HashMap::default(),
+            cfg,
+            stats: FlowTableStats::default(),
+            next_sweep: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// The flow a packet belongs to, created (and oriented) if new. Returns the flow and whether
+    /// it was created by this packet. Flows pushed out to make room are handed to `out`.
+    pub fn lookup(
+        &mut self,
+        d: &Decoded<'_>,
+        key: FlowKey,
+        forward: bool,
+        ts: Nanos,
+        file: u16,
+        out: &mut dyn FnMut(Ended),
+    ) -> (&mut Flow, bool) {
+        let syn_only = matches!(d.transport, Transport::Tcp { flags, .. }
+            if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN);
+        if syn_only {
+            if let Some(f) = self.flows.get(&key) {
+                let is_new_conn = f.closed || (f.saw_syn && f.up.packets + f.down.packets > 3);
+                if is_new_conn && f.client_is_lo == forward {
+                    if let Some(old) = self.flows.remove(&key) {
+                        self.stats.ended_fin_rst += u64::from(old.closed);
+                        out(Ended {
+                            flow: old,
+                            reason: EndReason::Reused,
+                            at: ts,
+                        });
+                    }
+                }
+            }
+        }
+        if !self.flows.contains_key(&key) && self.flows.len() >= self.cfg.max_flows {
+            self.evict_oldest(ts, out);
+        }
+        let len = self.flows.len() as u64;
+        let (remembered, stats) = (&mut self.remembered, &mut self.stats);
+        let (flow, created) = match self.flows.entry(key) {
+            Entry::Occupied(o) => (o.into_mut(), false),
+            Entry::Vacant(v) => {
+                stats.created += 1;
+                stats.peak_flows = stats.peak_flows.max(len + 1);
+                let flow = new_flow(remembered, stats, key, forward, d, ts, file);
+                (v.insert(flow), true)
+            }
+        };
+        (flow, created)
+    }
+
+    /// Flush flows that have been idle too long. Cheap to call per packet: it only scans the
+    /// table once per second of capture time.
+    pub fn sweep(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now.saturating_add(SEC);
+        let cfg = self.cfg.clone();
+        let mut ended: Vec<(Flow, EndReason)> = Vec::new();
+        let idle_limit = |f: &Flow| {
+            if f.closed {
+                cfg.closed_linger
+            } else {
+                match f.key.protocol {
+                    TCP => cfg.tcp_idle,
+                    UDP => cfg.udp_idle,
+                    _ => cfg.other_idle,
+                }
+            }
+        };
+        let mut keys = Vec::new();
+        for (k, f) in &self.flows {
+            if now.saturating_sub(f.last_seen) > idle_limit(f) {
+                keys.push(*k);
+            }
+        }
+        for k in keys {
+            if let Some(f) = self.flows.remove(&k) {
+                let reason = if f.closed {
+                    EndReason::FinRst
+                } else {
+                    EndReason::Idle
+                };
+                ended.push((f, reason));
+            }
+        }
+        ended.sort_by_key(|(f, _)| (f.first_seen, f.key));
+        for (f, reason) in ended {
+            self.finish(f, reason, now, out);
+        }
+    }
+
+    fn finish(&mut self, f: Flow, reason: EndReason, at: Nanos, out: &mut dyn FnMut(Ended)) {
+        match reason {
+            EndReason::FinRst => self.stats.ended_fin_rst += 1,
+            EndReason::Idle => {
+                self.stats.expired_idle += 1;
+                self.remember(&f);
+            }
+            EndReason::Evicted => {
+                self.stats.evicted += 1;
+                self.remember(&f);
+            }
+            EndReason::Reused | EndReason::EndOfInput => {}
+        }
+        out(Ended {
+            flow: f,
+            reason,
+            at,
+        });
+    }
+
+    fn remember(&mut self, f: &Flow) {
+        let (Some(host), Some(source)) = (&f.host, f.host_source) else {
+            return;
+        };
+        if self.cfg.remembered_names == 0 {
+            return;
+        }
+        if self.remembered.len() >= self.cfg.remembered_names {
+            // Forget half at once so the cost is amortised over many insertions.
+            let before = self.remembered.len();
+            let mut keep = false;
+            self.remembered.retain(|_, _| {
+                keep = !keep;
+                keep
+            });
+            self.stats.remembered_names_evicted += (before - self.remembered.len()) as u64;
+        }
+        self.remembered.insert(
+            f.key,
+            Remembered {
+                app: f.app,
+                host: host.clone(),
+                source,
+                ech: f.ech,
+                cnames: f.cnames.clone(),
+            },
+        );
+    }
+
+    /// Make room by flushing the least recently seen sixteenth of the table (amortised O(1)).
+    fn evict_oldest(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
+        let mut ages: Vec<(Nanos, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.last_seen, *k)).collect();
+        let n = (ages.len() / 16).max(1);
+        if n < ages.len() {
+            ages.select_nth_unstable_by_key(n, |a| a.0);
+        }
+        ages.truncate(n);
+        ages.sort_by_key(|a| a.0);
+        for (_, k) in ages {
+            if let Some(f) = self.flows.remove(&k) {
+                self.finish(f, EndReason::Evicted, now, out);
+            }
+        }
+    }
+
+    /// End of input: flush everything, oldest first, so output order is deterministic.
+    pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
+        let mut all: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        all.sort_by_key(|f| (f.first_seen, f.key));
+        for f in all {
+            let reason = if f.closed {
+                EndReason::FinRst
+            } else {
+                EndReason::EndOfInput
+            };
+            if reason == EndReason::FinRst {
+                self.stats.ended_fin_rst += 1;
+            }
+            out(Ended {
+                flow: f,
+                reason,
+                at: u64::MAX,
+            });
+        }
+    }
+}
+
+fn new_flow(
+    remembered: &mut HashMap<FlowKey, Remembered, ahash::RandomState>,
+    stats: &mut FlowTableStats,
+    key: FlowKey,
+    forward: bool,
+    d: &Decoded<'_>,
+    ts: Nanos,
+    file: u16,
+) -> Flow {
+    let (sp, dp, flags) = match d.transport {
+        Transport::Tcp {
+            src_port,
+            dst_port,
+            flags,
+            ..
+        } => (src_port, dst_port, Some(flags)),
+        Transport::Udp { src_port, dst_port } => (src_port, dst_port, None),
+        Transport::Other { .. } => (0, 0, None),
+    };
+    let sender_is_client = match flags {
+        Some(f) if f & tcp_flags::SYN != 0 => f & tcp_flags::ACK == 0,
+        _ => {
+            let (s, t) = (is_service_port(sp), is_service_port(dp));
+            if s != t {
+                t
+            } else if key.protocol == TCP && s && t {
+                // Both look like services (or neither): the lower port is the server.
+                dp <= sp
+            } else {
+                true
+            }
+        }
+    };
+    let client_is_lo = sender_is_client == forward;
+    let (client, server) = if sender_is_client {
+        ((d.src, sp), (d.dst, dp))
+    } else {
+        ((d.dst, dp), (d.src, sp))
+    };
+    let mut flow = Flow {
+        key,
+        client,
+        server,
+        client_is_lo,
+        first_seen: ts,
+        last_seen: ts,
+        up: Counters::default(),
+        down: Counters::default(),
+        file,
+        app: None,
+        host: None,
+        host_source: None,
+        ech: false,
+        names: Vec::new(),
+        names_dropped: 0,
+        http_path: None,
+        cnames: None,
+        saw_syn: flags.is_some_and(|f| f & tcp_flags::SYN != 0),
+        closed: false,
+        client_isn: None,
+        server_isn: None,
+        inspect: Default::default(),
+    };
+    if let Some(r) = remembered.remove(&key) {
+        stats.revived_names += 1;
+        flow.app = r.app;
+        flow.ech = r.ech;
+        flow.cnames = r.cnames;
+        flow.set_host(r.host, r.source);
+    }
+    flow
+}

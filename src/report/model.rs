@@ -1,0 +1,161 @@
+//! The report: what a run found, per area and destination, as a serde model. JSON is its canonical
+//! form (`--report json`, and the input of `egressmap report` and `egressmap compare`); every other
+//! format renders this model.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field is renamed or removed (adding fields keeps the version).
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub const COUNTING_NOTE: &str =
+    "A flow that matches endpoints of several areas counts in each of those areas; overall totals count each flow once.";
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub schema: u32,
+    pub generator: String,
+    pub inputs: Vec<Input>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub span_seconds: f64,
+    /// Build and edition the matching and "documented but silent" list assumed (null: all).
+    pub build: Option<String>,
+    pub edition: Option<String>,
+    pub signatures_version: String,
+    pub scope: Scope,
+    pub counting: String,
+    pub warnings: Vec<String>,
+    pub totals: Totals,
+    pub areas: Vec<Area>,
+    pub documented_not_seen: Vec<Documented>,
+    pub undocumented: Vec<Undocumented>,
+    pub unattributed: Unattributed,
+    pub ech: Ech,
+    pub timeline: Timeline,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Input {
+    pub name: String,
+    pub records: u64,
+    /// `ok`, `partial` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Scope {
+    /// Only flows to public server addresses count (Microsoft's method); false with --all-destinations.
+    pub public_only: bool,
+    /// Only IPv4 flows count (Microsoft's lab was IPv4-only).
+    pub ipv4_only: bool,
+}
+
+/// Totals over counted flows, each flow once.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Totals {
+    pub packets_read: u64,
+    pub flows_seen: u64,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub documented_flows: u64,
+    pub undocumented_flows: u64,
+    pub unattributed_flows: u64,
+    pub ech_flows: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Area {
+    pub area: String,
+    pub name: String,
+    pub turn_off_url: Option<String>,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub distinct_destinations: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub destinations: Vec<Destination>,
+    /// Bytes (up + down) per timeline bucket, aligned with `Report::timeline`.
+    pub activity: Vec<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Destination {
+    pub host: String,
+    /// The documented pattern the host matched (the most specific).
+    pub pattern: String,
+    pub protocols_seen: Vec<String>,
+    pub protocols_documented: Vec<String>,
+    pub servers: Vec<String>,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Documented {
+    pub pattern: String,
+    pub areas: Vec<String>,
+    pub protocols: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Undocumented {
+    pub host: String,
+    /// Registrable domain (public suffix + 1).
+    pub domain: String,
+    /// Under a Microsoft-owned domain: likely an undocumented Microsoft endpoint.
+    pub likely_microsoft: bool,
+    pub protocols_seen: Vec<String>,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Unattributed {
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// The busiest server endpoints without a name.
+    pub servers: Vec<UnnamedServer>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct UnnamedServer {
+    pub server_ip: String,
+    pub server_port: u16,
+    pub proto: String,
+    pub flows: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+/// Flows whose real name is hidden by Encrypted Client Hello.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ech {
+    pub flows: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// Outer (public) names, never matched against signatures.
+    pub outer_names: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Timeline {
+    /// Start of the first bucket (RFC 3339).
+    pub start: Option<String>,
+    pub bucket_seconds: u64,
+    pub buckets: usize,
+}

@@ -1,0 +1,63 @@
+//! CSV: one row per (area, destination), plus undocumented hosts (area empty), for spreadsheets.
+
+use crate::report::model::Report;
+
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::from(
+        "kind,area,area_name,host,pattern,protocols_seen,protocols_documented,flows,packets,bytes_up,bytes_down,first_seen,last_seen\n",
+    );
+    for a in &r.areas {
+        for d in &a.destinations {
+            let row = [
+                "documented".to_string(),
+                a.area.clone(),
+                a.name.clone(),
+                d.host.clone(),
+                d.pattern.clone(),
+                d.protocols_seen.join(" "),
+                d.protocols_documented.join(" "),
+                d.flows.to_string(),
+                d.packets.to_string(),
+                d.bytes_up.to_string(),
+                d.bytes_down.to_string(),
+                d.first_seen.clone().unwrap_or_default(),
+                d.last_seen.clone().unwrap_or_default(),
+            ];
+            o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
+            o.push('\n');
+        }
+    }
+    for u in &r.undocumented {
+        let kind = if u.likely_microsoft {
+            "undocumented-microsoft"
+        } else {
+            "undocumented"
+        };
+        let row = [
+            kind.to_string(),
+            String::new(),
+            String::new(),
+            u.host.clone(),
+            String::new(),
+            u.protocols_seen.join(" "),
+            String::new(),
+            u.flows.to_string(),
+            u.packets.to_string(),
+            u.bytes_up.to_string(),
+            u.bytes_down.to_string(),
+            u.first_seen.clone().unwrap_or_default(),
+            u.last_seen.clone().unwrap_or_default(),
+        ];
+        o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
+        o.push('\n');
+    }
+    o
+}
