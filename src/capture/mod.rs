@@ -57,8 +57,8 @@ pub enum CaptureErrorKind {
     Io(String),
     /// Empty file.
     Empty,
-    /// Neither pcap nor pcapng magic.
-    UnknownFormat,
+    /// Neither pcap nor pcapng magic; holds the first (up to 4) bytes in hex.
+    UnknownFormat(String),
     /// The file ends inside a record or block header.
     Truncated,
     /// A block or record is malformed (bad length, bad magic, ...).
@@ -70,7 +70,7 @@ impl CaptureErrorKind {
     pub fn is_fatal_at_start(&self) -> bool {
         matches!(
             self,
-            CaptureErrorKind::Io(_) | CaptureErrorKind::Empty | CaptureErrorKind::UnknownFormat
+            CaptureErrorKind::Io(_) | CaptureErrorKind::Empty | CaptureErrorKind::UnknownFormat(_)
         )
     }
 }
@@ -80,8 +80,8 @@ impl fmt::Display for CaptureError {
         let what = match &self.kind {
             CaptureErrorKind::Io(e) => format!("cannot read: {e}"),
             CaptureErrorKind::Empty => "empty file".to_string(),
-            CaptureErrorKind::UnknownFormat => {
-                "not a pcap or pcapng file (unknown magic)".to_string()
+            CaptureErrorKind::UnknownFormat(magic) => {
+                format!("not a pcap or pcapng file (starts with {magic})")
             }
             CaptureErrorKind::Truncated => "file ends in the middle of a record".to_string(),
             CaptureErrorKind::Corrupt(s) => format!("corrupt record: {s}"),
