@@ -46,7 +46,9 @@ pub enum Transport {
         dst_port: u16,
     },
     /// Any other IP protocol (ICMP, ESP, ...): tracked as a flow without ports.
-    Other { protocol: u8 },
+    Other {
+        protocol: u8,
+    },
 }
 
 pub mod tcp_flags {
@@ -129,6 +131,11 @@ impl Decoder {
         Decoder {
             frags: ip::FragmentPool::new(max_fragment_bytes),
         }
+    }
+
+    /// What the IP fragment pool has held, completed and dropped so far.
+    pub fn fragment_stats(&self) -> ip::FragmentStats {
+        self.frags.stats()
     }
 
     /// Decode one record down to the innermost IP packet and its transport header.
