@@ -131,15 +131,23 @@ fn layer<'a>(
     };
     let (proto, l4, snapped, ip_bytes) = match net.frag {
         None => (net.proto, net.l4, net.snapped, net.ip_bytes),
-        Some(f) => {
-            if net.snapped {
-                // A fragment clipped by the snap length can never be reassembled.
-                if let Some(p) = pool.as_deref_mut() {
-                    p.stats.fragments += 1;
+        Some(f) if net.snapped => {
+            // A fragment clipped by the snap length can never be reassembled. The first one
+            // still holds the transport header and a payload prefix, like any snapped packet.
+            if let Some(p) = pool.as_deref_mut() {
+                p.stats.fragments += 1;
+                if f.offset == 0 {
+                    p.stats.snapped_first += 1;
+                } else {
                     p.stats.dropped_snapped += 1;
                 }
+            }
+            if f.offset != 0 {
                 return Err(DecodeError::FragmentDropped);
             }
+            (net.proto, net.l4, true, net.ip_bytes)
+        }
+        Some(f) => {
             // A pool already lent out to an outer reassembly: nested fragmentation is not kept.
             let p = pool.take().ok_or(DecodeError::FragmentDropped)?;
             let key = FragKey {
@@ -288,11 +296,7 @@ type L4<'a> = (Transport, &'a [u8], Option<&'a [u8]>);
 
 /// Parse the transport header. Returns the transport, its payload, and the inner IP packet when
 /// the payload is a tunnel.
-fn transport(
-    proto: u8,
-    l4: &[u8],
-    snapped: bool,
-) -> Result<L4<'_>, DecodeError> {
+fn transport(proto: u8, l4: &[u8], snapped: bool) -> Result<L4<'_>, DecodeError> {
     match proto {
         PROTO_TCP => {
             let h: &[u8; 20] = l4
@@ -303,7 +307,12 @@ fn transport(
             if doff < 20 {
                 return Err(DecodeError::BadIp);
             }
-            let payload = l4.get(doff..).ok_or(DecodeError::Truncated)?;
+            let payload = match l4.get(doff..) {
+                Some(p) => p,
+                // Options cut by the snap length: the fixed header is all flow tracking needs.
+                None if snapped => &[],
+                None => return Err(DecodeError::Truncated),
+            };
             let t = Transport::Tcp {
                 src_port: u16::from_be_bytes([h[0], h[1]]),
                 dst_port: u16::from_be_bytes([h[2], h[3]]),
@@ -528,8 +537,10 @@ pub struct FragmentStats {
     pub dropped_overlap: u64,
     /// Fragments or datagrams with inconsistent lengths/offsets, or too large.
     pub dropped_invalid: u64,
-    /// Fragments clipped by the snap length.
+    /// Non-first fragments clipped by the snap length.
     pub dropped_snapped: u64,
+    /// First fragments clipped by the snap length, decoded alone (headers + payload prefix).
+    pub snapped_first: u64,
     /// Datagrams cut into too many separate pieces.
     pub dropped_too_many_pieces: u64,
     /// Incomplete datagrams removed to make room (byte or entry cap).
@@ -925,9 +936,20 @@ mod tests {
         assert_eq!(udp_ports(&d), (5353, 53));
         assert_eq!(d.payload, &[7; 32][..]);
         assert_eq!(d.ip_bytes, 128);
-        // But a cut TCP header is an error.
-        let pkt = ip4(6, 1, 0, &tcp(1, 2, 2, &[], &[]));
+        // But a cut TCP header is an error...
+        let pkt = ip4(6, 1, 0, &tcp(1, 2, 2, &[2, 4, 5, 0xb4], &[]));
         assert_eq!(dec(&pkt[..30]).unwrap_err(), DecodeError::Truncated);
+        // ...except for options cut by the snap length.
+        let d = dec(&pkt[..40]).unwrap();
+        assert!(matches!(d.transport, Transport::Tcp { src_port: 1, .. }));
+        assert!(d.payload.is_empty());
+        // Options running past the IP length (not snapped) are malformed.
+        let mut seg = tcp(1, 2, 2, &[], &[]);
+        seg[12] = 0x60;
+        assert_eq!(
+            dec(&ip4(6, 1, 0, &seg)).unwrap_err(),
+            DecodeError::Truncated
+        );
     }
 
     #[test]
@@ -1228,11 +1250,17 @@ mod tests {
         // A non-final fragment whose length is not a multiple of 8.
         let r = feed(&mut pool, &frag4(11, 0, true, &d[..13]), 0);
         assert_eq!(r.map(|_| ()), Err(DecodeError::FragmentDropped));
-        // A snapped fragment.
-        let f = frag4(12, 0, true, &d[..48]);
+        // A snapped fragment cannot be reassembled; the first one is still decoded alone.
+        let f = frag4(12, 48, true, &d[48..96]);
         let r = decode(&f[..40], Vlans::default(), 0, &mut pool);
         assert_eq!(r.map(|_| ()), Err(DecodeError::FragmentDropped));
         assert_eq!(pool.stats().dropped_snapped, 1);
+        let f = frag4(12, 0, true, &d[..48]);
+        let first = decode(&f[..40], Vlans::default(), 0, &mut pool).unwrap();
+        assert_eq!(udp_ports(&first), (5353, 53));
+        assert_eq!(first.payload, &d[8..20]);
+        assert_eq!(pool.stats().snapped_first, 1);
+        assert_eq!(pool.pending(), 0);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! Views borrow the packet bytes; nothing is copied except IP fragments, which are reassembled in
 //! a bounded pool.
 
+#[cfg(test)]
+mod corpus_tests;
 pub mod ip;
 pub mod link;
 
