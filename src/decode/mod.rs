@@ -3,6 +3,8 @@
 //! a bounded pool.
 
 pub mod addr;
+#[cfg(test)]
+mod corpus_tests;
 pub mod ip;
 pub mod link;
 
@@ -132,6 +134,11 @@ impl Decoder {
         Decoder {
             frags: ip::FragmentPool::new(max_fragment_bytes),
         }
+    }
+
+    /// What the IP fragment pool has held, completed and dropped so far.
+    pub fn fragment_stats(&self) -> ip::FragmentStats {
+        self.frags.stats()
     }
 
     /// Decode one record down to the innermost IP packet and its transport header.
