@@ -9,7 +9,7 @@
 //! tests use simple-dns as an independent encoder and check that both agree.
 //!
 //! Names come out as tshark displays them, lowercased: labels joined by `.`, no trailing dot,
-//! the root as `""`, bytes that are controls or space as `\ddd` (decimal), bytes >= 0x80 passed
+//! the root as `""`, control bytes as C escapes (`\r`) or octal `\ddd`, bytes >= 0x80 passed
 //! through and decoded as lossy UTF-8.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -250,10 +250,24 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Option<(usize, bo
     None
 }
 
+/// Escape like tshark's `format_text`: C escapes for common controls, octal for other
+/// controls and DEL; everything else (space and bytes >= 0x80 included) kept.
 fn escape_label(label: &[u8], out: &mut Vec<u8>) {
     for &b in label {
-        if b <= b' ' || b == 0x7f {
-            out.extend_from_slice(&[b'\\', b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10]);
+        let named = match b {
+            0x07 => b'a',
+            0x08 => b'b',
+            0x09 => b't',
+            0x0a => b'n',
+            0x0b => b'v',
+            0x0c => b'f',
+            0x0d => b'r',
+            _ => 0,
+        };
+        if named != 0 {
+            out.extend_from_slice(&[b'\\', named]);
+        } else if b < 0x20 || b == 0x7f {
+            out.extend_from_slice(&[b'\\', b'0' + (b >> 6), b'0' + (b >> 3 & 7), b'0' + (b & 7)]);
         } else {
             out.push(b.to_ascii_lowercase());
         }
@@ -305,11 +319,13 @@ pub fn probe_udp(payload: &[u8], src_port: u16, dst_port: u16) -> bool {
     let Some(h) = payload.get(..13) else {
         return false;
     };
-    if [src_port, dst_port]
-        .iter()
-        .any(|p| matches!(p, 53 | 5353 | 5355))
-    {
+    let ports = [src_port, dst_port];
+    if ports.iter().any(|p| matches!(p, 53 | 5353 | 5355)) {
         return true;
+    }
+    // NetBIOS name service shares the DNS header layout but is not DNS.
+    if ports.iter().any(|p| matches!(p, 137 | 138)) {
+        return false;
     }
     let be = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
     let flags = be(2);
@@ -474,13 +490,16 @@ mod tests {
 
     #[test]
     fn odd_bytes_are_escaped_like_tshark() {
-        // From ndpi__dns-invalid-chars: control bytes inside a label.
+        // From ndpi__fuzz-2006-06-26-2594: tshark shows 0x1a as \032 (octal) and CR as \r.
         let mut body = vec![
-            3, b'w', b'w', b'w', 8, b'a', b'l', 1, 2, 3, b' ', b'O', 0xff,
+            3, b'w', b'w', b'w', 10, b'a', b'l', 1, 2, 0x1a, b' ', b'O', 0xff,
         ];
-        body.extend_from_slice(&[2, b'c', b'n', 0, 0, 1, 0, 1]);
+        body.extend_from_slice(&[13, 0x7f, 2, b'c', b'n', 0, 0, 1, 0, 1]);
         let m = parse(&msg(1, 0x0100, [1, 0, 0, 0], &body)).unwrap();
-        assert_eq!(m.questions[0].0, "www.al\\001\\002\\003\\032o\u{fffd}.cn");
+        assert_eq!(
+            m.questions[0].0,
+            "www.al\\001\\002\\032 o\u{fffd}\\r\\177.cn"
+        );
     }
 
     #[test]
@@ -554,6 +573,8 @@ mod tests {
         let mut bad = q.clone();
         bad[2] = 0x28; // opcode 5 (update)
         assert!(!probe_udp(&bad, 40000, 5555));
+        // NetBIOS name service looks like DNS but is not.
+        assert!(!probe_udp(&q, 137, 137));
     }
 
     /// simple-dns as an independent encoder: what it builds (with name compression), we read.

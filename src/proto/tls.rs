@@ -31,6 +31,8 @@ const EXT_ALPN: u16 = 16;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 /// encrypted_client_hello (draft-ietf-tls-esni, the value deployed by browsers).
 const EXT_ECH: u16 = 0xfe0d;
+/// encrypted_server_name of the older ESNI drafts (Firefox 2018-2020): same meaning for us.
+const EXT_ESNI: u16 = 0xffce;
 const ALPN_MAX: usize = 16;
 
 /// What a ClientHello says about where the client is going.
@@ -38,7 +40,8 @@ const ALPN_MAX: usize = 16;
 pub struct ClientHello {
     /// Normalized server name; `None` when absent or an IP literal.
     pub sni: Option<String>,
-    /// ECH offered: the SNI above is then the public (outer) name, not the real destination.
+    /// ECH (0xfe0d) or its ESNI predecessor (0xffce) offered: the SNI above, if any, is then the
+    /// public (outer) name, not the real destination.
     pub ech: bool,
     /// Offered ALPN protocol ids, in order (lossy UTF-8, at most 16).
     pub alpn: Vec<String>,
@@ -209,7 +212,7 @@ fn walk_extensions(mut rest: &[u8], out: &mut ClientHello) {
                     });
                 }
             }
-            EXT_ECH => out.ech = true,
+            EXT_ECH | EXT_ESNI => out.ech = true,
             _ => {}
         }
     }
@@ -367,6 +370,11 @@ pub(crate) mod tests {
         let ch = done(&records(&msg, &[]));
         assert!(ch.ech);
         assert_eq!(ch.sni.as_deref(), Some("public.example.net"));
+        // ESNI (ndpi__encrypted_sni): no SNI at all, the name is hidden.
+        let msg = client_hello(&[ext(0xffce, &[0x13, 0x01, 0, 0x1d, 0, 0])], 3);
+        let ch = done(&records(&msg, &[]));
+        assert!(ch.ech);
+        assert_eq!(ch.sni, None);
     }
 
     #[test]
