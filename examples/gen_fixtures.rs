@@ -39,7 +39,8 @@ struct Flow {
     host: Option<String>,
     host_source: Option<&'static str>,
     ech: bool,
-    /// Every name a parser should pull out of this flow (DNS: all query names).
+    /// Every name a parser should pull out of this flow's own payload (DNS: all query names);
+    /// empty for a flow named only through DNS.
     names: Vec<String>,
     packets_up: u64,
     packets_down: u64,
@@ -92,7 +93,10 @@ impl Fixture {
             host: host.map(str::to_string),
             host_source: source,
             ech,
-            names: host.map(|h| vec![h.to_string()]).unwrap_or_default(),
+            names: host
+                .filter(|_| source != Some("dns"))
+                .map(|h| vec![h.to_string()])
+                .unwrap_or_default(),
             packets_up: 0,
             packets_down: 0,
             bytes_up: 0,
@@ -768,7 +772,7 @@ fn readme(fixtures: &[Fixture]) -> String {
          as the header says, even when the capture is snapped); a record cut short is not counted.\n\
          - host is lowercase, without port; host_source: `tls-sni`, `http-host`, `dns` (flow named from an \
          earlier DNS answer for its server address, by the query name), `dns-query` (the DNS flow itself: \
-         its first query name; `names` in JSON lists all).\n\
+         its first query name). In JSON, `names` lists every name in the flow's own payload (all DNS query names; empty when named only via `dns`), and `first_ts_ns`/`last_ts_ns` are the decoded record timestamps.\n\
          - clients are 10.0.0.0/24 (fd00::/64), the resolver 10.0.0.1 / fd00::1; base time 1700000000 s.\n\n",
     );
     for fx in fixtures {
