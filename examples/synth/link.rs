@@ -1,0 +1,103 @@
+//! Link-layer framings around an IP packet. Direction matters: MAC order and the SLL2 packet
+//! type depend on whether the frame leaves the capturing host (`outgoing`) or arrives at it.
+
+pub const LINKTYPE_ETHERNET: u32 = 1;
+pub const LINKTYPE_RAW: u32 = 101;
+pub const LINKTYPE_LINUX_SLL: u32 = 113;
+pub const LINKTYPE_LINUX_SLL2: u32 = 276;
+
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+pub const ETHERTYPE_QINQ: u16 = 0x88a8;
+
+/// The capturing host (a Hyper-V OUI, as on a Windows VM).
+pub const HOST_MAC: [u8; 6] = [0x00, 0x15, 0x5d, 0x0a, 0x00, 0x0a];
+/// The default gateway.
+pub const GATEWAY_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x01];
+
+const ARPHRD_ETHER: u16 = 1;
+const PACKET_HOST: u8 = 0;
+const PACKET_OUTGOING: u8 = 4;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Link {
+    Ethernet,
+    /// One 802.1Q tag.
+    Vlan(u16),
+    /// 802.1ad outer tag (TPID 0x88a8) then 802.1Q inner tag (TPID 0x8100).
+    QinQ {
+        outer: u16,
+        inner: u16,
+    },
+    /// Linux cooked capture v2 (20-byte header).
+    Sll2 {
+        ifindex: u32,
+    },
+    /// Bare IPv4/IPv6, no link header.
+    RawIp,
+}
+
+pub fn ethertype_of(ip: &[u8]) -> u16 {
+    match ip.first().map(|b| b >> 4) {
+        Some(6) => ETHERTYPE_IPV6,
+        _ => ETHERTYPE_IPV4,
+    }
+}
+
+impl Link {
+    pub fn linktype(&self) -> u32 {
+        match self {
+            Link::Ethernet | Link::Vlan(_) | Link::QinQ { .. } => LINKTYPE_ETHERNET,
+            Link::Sll2 { .. } => LINKTYPE_LINUX_SLL2,
+            Link::RawIp => LINKTYPE_RAW,
+        }
+    }
+
+    pub fn frame(&self, ip: &[u8], outgoing: bool) -> Vec<u8> {
+        let (src, dst) = if outgoing {
+            (HOST_MAC, GATEWAY_MAC)
+        } else {
+            (GATEWAY_MAC, HOST_MAC)
+        };
+        let et = ethertype_of(ip);
+        let mut f = Vec::with_capacity(ip.len() + 22);
+        match *self {
+            Link::Ethernet | Link::Vlan(_) | Link::QinQ { .. } => {
+                f.extend_from_slice(&dst);
+                f.extend_from_slice(&src);
+                match *self {
+                    Link::Vlan(id) => {
+                        f.extend_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+                        f.extend_from_slice(&(id & 0x0fff).to_be_bytes());
+                    }
+                    Link::QinQ { outer, inner } => {
+                        f.extend_from_slice(&ETHERTYPE_QINQ.to_be_bytes());
+                        f.extend_from_slice(&(outer & 0x0fff).to_be_bytes());
+                        f.extend_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+                        f.extend_from_slice(&(inner & 0x0fff).to_be_bytes());
+                    }
+                    _ => {}
+                }
+                f.extend_from_slice(&et.to_be_bytes());
+            }
+            Link::Sll2 { ifindex } => {
+                f.extend_from_slice(&et.to_be_bytes());
+                f.extend_from_slice(&[0, 0]);
+                f.extend_from_slice(&ifindex.to_be_bytes());
+                f.extend_from_slice(&ARPHRD_ETHER.to_be_bytes());
+                f.push(if outgoing {
+                    PACKET_OUTGOING
+                } else {
+                    PACKET_HOST
+                });
+                f.push(6);
+                f.extend_from_slice(&src);
+                f.extend_from_slice(&[0, 0]);
+            }
+            Link::RawIp => {}
+        }
+        f.extend_from_slice(ip);
+        f
+    }
+}
