@@ -54,11 +54,19 @@ fn fixtures_match_expectations_field_by_field() {
                 failures.push(format!("{file}: expected error {want_err}, got {got:?}"));
             }
         }
+        // Flows on the same tuple (a reused port) are paired in order.
+        let mut used = vec![false; ours.len()];
         for want in fx["flows"].as_array().into_iter().flatten() {
-            let matching = ours.iter().find(|f| {
-                f["proto"] == want["proto"] && f["client"] == want["client"] && f["server"] == want["server"]
+            let matching = ours.iter().enumerate().find(|(i, f)| {
+                !used[*i]
+                    && f["proto"] == want["proto"]
+                    && f["client"] == want["client"]
+                    && f["server"] == want["server"]
             });
-            let Some(got) = matching else {
+            if let Some((i, _)) = matching {
+                used[i] = true;
+            }
+            let Some((_, got)) = matching else {
                 failures.push(format!("{file}: no flow {} {} -> {}", want["proto"], want["client"], want["server"]));
                 continue;
             };
