@@ -189,8 +189,11 @@ impl Engine {
             stats: &mut self.stats,
             cap: self.cfg.reassembly_cap,
         };
-        if created && flow.host.is_none() {
-            name_from_dns(flow, &mut ctx, pkt.ts);
+        if created {
+            orient_by_payload(flow, &d);
+            if flow.host.is_none() {
+                name_from_dns(flow, &mut ctx, pkt.ts);
+            }
         }
         let up = (d.src, src_port(&d)) == flow.client;
         let c = if up { &mut flow.up } else { &mut flow.down };
@@ -287,6 +290,19 @@ fn src_port(d: &Decoded<'_>) -> u16 {
     }
 }
 
+/// Ports can mislead (a DNS client on a low port); a DNS message says which side asks.
+fn orient_by_payload(flow: &mut Flow, d: &Decoded<'_>) {
+    if let Transport::Udp { src_port, dst_port } = d.transport {
+        if dns::probe_udp(d.payload, src_port, dst_port) {
+            let is_query = d.payload.get(2).is_some_and(|b| b & 0x80 == 0);
+            let sender_is_client = (d.src, src_port) == flow.client;
+            if is_query != sender_is_client {
+                flow.swap_orientation();
+            }
+        }
+    }
+}
+
 fn name_from_dns(flow: &mut Flow, ctx: &mut Ctx<'_>, now: Nanos) {
     if let Some(r) = ctx.resolver.lookup(&flow.server.0, now) {
         let (name, cnames) = (r.name.clone(), r.cnames.clone());
@@ -365,6 +381,8 @@ fn record_http(flow: &mut Flow, req: http::HttpRequest, ctx: &mut Ctx<'_>) {
     }
 }
 
+/// Datagrams of a UDP flow probed before giving up on it (a first datagram may be truncated).
+const UDP_PROBE_PACKETS: u64 = 4;
 /// Most requests a keep-alive HTTP flow is probed for.
 const HTTP_FOLLOW_MAX: u16 = 64;
 /// Packets after which a flow that never produced a usable first flight is given up on.
@@ -523,7 +541,7 @@ fn inspect_udp(flow: &mut Flow, payload: &[u8], sp: u16, dp: u16, ts: Nanos, ctx
                 flow.app = Some(App::Dns);
                 flow.inspect = Inspect::Dns;
                 handle_dns(flow, payload, sp == 53, ts, ctx);
-            } else {
+            } else if flow.up.packets + flow.down.packets >= UDP_PROBE_PACKETS {
                 flow.inspect = Inspect::Done;
             }
         }

@@ -64,6 +64,10 @@ fn run(path: &Path) -> Vec<OurFlow> {
 /// The oracle's name as we would report it: lowercase, no port, no trailing dot/whitespace.
 /// None for IP literals, which are not hostnames.
 fn norm(raw: &str) -> Option<String> {
+    // tshark's placeholders (`<Root>`, `<Name too long>`, `<Unknown extended label>`) are not names.
+    if raw.starts_with('<') {
+        return None;
+    }
     let mut s = raw.trim().trim_end_matches('.').to_ascii_lowercase();
     if s.starts_with('[') {
         return None;

@@ -22,26 +22,33 @@ fn fixtures_dir() -> PathBuf {
 /// Our flows for one file, as JSON objects shaped like the expectations.
 fn run(path: &Path, threads: usize) -> (Vec<Value>, egressmap::pipeline::RunResult) {
     let mut flows = Vec::new();
-    let r = run_files(&[path.to_path_buf()], EngineConfig::default(), threads, false, &mut |f, _| {
-        flows.push(serde_json::json!({
-            "proto": f.protocol_name(),
-            "client": endpoint(f.client.0, f.client.1),
-            "server": endpoint(f.server.0, f.server.1),
-            "packets_up": f.up.packets,
-            "packets_down": f.down.packets,
-            "bytes_up": f.up.bytes,
-            "bytes_down": f.down.bytes,
-            "host": f.host.as_deref(),
-            "host_source": f.host_source.map(|s| s.as_str()),
-            "ech": f.ech,
-        }));
-    });
+    let r = run_files(
+        &[path.to_path_buf()],
+        EngineConfig::default(),
+        threads,
+        false,
+        &mut |f, _| {
+            flows.push(serde_json::json!({
+                "proto": f.protocol_name(),
+                "client": endpoint(f.client.0, f.client.1),
+                "server": endpoint(f.server.0, f.server.1),
+                "packets_up": f.up.packets,
+                "packets_down": f.down.packets,
+                "bytes_up": f.up.bytes,
+                "bytes_down": f.down.bytes,
+                "host": f.host.as_deref(),
+                "host_source": f.host_source.map(|s| s.as_str()),
+                "ech": f.ech,
+            }));
+        },
+    );
     (flows, r)
 }
 
 #[test]
 fn fixtures_match_expectations_field_by_field() {
-    let expected = std::fs::read_to_string(fixtures_dir().join("expected.json")).expect("fixtures/expected.json");
+    let expected = std::fs::read_to_string(fixtures_dir().join("expected.json"))
+        .expect("fixtures/expected.json");
     let expected: Vec<Value> = serde_json::from_str(&expected).expect("expected.json parses");
     assert!(expected.len() >= 15, "fixture set is incomplete");
     let mut failures = Vec::new();
@@ -49,7 +56,11 @@ fn fixtures_match_expectations_field_by_field() {
         let file = fx["file"].as_str().expect("file");
         let (ours, result) = run(&fixtures_dir().join(file), 1);
         if let Some(want_err) = fx.get("error").and_then(Value::as_str) {
-            let got = result.files.first().and_then(|f| f.error.as_ref()).map(|e| format!("{:?}", e.kind));
+            let got = result
+                .files
+                .first()
+                .and_then(|f| f.error.as_ref())
+                .map(|e| format!("{:?}", e.kind));
             if got.as_deref().is_none_or(|g| !g.contains(want_err)) {
                 failures.push(format!("{file}: expected error {want_err}, got {got:?}"));
             }
@@ -67,10 +78,21 @@ fn fixtures_match_expectations_field_by_field() {
                 used[i] = true;
             }
             let Some((_, got)) = matching else {
-                failures.push(format!("{file}: no flow {} {} -> {}", want["proto"], want["client"], want["server"]));
+                failures.push(format!(
+                    "{file}: no flow {} {} -> {}",
+                    want["proto"], want["client"], want["server"]
+                ));
                 continue;
             };
-            for field in ["packets_up", "packets_down", "bytes_up", "bytes_down", "host", "host_source", "ech"] {
+            for field in [
+                "packets_up",
+                "packets_down",
+                "bytes_up",
+                "bytes_down",
+                "host",
+                "host_source",
+                "ech",
+            ] {
                 if let Some(w) = want.get(field) {
                     if got[field] != *w {
                         failures.push(format!(
@@ -86,21 +108,36 @@ fn fixtures_match_expectations_field_by_field() {
             failures.push(format!("{file}: {} flows, expected {want_n}", ours.len()));
         }
     }
-    assert!(failures.is_empty(), "fixture mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "fixture mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// The flow log is the same whatever the number of threads.
 #[test]
 fn output_is_independent_of_thread_count() {
-    for entry in std::fs::read_dir(fixtures_dir()).expect("fixtures dir").flatten() {
+    for entry in std::fs::read_dir(fixtures_dir())
+        .expect("fixtures dir")
+        .flatten()
+    {
         let p = entry.path();
-        if !matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+        if !matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        ) {
             continue;
         }
         let (one, _) = run(&p, 1);
         for threads in [2, 3] {
             let (many, _) = run(&p, threads);
-            assert_eq!(one, many, "{}: output differs with {threads} threads", p.display());
+            assert_eq!(
+                one,
+                many,
+                "{}: output differs with {threads} threads",
+                p.display()
+            );
         }
     }
 }

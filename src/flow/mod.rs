@@ -90,7 +90,7 @@ pub struct Counters {
 }
 
 /// The names a flow carried, bounded so that a hostile flow cannot grow memory.
-pub const MAX_NAMES_PER_FLOW: usize = 16;
+pub const MAX_NAMES_PER_FLOW: usize = 64;
 
 /// Everything we know about one flow. Kept small: it lives in the table for the flow's lifetime.
 #[derive(Debug)]
@@ -155,6 +155,15 @@ impl Flow {
                 self.cnames = None;
             }
         }
+    }
+
+    /// Turn the flow around: the side we took for the client is the server. Only valid before
+    /// any packet was counted or inspected.
+    pub fn swap_orientation(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        std::mem::swap(&mut self.up, &mut self.down);
+        std::mem::swap(&mut self.client_isn, &mut self.server_isn);
+        self.client_is_lo = !self.client_is_lo;
     }
 
     pub fn protocol_name(&self) -> &'static str {
