@@ -1404,7 +1404,7 @@ mod tests {
                                                   pad in 0usize..20) {
             let mut ipb = ip4(17, 1, 0, &udp(sport, dport, &body));
             let ip_len = ipb.len();
-            ipb.extend(std::iter::repeat(0).take(pad));
+            ipb.extend(std::iter::repeat_n(0, pad));
             let mut tag = vid.to_be_bytes().to_vec();
             tag.extend_from_slice(&[0x08, 0x00]);
             let frame = eth(0x8100, &[&tag[..], &ipb].concat());

@@ -517,7 +517,7 @@ mod tests {
     fn wifi_data(fc0: u8, fc1: u8, extra: usize, et: u16, body: &[u8]) -> Vec<u8> {
         let mut f = vec![fc0, fc1];
         f.extend_from_slice(&[0; 22]);
-        f.extend(std::iter::repeat(0).take(extra));
+        f.extend(std::iter::repeat_n(0, extra));
         f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
         f.extend_from_slice(&et.to_be_bytes());
         f.extend_from_slice(body);

@@ -54,7 +54,7 @@ pub struct ClientHello {
 /// Whether `stream` could begin a TLS handshake from a client: a handshake record of version
 /// 3.0-3.4 carrying a ClientHello. Shorter prefixes that agree so far (including empty) pass.
 pub fn probe(stream: &[u8]) -> bool {
-    let at = |i: usize, ok: fn(u8) -> bool| stream.get(i).map_or(true, |&b| ok(b));
+    let at = |i: usize, ok: fn(u8) -> bool| stream.get(i).is_none_or(|&b| ok(b));
     at(0, |b| b == CONTENT_HANDSHAKE)
         && at(1, |b| b == 3)
         && at(2, |b| b <= 4)

@@ -101,8 +101,8 @@ pub fn render(r: &Report, colour: bool) -> String {
         .clamp(20, 60);
     let _ = writeln!(
         o,
-        "  {:<w$} {:>7} {:>9} {:>10} {:>10}  {}",
-        "area / destination", "flows", "packets", "up", "down", "first .. last seen"
+        "  {:<w$} {:>7} {:>9} {:>10} {:>10}  first .. last seen",
+        "area / destination", "flows", "packets", "up", "down"
     );
     for a in &r.areas {
         let _ = writeln!(
