@@ -156,7 +156,7 @@ fn pipeline_one_thread(bencher: divan::Bencher) {
     bencher.bench_local(|| {
         let mut n = 0u64;
         egressmap::pipeline::run_files(
-            &[path.clone()],
+            std::slice::from_ref(&path),
             EngineConfig::default(),
             1,
             false,
