@@ -274,7 +274,13 @@ fn area_from_description(desc: &str) -> Vec<&'static str> {
         return vec!["defender", "fwlink"];
     }
     const RULES: &[(&str, &str)] = &[
+        ("device authentication", "device-authentication"),
         ("spotlight", "spotlight"),
+        ("onenote", "apps"),
+        ("books app", "apps"),
+        ("bubble witch", "apps"),
+        ("msa related", "microsoft-account"),
+        ("notification system", "microsoft-store"),
         ("cortana", "cortana"),
         ("live tiles", "cortana"),
         ("insider", "windows-insider"),
@@ -315,6 +321,7 @@ fn area_from_description(desc: &str) -> Vec<&'static str> {
         ("location", "location"),
         ("maps", "maps"),
         ("fonts", "font-streaming"),
+        ("revoke licenses", "microsoft-store"),
         ("licens", "licensing"),
         ("activation", "licensing"),
         ("ncsi", "ncsi"),

@@ -189,6 +189,21 @@ impl Database {
         })
     }
 
+    /// A database of just these rows (no areas metadata, purposes or domain list); for tests
+    /// and tools that synthesise patterns.
+    pub fn from_endpoints(endpoints: Vec<Endpoint>) -> Database {
+        let mut builds: Vec<String> = endpoints.iter().map(|e| e.build.clone()).collect();
+        builds.sort_by_key(|b| build_rank(b));
+        builds.dedup();
+        Database {
+            endpoints,
+            areas: Vec::new(),
+            purposes: Purposes::default(),
+            ms_domains: Vec::new(),
+            builds,
+        }
+    }
+
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
     }
