@@ -80,7 +80,9 @@ impl fmt::Display for CaptureError {
         let what = match &self.kind {
             CaptureErrorKind::Io(e) => format!("cannot read: {e}"),
             CaptureErrorKind::Empty => "empty file".to_string(),
-            CaptureErrorKind::UnknownFormat => "not a pcap or pcapng file (unknown magic)".to_string(),
+            CaptureErrorKind::UnknownFormat => {
+                "not a pcap or pcapng file (unknown magic)".to_string()
+            }
             CaptureErrorKind::Truncated => "file ends in the middle of a record".to_string(),
             CaptureErrorKind::Corrupt(s) => format!("corrupt record: {s}"),
         };

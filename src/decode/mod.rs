@@ -46,7 +46,9 @@ pub enum Transport {
         dst_port: u16,
     },
     /// Any other IP protocol (ICMP, ESP, ...): tracked as a flow without ports.
-    Other { protocol: u8 },
+    Other {
+        protocol: u8,
+    },
 }
 
 pub mod tcp_flags {

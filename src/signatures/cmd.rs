@@ -81,7 +81,8 @@ fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
             let db = load(sigdir)?;
             let mut pages = Vec::new();
             for p in &page {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 let name = p
                     .file_name()
                     .map(|n| n.to_string_lossy().to_string())
@@ -130,7 +131,10 @@ fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
         } => {
             let db = load(sigdir)?;
             for e in db.endpoints_for(build.as_deref(), edition.as_deref()) {
-                if area.as_ref().is_some_and(|a| !e.areas.iter().any(|x| x == a)) {
+                if area
+                    .as_ref()
+                    .is_some_and(|a| !e.areas.iter().any(|x| x == a))
+                {
                     continue;
                 }
                 writeln!(

@@ -184,7 +184,9 @@ pub fn destination_entries(cell: &str) -> Vec<String> {
     parts
         .into_iter()
         .filter_map(|p| {
-            let p = strip_tags(&strip_links(p)).replace('\\', "").replace(['`'], "");
+            let p = strip_tags(&strip_links(p))
+                .replace('\\', "")
+                .replace(['`'], "");
             let p = p.replace("**", "");
             let tok = p.split_whitespace().next()?.to_string();
             Some(tok)
@@ -570,7 +572,10 @@ fn split_br(cell: &str) -> Vec<String> {
     let lower = cell.to_ascii_lowercase();
     let mut s = cell.to_string();
     if lower.contains("<br") {
-        s = s.replace("<br />", "\n").replace("<br/>", "\n").replace("<br>", "\n");
+        s = s
+            .replace("<br />", "\n")
+            .replace("<br/>", "\n")
+            .replace("<br>", "\n");
     }
     s.split('\n')
         .map(|p| strip_tags(p).trim().to_string())
@@ -599,7 +604,10 @@ pub fn import_pages(
     let mut by_host: HashMap<String, BTreeSet<String>> = HashMap::new();
     for (_, rows) in &parsed {
         for r in rows {
-            if let (Some(a), Some(p)) = (area_id(areas, &r.area_published), Pattern::parse(&r.published)) {
+            if let (Some(a), Some(p)) = (
+                area_id(areas, &r.area_published),
+                Pattern::parse(&r.published),
+            ) {
                 by_pattern.entry(p.text()).or_default().insert(a.clone());
                 by_host.entry(p.host.clone()).or_default().insert(a);
             }
@@ -674,7 +682,12 @@ pub fn import_pages(
         }
     }
     imp.endpoints.sort_by(|a, b| {
-        (&a.pattern, &a.page, a.line, &a.published).cmp(&(&b.pattern, &b.page, b.line, &b.published))
+        (&a.pattern, &a.page, a.line, &a.published).cmp(&(
+            &b.pattern,
+            &b.page,
+            b.line,
+            &b.published,
+        ))
     });
     imp
 }
@@ -695,8 +708,14 @@ mod tests {
 
     #[test]
     fn protocols() {
-        assert_eq!(normalise_protocols("TLS v1.2/HTTPS/HTTP").0, ["HTTP", "HTTPS", "TLSv1.2"]);
-        assert_eq!(normalise_protocols("TLSv1.2\\/HTTPS").0, ["HTTPS", "TLSv1.2"]);
+        assert_eq!(
+            normalise_protocols("TLS v1.2/HTTPS/HTTP").0,
+            ["HTTP", "HTTPS", "TLSv1.2"]
+        );
+        assert_eq!(
+            normalise_protocols("TLSv1.2\\/HTTPS").0,
+            ["HTTPS", "TLSv1.2"]
+        );
         assert_eq!(normalise_protocols("TLSV1.2").0, ["TLSv1.2"]);
     }
 

@@ -5,7 +5,7 @@
 //! the pattern's anchoring) are verified with the glob. Names unrelated to any pattern therefore
 //! cost one automaton pass and no verification. Results are cached per distinct name.
 
-use super::pattern::{glob, path_ok, Pattern};
+use super::pattern::{glob, path_bonus, path_ok, Pattern};
 use super::{same_build, same_edition, Database};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use std::collections::{BTreeSet, HashMap};
@@ -204,7 +204,7 @@ impl Matcher {
                     .endpoints
                     .iter()
                     .filter(|e| path_ok(e.path.as_deref(), Some(p)))
-                    .cloned()
+                    .map(|e| with_path_bonus(e.clone()))
                     .collect();
                 if kept.is_empty() {
                     self.empty.clone()
@@ -307,11 +307,19 @@ impl Matcher {
         let found = self
             .pats
             .iter()
-            .filter(|c| {
-                Pattern::from_text(&c.info.pattern).matches(host, http_path)
+            .filter(|c| Pattern::from_text(&c.info.pattern).matches(host, http_path))
+            .map(|c| match http_path {
+                Some(_) => with_path_bonus(c.info.clone()),
+                None => c.info.clone(),
             })
-            .map(|c| c.info.clone())
             .collect();
         MatchResult::from_matches(found)
     }
+}
+
+fn with_path_bonus(mut e: EndpointMatch) -> EndpointMatch {
+    if let Some(p) = &e.path {
+        e.specificity += path_bonus(p);
+    }
+    e
 }

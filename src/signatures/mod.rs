@@ -167,8 +167,8 @@ impl Database {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let e: Endpoint = serde_json::from_str(line)
-                    .map_err(|err| format!("{name}:{}: {err}", n + 1))?;
+                let e: Endpoint =
+                    serde_json::from_str(line).map_err(|err| format!("{name}:{}: {err}", n + 1))?;
                 endpoints.push(e);
             }
         }
@@ -177,7 +177,13 @@ impl Database {
         builds.dedup();
         let ms_domains = ms_domains
             .lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|l| {
+                l.split('#')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .filter(|l| !l.is_empty())
             .collect();
         Ok(Database {

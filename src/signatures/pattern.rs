@@ -44,6 +44,13 @@ impl Pattern {
         if host.len() > 1 && host.ends_with('*') && !host.ends_with(".*") {
             host.pop();
         }
+        // `*windowsupdate.com`: a partial wildcard glued to a registrable domain would let anyone
+        // register `evilwindowsupdate.com`; read it as the label-boundary `*.windowsupdate.com`.
+        if let Some(rest) = host.strip_prefix('*') {
+            if !rest.starts_with('.') && !rest.contains('*') && rest.matches('.').count() == 1 {
+                host = format!("*.{rest}");
+            }
+        }
         if host.is_empty()
             || host == "*"
             || !host
@@ -90,11 +97,11 @@ impl Pattern {
         !self.host.contains('*')
     }
 
-    /// Ordering key: exact hosts first, then more literal host characters, then longer paths.
+    /// Ordering key: exact hosts first, then more literal host characters. A path only counts
+    /// (see [`path_bonus`]) once an HTTP request path has actually been checked against it.
     pub fn specificity(&self) -> u32 {
         let literal = self.host.bytes().filter(|&b| b != b'*').count() as u32;
-        let path = self.path.as_ref().map_or(0, |p| p.len() as u32);
-        (u32::from(self.is_exact()) << 24) | (literal.min(0xffff) << 8) | path.min(0xff)
+        (u32::from(self.is_exact()) << 24) | (literal.min(0xffff) << 8)
     }
 
     /// Slow reference semantics, used by tests and by `lookup` explanations.
@@ -105,6 +112,11 @@ impl Pattern {
         }
         path_ok(self.path.as_deref(), http_path)
     }
+}
+
+/// Added to a pattern's specificity when its path was verified against a real request path.
+pub fn path_bonus(path: &str) -> u32 {
+    (path.len() as u32).min(0xff)
 }
 
 /// Lowercase, trailing dots removed.
@@ -168,7 +180,10 @@ mod tests {
     fn normalises_published_forms() {
         assert_eq!(n("www.bing.com*"), "www.bing.com");
         assert_eq!(n("login.live.com/*"), "login.live.com");
-        assert_eq!(n("cy2.*.md.mp.microsoft.com.*."), "cy2.*.md.mp.microsoft.com.*");
+        assert_eq!(
+            n("cy2.*.md.mp.microsoft.com.*."),
+            "cy2.*.md.mp.microsoft.com.*"
+        );
         assert_eq!(n(".g.akamaiedge.net"), "*.g.akamaiedge.net");
         assert_eq!(n("*.aria.microsoft.com*"), "*.aria.microsoft.com");
         assert_eq!(
@@ -177,6 +192,11 @@ mod tests {
         );
         assert_eq!(n("http://www.microsoft.com/"), "www.microsoft.com");
         assert_eq!(n("Watson.*.Microsoft.com"), "watson.*.microsoft.com");
+        assert_eq!(n("*windowsupdate.com"), "*.windowsupdate.com");
+        assert_eq!(
+            n("*prod.do.dsp.mp.microsoft.com"),
+            "*prod.do.dsp.mp.microsoft.com"
+        );
     }
 
     #[test]
