@@ -491,3 +491,32 @@ proptest! {
         prop_assert_eq!(&*r, &m.lookup_slow(&h, None));
     }
 }
+
+/// Rough throughput check (run with `cargo test --release --test signatures -- --ignored`);
+/// the real benchmark lives in benches/.
+#[test]
+#[ignore]
+fn throughput_distinct_names() {
+    let db = db();
+    let mut m = Matcher::new(&db, None, None);
+    let mut names = Vec::new();
+    for i in 0..400_000u32 {
+        names.push(match i % 4 {
+            0 => format!("host{i}.example{}.com", i % 97),
+            1 => format!("n{i}.cdn.contoso.net"),
+            2 => format!("kv{i}.prod.do.dsp.mp.microsoft.com"),
+            _ => format!("x{i}.settings-win.data.microsoft.com.evil.org"),
+        });
+    }
+    let t = std::time::Instant::now();
+    let mut hits = 0usize;
+    for n in &names {
+        hits += usize::from(m.lookup(n, None).is_match());
+    }
+    let dt = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{} distinct names in {dt:.3}s: {:.2} M lookups/s ({hits} hits)",
+        names.len(),
+        names.len() as f64 / dt / 1e6
+    );
+}

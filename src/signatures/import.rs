@@ -264,7 +264,7 @@ pub fn area_id(areas: &[AreaDef], published: &str) -> Option<String> {
     }
     areas
         .iter()
-        .find(|a| a.name.eq_ignore_ascii_case(&p) || a.aliases.iter().any(|x| *x == p))
+        .find(|a| a.name.eq_ignore_ascii_case(&p) || a.aliases.contains(&p))
         .map(|a| a.id.clone())
 }
 

@@ -262,6 +262,11 @@ impl Database {
         self.purposes
             .patterns
             .get(pattern)
+            .or_else(|| {
+                self.purposes
+                    .patterns
+                    .get(pattern.split('/').next().unwrap_or(""))
+            })
             .or_else(|| area.and_then(|a| self.purposes.areas.get(a)))
             .map(String::as_str)
     }
