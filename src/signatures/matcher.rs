@@ -7,14 +7,25 @@
 
 use super::pattern::{glob, path_bonus, path_ok, Pattern};
 use super::{same_build, same_edition, Database};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Longest name we try to match; DNS names are at most 253 bytes.
 const MAX_NAME: usize = 255;
-/// Cache entries before the cache is dropped and refilled (bounded memory on hostile input).
+/// Bound for the result-set cache (bounded memory on hostile input).
 const CACHE_CAP: usize = 1 << 16;
+/// Slots of the per-name cache: direct-mapped, fixed size, so caching a new name allocates
+/// nothing and evicts exactly one older name. A slot is 16 bytes (the table stays in L2).
+const NAME_SLOTS: usize = 1 << 15;
+
+/// A name is identified by its 64-bit keyed hash (ahash with a per-process random key): a
+/// collision needs ~2^32 names in one slot's lifetime and cannot be aimed at by a sender.
+#[derive(Clone)]
+struct Slot {
+    hash: u64,
+    result: Option<Arc<MatchResult>>,
+}
 
 /// One documented pattern that matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +98,11 @@ pub struct Matcher {
     ac: Option<AhoCorasick>,
     /// Needle id -> patterns using it.
     needle_pats: Vec<Vec<u32>>,
-    cache: HashMap<Box<str>, Arc<MatchResult>, ahash::RandomState>,
+    cache: Vec<Slot>,
+    hasher: ahash::RandomState,
+    /// Results shared by every name that matches the same set of patterns (most names under a
+    /// wildcard do), so a new name costs no result construction.
+    by_set: HashMap<Box<[u32]>, Arc<MatchResult>, ahash::RandomState>,
     empty: Arc<MatchResult>,
 }
 
@@ -175,13 +190,22 @@ impl Matcher {
         }
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&needles)
             .ok();
         Matcher {
             pats,
             ac,
             needle_pats,
-            cache: HashMap::with_capacity_and_hasher(1024, ahash::RandomState::new()),
+            cache: vec![
+                Slot {
+                    hash: 0,
+                    result: None,
+                };
+                NAME_SLOTS
+            ],
+            hasher: ahash::RandomState::new(),
+            by_set: HashMap::with_hasher(ahash::RandomState::new()),
             empty: Arc::new(MatchResult::default()),
         }
     }
@@ -238,6 +262,23 @@ impl Matcher {
         self.empty.clone()
     }
 
+    /// Match without consulting or filling the per-name cache (benchmarks, one-off names).
+    pub fn lookup_uncached(&mut self, host: &str) -> Arc<MatchResult> {
+        let raw = host.as_bytes();
+        let mut len = raw.len();
+        while len > 0 && raw[len - 1] == b'.' {
+            len -= 1;
+        }
+        if len == 0 || len > MAX_NAME {
+            return self.empty.clone();
+        }
+        let mut buf = [0u8; MAX_NAME];
+        let name = &mut buf[..len];
+        name.copy_from_slice(&raw[..len]);
+        name.make_ascii_lowercase();
+        self.compute(name)
+    }
+
     fn lookup_host(&mut self, host: &str) -> Arc<MatchResult> {
         let raw = host.as_bytes();
         let mut len = raw.len();
@@ -251,21 +292,26 @@ impl Matcher {
         let name = &mut buf[..len];
         name.copy_from_slice(&raw[..len]);
         name.make_ascii_lowercase();
-        let Ok(key) = std::str::from_utf8(name) else {
-            return self.empty.clone();
-        };
-        if let Some(r) = self.cache.get(key) {
-            return r.clone();
+        let hash = self.hasher.hash_one(&*name);
+        let ix = (hash as usize) & (NAME_SLOTS - 1);
+        if let Some(Slot {
+            hash: h,
+            result: Some(r),
+        }) = self.cache.get(ix)
+        {
+            if *h == hash {
+                return r.clone();
+            }
         }
-        let r = self.compute(key.as_bytes());
-        if self.cache.len() >= CACHE_CAP {
-            self.cache.clear();
+        let r = self.compute(name);
+        if let Some(slot) = self.cache.get_mut(ix) {
+            slot.hash = hash;
+            slot.result = Some(r.clone());
         }
-        self.cache.insert(key.into(), r.clone());
         r
     }
 
-    fn compute(&self, name: &[u8]) -> Arc<MatchResult> {
+    fn compute(&mut self, name: &[u8]) -> Arc<MatchResult> {
         let Some(ac) = &self.ac else {
             return self.empty.clone();
         };
@@ -294,12 +340,22 @@ impl Matcher {
         if nhits == 0 {
             return self.empty.clone();
         }
-        let found = hits[..nhits]
+        let set = &mut hits[..nhits];
+        set.sort_unstable();
+        if let Some(r) = self.by_set.get(&*set) {
+            return r.clone();
+        }
+        let found = set
             .iter()
             .filter_map(|&id| self.pats.get(id as usize))
             .map(|c| c.info.clone())
             .collect();
-        Arc::new(MatchResult::from_matches(found))
+        let r = Arc::new(MatchResult::from_matches(found));
+        if self.by_set.len() >= CACHE_CAP {
+            self.by_set.clear();
+        }
+        self.by_set.insert(set.into(), r.clone());
+        r
     }
 
     /// Slow reference: every pattern's glob against the name. Used by tests.
