@@ -1,16 +1,24 @@
-//! `egressmap audit`: files in, flow log and summary out.
+//! `egressmap audit`, `report` and `compare`: captures in, flow log and reports out.
 
-use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
 
-use super::{AuditArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_PARTIAL};
+use super::guess::BuildGuesser;
+use super::{
+    AuditArgs, CompareArgs, ReportArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_PARTIAL, EXIT_USAGE,
+};
 use crate::engine::{Engine, EngineConfig};
-use crate::flow::FlowTableConfig;
+use crate::flow::{Flow, FlowTableConfig};
 use crate::pipeline::{run_files, RunResult};
+use crate::report::aggregate::{Aggregator, Context, FlowMatch};
 use crate::report::flowlog::{FlowLogWriter, FlowRecord};
+use crate::report::model::{Documented, Input, Report, Scope};
+use crate::report::render::{render, Format};
 use crate::report::summary::Summary;
 use crate::resolve::ResolverConfig;
+use crate::signatures::{Database, MatchResult, Matcher};
 
 const SEC: u64 = 1_000_000_000;
 
@@ -31,35 +39,146 @@ pub fn engine_config(a: &AuditArgs) -> EngineConfig {
     }
 }
 
-pub fn run(a: &AuditArgs) -> u8 {
-    let mut log: Option<FlowLogWriter<Box<dyn Write>>> = match &a.flows {
+pub fn load_signatures(dir: Option<&Path>) -> Result<Database, String> {
+    match dir {
+        Some(d) => Database::load_dir(d)
+            .map_err(|e| format!("cannot load signatures from {}: {e}", d.display())),
+        None => Database::builtin(),
+    }
+}
+
+/// Which documented endpoints a flow matches. ECH flows are never matched: their outer name
+/// names the fronting service, not the endpoint.
+pub fn match_flow(m: &mut Matcher, f: &Flow) -> Option<Arc<MatchResult>> {
+    if f.ech {
+        return None;
+    }
+    let host = f.host.as_deref()?;
+    let cnames: Vec<&str> = f
+        .cnames
+        .iter()
+        .flat_map(|c| c.iter().map(|n| &**n))
+        .collect();
+    let r = m.lookup_chain(host, &cnames, f.http_path.as_deref());
+    r.is_match().then_some(r)
+}
+
+fn open_output(path: &Path) -> io::Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(BufWriter::new(io::stdout().lock())))
+    } else {
+        Ok(Box::new(BufWriter::with_capacity(
+            1 << 20,
+            File::create(path)?,
+        )))
+    }
+}
+
+fn signatures_version(db: &Database, dir: Option<&Path>) -> String {
+    let origin = match dir {
+        Some(d) => d.display().to_string(),
+        None => format!("built-in {}", env!("CARGO_PKG_VERSION")),
+    };
+    format!(
+        "{origin} ({} endpoint rows, {} builds)",
+        db.endpoints().len(),
+        db.builds().len()
+    )
+}
+
+pub fn run(a: &AuditArgs, sigdir: Option<&Path>) -> u8 {
+    let db = match load_signatures(sigdir) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    for (what, value, known) in [
+        ("build", a.build.as_deref(), db.builds().to_vec()),
+        (
+            "edition",
+            a.edition.as_deref(),
+            db.editions(a.build.as_deref()),
+        ),
+    ] {
+        if let Some(v) = value {
+            let ok = known.iter().any(|k| {
+                if what == "build" {
+                    crate::signatures::same_build(k, v)
+                } else {
+                    crate::signatures::same_edition(k, v)
+                }
+            });
+            if !ok {
+                eprintln!(
+                    "egressmap: unknown {what} {v:?}; known: {}",
+                    known.join(", ")
+                );
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let flows_to_stdout = a.flows.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if flows_to_stdout && a.report.is_some() && a.output.is_none() {
+        eprintln!(
+            "egressmap: --flows - and --report both want stdout; give the report a file with -o"
+        );
+        return EXIT_USAGE;
+    }
+    let mut log = match &a.flows {
         None => None,
-        Some(p) if p.as_os_str() == "-" => Some(FlowLogWriter::new(Box::new(BufWriter::new(
-            io::stdout().lock(),
-        )))),
-        Some(p) => match File::create(p) {
-            Ok(f) => Some(FlowLogWriter::new(Box::new(BufWriter::with_capacity(
-                1 << 20,
-                f,
-            )))),
+        Some(p) => match open_output(p) {
+            Ok(w) => Some(FlowLogWriter::new(w)),
             Err(e) => {
                 eprintln!("egressmap: cannot write flow log {}: {e}", p.display());
                 return EXIT_OUTPUT;
             }
         },
     };
+    // --guess-build needs to see every documented endpoint, whatever build was asked for.
+    let (build, edition) = if a.guess_build {
+        (None, None)
+    } else {
+        (a.build.as_deref(), a.edition.as_deref())
+    };
+    let mut matcher = Matcher::new(&db, build, edition);
+    let mut guesser = a.guess_build.then(|| BuildGuesser::new(&db));
+    let mut agg = Aggregator::new(Scope {
+        public_only: !a.all_destinations,
+        ipv4_only: a.ipv4_only,
+    });
     let mut summary = Summary::default();
     let mut write_error: Option<io::Error> = None;
-    let none: [String; 0] = [];
     let result = run_files(
         &a.files,
         engine_config(a),
         a.threads,
         !a.quiet,
         &mut |flow, file| {
+            let m = match_flow(&mut matcher, flow);
+            let (areas, endpoints): (&[String], Vec<String>) = match &m {
+                Some(r) => (
+                    &r.areas,
+                    r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+                ),
+                None => (&[], Vec::new()),
+            };
             summary.add(flow);
+            agg.add(
+                flow,
+                &FlowMatch {
+                    areas,
+                    pattern: endpoints.first().map(String::as_str),
+                },
+            );
+            if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
+                if agg.in_scope(flow) {
+                    g.add(r);
+                }
+            }
             if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
-                if let Err(e) = w.write(&FlowRecord::new(flow, file, &none, &none)) {
+                if let Err(e) = w.write(&FlowRecord::new(flow, file, areas, &endpoints)) {
                     write_error = Some(e);
                 }
             }
@@ -74,8 +193,29 @@ pub fn run(a: &AuditArgs) -> u8 {
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
         eprintln!("egressmap: {e}");
     }
-    if a.flows.is_none() {
-        print!("{}", render_summary(&result, &summary, &warnings));
+    let report = build_report(&db, sigdir, a, agg, &result, warnings.clone());
+
+    let want_report = a.report.is_some() || !flows_to_stdout;
+    if want_report {
+        let format = a.report.unwrap_or(Format::Table);
+        let to_tty = a.output.is_none() && io::stdout().is_terminal();
+        let mut text = render(&report, format, to_tty && format == Format::Table);
+        if format == Format::Table && a.report.is_none() {
+            // The plain `audit FILE` view also says how flows got their names.
+            text.push_str("\nNames\n");
+            summary.render_flows(&mut text);
+        }
+        if let Some(g) = &guesser {
+            text.push_str(&g.render());
+        }
+        let written = match &a.output {
+            Some(p) => std::fs::write(p, text.as_bytes()),
+            None => io::stdout().lock().write_all(text.as_bytes()),
+        };
+        if let Err(e) = written {
+            eprintln!("egressmap: cannot write report: {e}");
+            return EXIT_OUTPUT;
+        }
     } else {
         for w in &warnings {
             eprintln!("egressmap: warning: {w}");
@@ -92,6 +232,70 @@ pub fn run(a: &AuditArgs) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+fn build_report(
+    db: &Database,
+    sigdir: Option<&Path>,
+    a: &AuditArgs,
+    agg: Aggregator,
+    r: &RunResult,
+    warnings: Vec<String>,
+) -> Report {
+    let (build, edition) = (a.build.as_deref(), a.edition.as_deref());
+    let mut documented: Vec<Documented> = Vec::new();
+    for e in db.endpoints_for(build, edition) {
+        match documented.iter_mut().find(|d| d.pattern == e.pattern) {
+            Some(d) => {
+                for x in &e.areas {
+                    if !d.areas.contains(x) {
+                        d.areas.push(x.clone());
+                    }
+                }
+                for p in &e.protocols {
+                    if !d.protocols.contains(p) {
+                        d.protocols.push(p.clone());
+                    }
+                }
+            }
+            None => documented.push(Documented {
+                pattern: e.pattern.clone(),
+                areas: e.areas.clone(),
+                protocols: e.protocols.clone(),
+            }),
+        }
+    }
+    documented.sort_by(|x, y| x.areas.cmp(&y.areas).then(x.pattern.cmp(&y.pattern)));
+    let area_info = |id: &str| match db.area(id) {
+        Some(a) => (a.name.clone(), a.turn_off_url()),
+        None => (id.to_string(), None),
+    };
+    let is_ms = |h: &str| db.is_microsoft_domain(h);
+    let ctx = Context {
+        build: a.build.clone(),
+        edition: a.edition.clone(),
+        signatures_version: signatures_version(db, sigdir),
+        area_info: &area_info,
+        documented,
+        is_microsoft_domain: &is_ms,
+    };
+    let inputs = r
+        .files
+        .iter()
+        .map(|f| Input {
+            name: f.name.clone(),
+            records: f.stats.records,
+            status: match (&f.error, f.failed) {
+                (None, _) => "ok",
+                (Some(_), true) => "failed",
+                (Some(_), false) => "partial",
+            }
+            .to_string(),
+            error: f.error.as_ref().map(|e| e.to_string()),
+        })
+        .collect();
+    let (e, _, _) = Engine::merged_stats(&r.engines);
+    agg.finish(&ctx, inputs, e.packets, warnings)
 }
 
 /// Everything that was dropped or could not be read, one line each.
@@ -148,31 +352,58 @@ pub fn warnings(r: &RunResult) -> Vec<String> {
     w
 }
 
-fn render_summary(r: &RunResult, s: &Summary, warnings: &[String]) -> String {
-    let mut out = String::new();
-    let (e, _, _) = Engine::merged_stats(&r.engines);
-    let _ = writeln!(out, "files: {}", r.files.len());
-    for f in &r.files {
-        let status = match (&f.error, f.failed) {
-            (None, _) => "ok",
-            (Some(_), true) => "FAILED",
-            (Some(_), false) => "partial",
-        };
-        let _ = writeln!(out, "  {} ({} records, {status})", f.name, f.stats.records);
-    }
-    let _ = writeln!(
-        out,
-        "packets: {} ({} IP, {} not IP), {} IP bytes in flows",
-        e.packets, e.decoded, e.not_ip, s.bytes
-    );
-    s.render_flows(&mut out);
-    if warnings.is_empty() {
-        let _ = writeln!(out, "warnings: none");
-    } else {
-        let _ = writeln!(out, "warnings:");
-        for w in warnings {
-            let _ = writeln!(out, "  {w}");
+fn load_report(p: &Path) -> Result<Report, String> {
+    let text =
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not an egressmap JSON report: {e}", p.display()))
+}
+
+/// `egressmap report SAVED.json --report FORMAT`.
+pub fn rerender(a: &ReportArgs) -> u8 {
+    let r = match load_report(&a.saved) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let colour = a.output.is_none() && io::stdout().is_terminal() && a.report == Format::Table;
+    let text = render(&r, a.report, colour);
+    let written = match &a.output {
+        Some(p) => std::fs::write(p, text),
+        None => io::stdout().lock().write_all(text.as_bytes()),
+    };
+    match written {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("egressmap: cannot write report: {e}");
+            EXIT_OUTPUT
         }
     }
-    out
+}
+
+/// `egressmap compare A.json B.json`.
+pub fn compare(a: &CompareArgs) -> u8 {
+    let (ra, rb) = match (load_report(&a.a), load_report(&a.b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let c = crate::report::compare::compare(&ra, &rb);
+    let text = if a.json {
+        serde_json::to_string_pretty(&c).unwrap_or_default() + "\n"
+    } else {
+        crate::report::compare::render_table(
+            &c,
+            &a.a.display().to_string(),
+            &a.b.display().to_string(),
+        )
+    };
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => EXIT_OK,
+        Err(_) => EXIT_OUTPUT,
+    }
 }

@@ -6,11 +6,14 @@
 //! could be read); 4 output could not be written.
 
 mod audit;
+mod guess;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::report::render::Format;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_PARTIAL: u8 = 1;
@@ -26,14 +29,47 @@ pub const EXIT_OUTPUT: u8 = 4;
     long_about = None
 )]
 pub struct Cli {
+    /// Load endpoint signatures from this directory instead of the built-in set.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub signatures: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Read capture files (pcap/pcapng) and name every flow.
+    /// Read capture files (pcap/pcapng), name every flow, and report documented endpoints by area.
     Audit(AuditArgs),
+    /// Re-render a saved JSON report in another format, without the capture.
+    Report(ReportArgs),
+    /// Compare two saved JSON reports: what appeared, went silent, grew or shrank.
+    Compare(CompareArgs),
+    /// Inspect and import the endpoint signature database.
+    #[command(subcommand)]
+    Signatures(crate::signatures::cmd::SignaturesCmd),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// A report saved with `audit --report json`.
+    pub saved: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub report: Format,
+    /// Write the report here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// The report before (e.g. default settings).
+    pub a: PathBuf,
+    /// The report after (e.g. with the turn-off settings applied).
+    pub b: PathBuf,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -70,6 +106,34 @@ pub struct AuditArgs {
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub dns_grace: u64,
 
+    /// Report format (default: table on stdout).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report: Option<Format>,
+
+    /// Write the report here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Match against this Windows build only (1709 ... 21H2, 11); default: all builds.
+    #[arg(long, value_name = "BUILD")]
+    pub build: Option<String>,
+
+    /// Match against this edition only (enterprise, pro, home, education).
+    #[arg(long, value_name = "EDITION")]
+    pub edition: Option<String>,
+
+    /// Count flows to private addresses too (Microsoft's method counts public ones only).
+    #[arg(long)]
+    pub all_destinations: bool,
+
+    /// Count IPv4 flows only, exactly as Microsoft's IPv4-only lab did.
+    #[arg(long)]
+    pub ipv4_only: bool,
+
+    /// Rank builds and editions by how well the documented endpoints seen fit each page.
+    #[arg(long)]
+    pub guess_build: bool,
+
     /// Treat warnings (truncated files, dropped data) as failures: exit 1 when any occurred.
     #[arg(long)]
     pub strict: bool,
@@ -100,8 +164,12 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    let sigdir = cli.signatures.as_deref();
     let code = match cli.command {
-        Command::Audit(a) => audit::run(&a),
+        Command::Audit(a) => audit::run(&a, sigdir),
+        Command::Report(r) => audit::rerender(&r),
+        Command::Compare(c) => audit::compare(&c),
+        Command::Signatures(cmd) => return crate::signatures::cmd::run(cmd, sigdir),
     };
     ExitCode::from(code)
 }

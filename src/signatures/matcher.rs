@@ -117,8 +117,8 @@ impl Matcher {
         }
         let mut groups: HashMap<String, Acc> = HashMap::new();
         for e in db.endpoints() {
-            if !build.map_or(true, |b| same_build(&e.build, b))
-                || !edition.map_or(true, |ed| same_edition(&e.edition, ed))
+            if !build.is_none_or(|b| same_build(&e.build, b))
+                || !edition.is_none_or(|ed| same_edition(&e.edition, ed))
             {
                 continue;
             }

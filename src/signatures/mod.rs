@@ -224,7 +224,7 @@ impl Database {
         let mut v: Vec<String> = self
             .endpoints
             .iter()
-            .filter(|e| build.map_or(true, |b| same_build(&e.build, b)))
+            .filter(|e| build.is_none_or(|b| same_build(&e.build, b)))
             .map(|e| e.edition.clone())
             .collect();
         v.sort_by_key(|e| EDITIONS.iter().position(|x| x == e).unwrap_or(99));
@@ -295,8 +295,8 @@ impl Database {
         edition: Option<&'a str>,
     ) -> impl Iterator<Item = &'a Endpoint> + 'a {
         self.endpoints.iter().filter(move |e| {
-            build.map_or(true, |b| same_build(&e.build, b))
-                && edition.map_or(true, |ed| same_edition(&e.edition, ed))
+            build.is_none_or(|b| same_build(&e.build, b))
+                && edition.is_none_or(|ed| same_edition(&e.edition, ed))
         })
     }
 }

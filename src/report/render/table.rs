@@ -95,7 +95,7 @@ pub fn render(r: &Report, colour: bool) -> String {
         .areas
         .iter()
         .flat_map(|a| a.destinations.iter().map(|d| d.host.len() + 4))
-        .chain(r.areas.iter().map(|a| a.name.len()))
+        .chain(r.areas.iter().map(|a| a.name.len() + a.area.len() + 3))
         .max()
         .unwrap_or(20)
         .clamp(20, 60);
