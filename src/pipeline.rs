@@ -298,3 +298,103 @@ fn run_worker(
         files,
     });
 }
+
+/// Receives the merged stream of finished flows during a live capture, and a tick about once a
+/// second (for periodic reports) even when nothing ends.
+#[cfg(feature = "live")]
+pub trait LiveSink {
+    fn flow(&mut self, flow: &Flow);
+    fn tick(&mut self);
+}
+
+/// Live capture: `workers` engines fed by the capture thread's batches (every worker sees every
+/// batch and keeps its shard, exactly as with files), merged into `sink` in the same order as
+/// `audit` would produce. Returns when the capture thread has stopped and everything drained.
+#[cfg(feature = "live")]
+pub fn run_live(
+    cap: pcap::Capture<pcap::Active>,
+    cfg: EngineConfig,
+    threads: usize,
+    stop: &std::sync::atomic::AtomicBool,
+    counters: &crate::capture::live::LiveCounters,
+    pcap_out: Option<crossbeam_channel::Sender<std::sync::Arc<crate::capture::live::Batch>>>,
+    sink: &mut dyn LiveSink,
+) -> Vec<Engine> {
+    use crate::capture::live::{run_capture, Batch};
+    use std::sync::Arc;
+    let threads = threads.clamp(1, 256);
+    let (tx, rx) = bounded::<Msg>(threads * 8);
+    let mut engines: Vec<Option<Engine>> = (0..threads).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        for worker in 0..threads {
+            let (btx, brx) = bounded::<Arc<Batch>>(256);
+            senders.push(btx);
+            let tx = tx.clone();
+            let mut cfg = cfg.clone();
+            if threads > 1 {
+                cfg.shard = Some((worker as u64, threads as u64));
+            }
+            scope.spawn(move || {
+                let mut engine = Engine::new(cfg);
+                let mut out: Vec<Ended> = Vec::new();
+                for b in brx.iter() {
+                    for pkt in b.packets() {
+                        engine.process(&pkt, 0, &mut |e| out.push(e));
+                    }
+                    engine.tick(b.now, &mut |e| out.push(e));
+                    let low = engine.stats.packets + 1;
+                    let _ = tx.send(Msg::Flows {
+                        worker,
+                        flows: std::mem::take(&mut out),
+                        low,
+                    });
+                }
+                engine.finish(&mut |e| out.push(e));
+                let _ = tx.send(Msg::Flows {
+                    worker,
+                    flows: out,
+                    low: u64::MAX,
+                });
+                let _ = tx.send(Msg::Done {
+                    worker,
+                    engine: Box::new(engine),
+                    files: Vec::new(),
+                });
+            });
+        }
+        drop(tx);
+        scope.spawn(move || run_capture(cap, senders, pcap_out, stop, counters));
+        let mut queues: Vec<(VecDeque<Ended>, u64, bool)> =
+            (0..threads).map(|_| (VecDeque::new(), 0, false)).collect();
+        let names: [String; 1] = [String::new()];
+        let mut last_tick = Instant::now();
+        loop {
+            match rx.recv_timeout(Duration::from_millis(500)) {
+                Ok(Msg::Flows { worker, flows, low }) => {
+                    if let Some(q) = queues.get_mut(worker) {
+                        q.0.extend(flows);
+                        q.1 = low;
+                    }
+                }
+                Ok(Msg::Done { worker, engine, .. }) => {
+                    if let Some(q) = queues.get_mut(worker) {
+                        q.2 = true;
+                    }
+                    if let Some(slot) = engines.get_mut(worker) {
+                        *slot = Some(*engine);
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+            merge_ready(&mut queues, &names, &mut |f, _| sink.flow(f));
+            if last_tick.elapsed() >= Duration::from_secs(1) {
+                last_tick = Instant::now();
+                sink.tick();
+            }
+        }
+        merge_ready(&mut queues, &names, &mut |f, _| sink.flow(f));
+    });
+    engines.into_iter().flatten().collect()
+}

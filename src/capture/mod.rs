@@ -2,12 +2,14 @@
 //! it never looks inside them.
 
 pub mod file;
+#[cfg(feature = "live")]
+pub mod live;
 
 use std::fmt;
 use std::path::PathBuf;
 
 /// Link-layer type of a record, as a pcap `LINKTYPE_*` value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LinkType(pub u32);
 
 impl LinkType {

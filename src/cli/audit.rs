@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::guess::BuildGuesser;
 use super::{
-    AuditArgs, CompareArgs, ReportArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_PARTIAL, EXIT_USAGE,
+    CompareArgs, ReportArgs, RunOpts, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_PARTIAL, EXIT_USAGE,
 };
 use crate::engine::{Engine, EngineConfig};
 use crate::flow::{Flow, FlowTableConfig};
@@ -22,7 +22,7 @@ use crate::signatures::{Database, MatchResult, Matcher};
 
 const SEC: u64 = 1_000_000_000;
 
-pub fn engine_config(a: &AuditArgs) -> EngineConfig {
+pub fn engine_config(a: &RunOpts) -> EngineConfig {
     EngineConfig {
         table: FlowTableConfig {
             max_flows: a.max_flows.max(1),
@@ -86,7 +86,7 @@ fn signatures_version(db: &Database, dir: Option<&Path>) -> String {
     )
 }
 
-pub fn run(a: &AuditArgs, sigdir: Option<&Path>) -> u8 {
+pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> u8 {
     let db = match load_signatures(sigdir) {
         Ok(db) => db,
         Err(e) => {
@@ -151,7 +151,7 @@ pub fn run(a: &AuditArgs, sigdir: Option<&Path>) -> u8 {
     let mut summary = Summary::default();
     let mut write_error: Option<io::Error> = None;
     let result = run_files(
-        &a.files,
+        files,
         engine_config(a),
         a.threads,
         !a.quiet,
@@ -237,7 +237,7 @@ pub fn run(a: &AuditArgs, sigdir: Option<&Path>) -> u8 {
 fn build_report(
     db: &Database,
     sigdir: Option<&Path>,
-    a: &AuditArgs,
+    a: &RunOpts,
     agg: Aggregator,
     r: &RunResult,
     warnings: Vec<String>,

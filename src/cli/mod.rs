@@ -78,6 +78,13 @@ pub struct AuditArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pub opts: RunOpts,
+}
+
+#[derive(Args, Debug, Clone)]
+/// Options shared by `audit` and `capture`.
+pub struct RunOpts {
     /// Write one JSON object per flow to this file ('-' for stdout).
     #[arg(long, value_name = "OUT.jsonl")]
     pub flows: Option<PathBuf>,
@@ -166,7 +173,7 @@ pub fn main() -> ExitCode {
     };
     let sigdir = cli.signatures.as_deref();
     let code = match cli.command {
-        Command::Audit(a) => audit::run(&a, sigdir),
+        Command::Audit(a) => audit::run(&a.files, &a.opts, sigdir),
         Command::Report(r) => audit::rerender(&r),
         Command::Compare(c) => audit::compare(&c),
         Command::Signatures(cmd) => return crate::signatures::cmd::run(cmd, sigdir),
