@@ -338,11 +338,17 @@ pub fn run_live(
             scope.spawn(move || {
                 let mut engine = Engine::new(cfg);
                 let mut out: Vec<Ended> = Vec::new();
+                let (mut evicted, mut names) = (0u64, 0u64);
                 for b in brx.iter() {
                     for pkt in b.packets() {
                         engine.process(&pkt, 0, &mut |e| out.push(e));
                     }
                     engine.tick(b.now, &mut |e| out.push(e));
+                    let t = &engine.table.stats;
+                    let (e, n) = (t.evicted, t.remembered_names_evicted + if worker == 0 { engine.resolver.stats.evicted } else { 0 });
+                    counters.flows_evicted.fetch_add(e.saturating_sub(evicted), std::sync::atomic::Ordering::Relaxed);
+                    counters.names_evicted.fetch_add(n.saturating_sub(names), std::sync::atomic::Ordering::Relaxed);
+                    (evicted, names) = (e, n);
                     let low = engine.stats.packets + 1;
                     let _ = tx.send(Msg::Flows {
                         worker,

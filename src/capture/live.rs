@@ -72,6 +72,9 @@ pub struct LiveCounters {
     pub interface_dropped: AtomicU64,
     /// Packets dropped because a worker's queue was full (never silent).
     pub queue_dropped: AtomicU64,
+    /// Kept up to date by the workers (sums over shards).
+    pub flows_evicted: AtomicU64,
+    pub names_evicted: AtomicU64,
 }
 
 pub fn now_nanos() -> Nanos {

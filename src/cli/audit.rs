@@ -234,18 +234,18 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     }
 }
 
-fn build_report(
+/// What a report needs from the signature database: the build/edition assumed, the documented
+/// endpoints of that page (for "documented but silent"), and the signature version.
+pub fn report_context_parts(
     db: &Database,
     sigdir: Option<&Path>,
     a: &RunOpts,
-    agg: Aggregator,
-    r: &RunResult,
-    warnings: Vec<String>,
-) -> Report {
+) -> ((Option<String>, Option<String>), Vec<Documented>, String) {
     let (build, edition) = (a.build.as_deref(), a.edition.as_deref());
     let mut documented: Vec<Documented> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
     for e in db.endpoints_for(build, edition) {
-        match documented.iter_mut().find(|d| d.pattern == e.pattern) {
+        match index.get(&e.pattern).and_then(|&i| documented.get_mut(i)) {
             Some(d) => {
                 for x in &e.areas {
                     if !d.areas.contains(x) {
@@ -258,23 +258,42 @@ fn build_report(
                     }
                 }
             }
-            None => documented.push(Documented {
-                pattern: e.pattern.clone(),
-                areas: e.areas.clone(),
-                protocols: e.protocols.clone(),
-            }),
+            None => {
+                index.insert(e.pattern.clone(), documented.len());
+                documented.push(Documented {
+                    pattern: e.pattern.clone(),
+                    areas: e.areas.clone(),
+                    protocols: e.protocols.clone(),
+                });
+            }
         }
     }
     documented.sort_by(|x, y| x.areas.cmp(&y.areas).then(x.pattern.cmp(&y.pattern)));
+    (
+        (a.build.clone(), a.edition.clone()),
+        documented,
+        signatures_version(db, sigdir),
+    )
+}
+
+fn build_report(
+    db: &Database,
+    sigdir: Option<&Path>,
+    a: &RunOpts,
+    agg: Aggregator,
+    r: &RunResult,
+    warnings: Vec<String>,
+) -> Report {
+    let ((build, edition), documented, version) = report_context_parts(db, sigdir, a);
     let area_info = |id: &str| match db.area(id) {
         Some(a) => (a.name.clone(), a.turn_off_url()),
         None => (id.to_string(), None),
     };
     let is_ms = |h: &str| db.is_microsoft_domain(h);
     let ctx = Context {
-        build: a.build.clone(),
-        edition: a.edition.clone(),
-        signatures_version: signatures_version(db, sigdir),
+        build,
+        edition,
+        signatures_version: version,
         area_info: &area_info,
         documented,
         is_microsoft_domain: &is_ms,
@@ -323,7 +342,14 @@ pub fn warnings(r: &RunResult) -> Vec<String> {
             ));
         }
     }
-    let (s, t, rs) = Engine::merged_stats(&r.engines);
+    w.extend(warnings_from(&r.engines));
+    w
+}
+
+/// Packet- and flow-level drops counted by the engines.
+pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
+    let mut w = Vec::new();
+    let (s, t, rs) = Engine::merged_stats(engines);
     let counters = [
         (s.truncated, "packets with truncated headers"),
         (s.unsupported_link, "packets of an unsupported link type"),

@@ -6,6 +6,8 @@
 //! could be read); 4 output could not be written.
 
 mod audit;
+#[cfg(feature = "live")]
+mod capture;
 mod guess;
 
 use std::path::PathBuf;
@@ -41,6 +43,9 @@ pub struct Cli {
 pub enum Command {
     /// Read capture files (pcap/pcapng), name every flow, and report documented endpoints by area.
     Audit(AuditArgs),
+    /// Capture live on an interface (a mirror port) for days, with periodic reports.
+    #[cfg(feature = "live")]
+    Capture(CaptureArgs),
     /// Re-render a saved JSON report in another format, without the capture.
     Report(ReportArgs),
     /// Compare two saved JSON reports: what appeared, went silent, grew or shrank.
@@ -48,6 +53,61 @@ pub enum Command {
     /// Inspect and import the endpoint signature database.
     #[command(subcommand)]
     Signatures(crate::signatures::cmd::SignaturesCmd),
+}
+
+#[cfg(feature = "live")]
+#[derive(Args, Debug, Clone)]
+pub struct CaptureArgs {
+    /// Interface to capture on (promiscuous).
+    #[arg(short = 'i', long, value_name = "IFACE", required_unless_present = "read")]
+    pub interface: Option<String>,
+
+    /// Read a capture file instead: exactly what `audit FILE` does.
+    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
+    pub read: Option<PathBuf>,
+
+    /// BPF capture filter (libpcap syntax), e.g. "not port 22".
+    #[arg(short = 'f', long, value_name = "BPF")]
+    pub filter: Option<String>,
+
+    /// Stop after this long (e.g. 7d, 12h); default: until SIGINT/SIGTERM.
+    #[arg(long, value_parser = capture::parse_duration, value_name = "DURATION")]
+    pub duration: Option<std::time::Duration>,
+
+    /// Write a snapshot of the cumulative report this often (report.json plus the chosen format).
+    #[arg(long, value_parser = capture::parse_duration, default_value = "1h", value_name = "DURATION")]
+    pub report_every: std::time::Duration,
+
+    /// Directory for report snapshots (must not be writable by other users).
+    #[arg(long, default_value = "egressmap-reports", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Also write the captured packets to rotating pcap files in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub write_pcap: Option<PathBuf>,
+
+    /// Start a new pcap file after this many bytes.
+    #[arg(long, value_parser = capture::parse_size, default_value = "1G", value_name = "SIZE")]
+    pub rotate_size: u64,
+
+    /// Keep at most this many pcap files (oldest deleted first).
+    #[arg(long, default_value_t = 24, value_name = "N")]
+    pub rotate_keep: usize,
+
+    /// Drop root to this user once the interface is open.
+    #[arg(long, default_value = "nobody", value_name = "USER")]
+    pub user: String,
+
+    /// Kernel capture buffer.
+    #[arg(long, value_parser = capture::parse_size, default_value = "64M", value_name = "SIZE")]
+    pub buffer: u64,
+
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 65_535, value_name = "BYTES")]
+    pub snaplen: i32,
+
+    #[command(flatten)]
+    pub opts: RunOpts,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -174,6 +234,8 @@ pub fn main() -> ExitCode {
     let sigdir = cli.signatures.as_deref();
     let code = match cli.command {
         Command::Audit(a) => audit::run(&a.files, &a.opts, sigdir),
+        #[cfg(feature = "live")]
+        Command::Capture(c) => capture::run(&c, sigdir),
         Command::Report(r) => audit::rerender(&r),
         Command::Compare(c) => audit::compare(&c),
         Command::Signatures(cmd) => return crate::signatures::cmd::run(cmd, sigdir),

@@ -38,7 +38,7 @@ pub struct Context<'a> {
     pub is_microsoft_domain: &'a dyn Fn(&str) -> bool,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Stats {
     flows: u64,
     packets: u64,
@@ -59,7 +59,7 @@ impl Stats {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Dest {
     stats: Stats,
     pattern: String,
@@ -67,6 +67,8 @@ struct Dest {
     servers: BTreeSet<std::net::IpAddr>,
 }
 
+/// Cloned for periodic snapshots of a live capture.
+#[derive(Clone)]
 pub struct Aggregator {
     scope: Scope,
     totals: Totals,
@@ -365,6 +367,7 @@ impl Aggregator {
                 bucket_seconds: per * 3_600,
                 buckets,
             },
+            capture: None,
         }
     }
 }

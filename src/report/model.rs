@@ -32,6 +32,23 @@ pub struct Report {
     pub unattributed: Unattributed,
     pub ech: Ech,
     pub timeline: Timeline,
+    /// Live capture counters (absent for files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureCounters>,
+}
+
+/// What a live capture received and dropped; a drop is never silent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct CaptureCounters {
+    pub interface: String,
+    pub running_seconds: f64,
+    pub packets_received: u64,
+    pub kernel_dropped: u64,
+    pub interface_dropped: u64,
+    pub queue_dropped: u64,
+    pub flows_evicted: u64,
+    pub names_evicted: u64,
+    pub peak_rss_bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

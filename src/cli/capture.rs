@@ -1,0 +1,390 @@
+//! `egressmap capture`: a monitoring box on a mirror port, running for days, writing the same
+//! reports as `audit` every period (atomically: a crash loses at most one period).
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::audit::{engine_config, load_signatures, match_flow, report_context_parts, warnings_from};
+use super::{CaptureArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE};
+use crate::capture::live::{self, Batch, LiveConfig, LiveCounters};
+use crate::flow::Flow;
+use crate::pipeline::{run_live, LiveSink};
+use crate::report::aggregate::{Aggregator, FlowMatch};
+use crate::report::flowlog::{FlowLogWriter, FlowRecord};
+use crate::report::model::{CaptureCounters, Input, Report, Scope};
+use crate::report::render::{render, Format};
+use crate::signatures::{Database, Matcher};
+
+/// "7d", "1h", "30m", "90s" or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?} (e.g. 7d, 1h, 30m, 90s)"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("invalid duration unit in {s:?} (s, m, h, d)")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(mult)))
+}
+
+/// "1G", "100M", "64K" or plain bytes (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?} (e.g. 1G, 100M)"))?;
+    let mult: u64 = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("invalid size unit in {s:?} (K, M, G)")),
+    };
+    Ok(n.saturating_mul(mult))
+}
+
+/// Reports go into a directory nobody else can write to (a report others can swap is worthless).
+fn check_out_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o750))
+            .map_err(|e| format!("cannot set permissions on {}: {e}", dir.display()))?;
+    }
+    let meta = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    if meta.permissions().mode() & 0o002 != 0 {
+        return Err(format!(
+            "refusing to write reports into {}: other users can write to it (chmod o-w, or choose another --out)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `dir/name` so that a reader (or a crash) sees the old file or the new one,
+/// never half of one: temp file, fsync, rename, fsync the directory.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
+
+fn peak_rss_bytes() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+struct Sink<'a> {
+    db: &'a Database,
+    sigdir: Option<&'a Path>,
+    args: &'a CaptureArgs,
+    matcher: Matcher,
+    agg: Aggregator,
+    log: Option<FlowLogWriter<Box<dyn Write>>>,
+    counters: &'a LiveCounters,
+    stop: &'a AtomicBool,
+    started: Instant,
+    last_report: Instant,
+    packets: u64,
+    snapshots: u64,
+    failed_writes: u64,
+}
+
+impl Sink<'_> {
+    fn report(&self) -> Report {
+        let (ctx_build, documented, version) = report_context_parts(self.db, self.sigdir, &self.args.opts);
+        let area_info = |id: &str| match self.db.area(id) {
+            Some(a) => (a.name.clone(), a.turn_off_url()),
+            None => (id.to_string(), None),
+        };
+        let is_ms = |h: &str| self.db.is_microsoft_domain(h);
+        let ctx = crate::report::aggregate::Context {
+            build: ctx_build.0,
+            edition: ctx_build.1,
+            signatures_version: version,
+            area_info: &area_info,
+            documented,
+            is_microsoft_domain: &is_ms,
+        };
+        let c = self.counters;
+        let counters = CaptureCounters {
+            interface: self.args.interface.clone().unwrap_or_default(),
+            running_seconds: self.started.elapsed().as_secs_f64(),
+            packets_received: c.received.load(Ordering::Relaxed),
+            kernel_dropped: c.kernel_dropped.load(Ordering::Relaxed),
+            interface_dropped: c.interface_dropped.load(Ordering::Relaxed),
+            queue_dropped: c.queue_dropped.load(Ordering::Relaxed),
+            flows_evicted: c.flows_evicted.load(Ordering::Relaxed),
+            names_evicted: c.names_evicted.load(Ordering::Relaxed),
+            peak_rss_bytes: peak_rss_bytes(),
+        };
+        let mut warnings = Vec::new();
+        for (n, what) in [
+            (counters.kernel_dropped, "packets dropped by the kernel (capture buffer full)"),
+            (counters.interface_dropped, "packets dropped by the interface"),
+            (counters.queue_dropped, "packets dropped in egressmap's queue (workers too slow)"),
+            (counters.flows_evicted, "flows flushed early because the flow table was full"),
+        ] {
+            if n > 0 {
+                warnings.push(format!("{n} {what}"));
+            }
+        }
+        if self.failed_writes > 0 {
+            warnings.push(format!("{} report snapshots could not be written", self.failed_writes));
+        }
+        let inputs = vec![Input {
+            name: format!("live:{}", counters.interface),
+            records: counters.packets_received,
+            status: "ok".to_string(),
+            error: None,
+        }];
+        let mut r = self.agg.clone().finish(&ctx, inputs, counters.packets_received, warnings);
+        r.capture = Some(counters);
+        r
+    }
+
+    fn snapshot(&mut self) {
+        let r = self.report();
+        let dir = &self.args.out;
+        let json = serde_json::to_string_pretty(&r).unwrap_or_default();
+        let mut ok = write_atomic(dir, "report.json", json.as_bytes()).is_ok();
+        let format = self.args.opts.report.unwrap_or(Format::Table);
+        if format != Format::Json {
+            let ext = match format {
+                Format::Table => "txt",
+                Format::Csv => "csv",
+                Format::Markdown => "md",
+                Format::Html => "html",
+                Format::Json => "json",
+            };
+            ok &= write_atomic(dir, &format!("report.{ext}"), render(&r, format, false).as_bytes()).is_ok();
+        }
+        if ok {
+            self.snapshots += 1;
+        } else {
+            self.failed_writes += 1;
+            eprintln!("egressmap: cannot write report snapshot in {}", dir.display());
+        }
+    }
+}
+
+impl LiveSink for Sink<'_> {
+    fn flow(&mut self, flow: &Flow) {
+        let m = match_flow(&mut self.matcher, flow);
+        let (areas, endpoints): (&[String], Vec<String>) = match &m {
+            Some(r) => (&r.areas, r.endpoints.iter().map(|e| e.pattern.clone()).collect()),
+            None => (&[], Vec::new()),
+        };
+        self.packets += flow.up.packets + flow.down.packets;
+        self.agg.add(
+            flow,
+            &FlowMatch {
+                areas,
+                pattern: endpoints.first().map(String::as_str),
+            },
+        );
+        if let Some(w) = self.log.as_mut() {
+            let name = format!("live:{}", self.args.interface.as_deref().unwrap_or(""));
+            if w.write(&FlowRecord::new(flow, &name, areas, &endpoints)).is_err() {
+                self.failed_writes += 1;
+                self.log = None;
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.args.duration.is_some_and(|d| self.started.elapsed() >= d) {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        if self.last_report.elapsed() >= self.args.report_every {
+            self.last_report = Instant::now();
+            self.snapshot();
+        }
+    }
+}
+
+/// Writes the captured packets to rotating pcap files (`--write-pcap DIR`).
+fn pcap_writer(dir: PathBuf, rotate_size: u64, keep: usize, rx: crossbeam_channel::Receiver<Arc<Batch>>) {
+    let mut n: u64 = 0;
+    let mut file: Option<(std::io::BufWriter<File>, u64)> = None;
+    let mut written: Vec<PathBuf> = Vec::new();
+    for b in rx.iter() {
+        for p in b.packets() {
+            if file.as_ref().is_none_or(|(_, size)| *size >= rotate_size) {
+                if let Some((mut w, _)) = file.take() {
+                    let _ = w.flush();
+                }
+                n += 1;
+                let path = dir.join(format!("egressmap-{}-{n:05}.pcap", live::now_nanos() / 1_000_000_000));
+                let Ok(f) = File::create(&path) else {
+                    eprintln!("egressmap: cannot write {}", path.display());
+                    return;
+                };
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                // pcap header, ns resolution, little-endian, snaplen 262144.
+                let mut h = Vec::with_capacity(24);
+                h.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+                h.extend_from_slice(&2u16.to_le_bytes());
+                h.extend_from_slice(&4u16.to_le_bytes());
+                h.extend_from_slice(&[0; 8]);
+                h.extend_from_slice(&262_144u32.to_le_bytes());
+                h.extend_from_slice(&p.link.0.to_le_bytes());
+                let _ = w.write_all(&h);
+                file = Some((w, 24));
+                written.push(path);
+                while written.len() > keep.max(1) {
+                    let old = written.remove(0);
+                    let _ = fs::remove_file(old);
+                }
+            }
+            if let Some((w, size)) = file.as_mut() {
+                let mut rec = [0u8; 16];
+                rec[0..4].copy_from_slice(&((p.ts / 1_000_000_000) as u32).to_le_bytes());
+                rec[4..8].copy_from_slice(&((p.ts % 1_000_000_000) as u32).to_le_bytes());
+                rec[8..12].copy_from_slice(&(p.data.len() as u32).to_le_bytes());
+                rec[12..16].copy_from_slice(&p.orig_len.to_le_bytes());
+                let _ = w.write_all(&rec);
+                let _ = w.write_all(p.data);
+                *size += 16 + p.data.len() as u64;
+            }
+        }
+    }
+    if let Some((mut w, _)) = file {
+        let _ = w.flush();
+    }
+}
+
+pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
+    if let Some(f) = &a.read {
+        // The same pipeline on a file: exactly what `audit` does.
+        return super::audit::run(std::slice::from_ref(f), &a.opts, sigdir);
+    }
+    let Some(iface) = a.interface.clone() else {
+        eprintln!("egressmap: capture needs -i INTERFACE (or -r FILE)");
+        return EXIT_USAGE;
+    };
+    let db = match load_signatures(sigdir) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(e) = check_out_dir(&a.out) {
+        eprintln!("egressmap: {e}");
+        return EXIT_USAGE;
+    }
+    if let Some(d) = &a.write_pcap {
+        if let Err(e) = check_out_dir(d) {
+            eprintln!("egressmap: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    let cfg = LiveConfig {
+        interface: iface,
+        filter: a.filter.clone(),
+        snaplen: a.snaplen,
+        buffer_bytes: i32::try_from(a.buffer).unwrap_or(i32::MAX),
+        ..Default::default()
+    };
+    let cap = match live::open(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    if let Err(e) = live::drop_privileges(&a.user) {
+        eprintln!("egressmap: {e}");
+        return EXIT_FAILED;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            eprintln!("egressmap: cannot handle signals: {e}");
+            return EXIT_FAILED;
+        }
+    }
+    let log: Option<FlowLogWriter<Box<dyn Write>>> = match &a.opts.flows {
+        None => None,
+        Some(p) => match File::create(p) {
+            Ok(f) => Some(FlowLogWriter::new(Box::new(std::io::BufWriter::new(f)))),
+            Err(e) => {
+                eprintln!("egressmap: cannot write flow log {}: {e}", p.display());
+                return EXIT_OUTPUT;
+            }
+        },
+    };
+    let counters = LiveCounters::default();
+    let mut sink = Sink {
+        db: &db,
+        sigdir,
+        args: a,
+        matcher: Matcher::new(&db, a.opts.build.as_deref(), a.opts.edition.as_deref()),
+        agg: Aggregator::new(Scope {
+            public_only: !a.opts.all_destinations,
+            ipv4_only: a.opts.ipv4_only,
+        }),
+        log,
+        counters: &counters,
+        stop: &stop,
+        started: Instant::now(),
+        last_report: Instant::now(),
+        packets: 0,
+        snapshots: 0,
+        failed_writes: 0,
+    };
+    let (ptx, prx) = crossbeam_channel::bounded::<Arc<Batch>>(1024);
+    let writer = a.write_pcap.clone().map(|dir| {
+        let (size, keep) = (a.rotate_size, a.rotate_keep);
+        std::thread::spawn(move || pcap_writer(dir, size, keep, prx))
+    });
+    let pcap_out = writer.is_some().then_some(ptx);
+    eprintln!(
+        "egressmap: capturing on {} (reports every {:?} in {}); Ctrl-C to stop",
+        cfg.interface,
+        a.report_every,
+        a.out.display()
+    );
+    let engines = run_live(cap, engine_config(&a.opts), a.opts.threads, &stop, &counters, pcap_out, &mut sink);
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    sink.snapshot();
+    if let Some(w) = sink.log.take() {
+        let _ = w.finish();
+    }
+    let _ = warnings_from(&engines);
+    eprintln!(
+        "egressmap: stopped; {} packets received, {} snapshots, final report in {}",
+        counters.received.load(Ordering::Relaxed),
+        sink.snapshots,
+        a.out.join("report.json").display()
+    );
+    if sink.failed_writes > 0 {
+        EXIT_OUTPUT
+    } else {
+        EXIT_OK
+    }
+}
