@@ -2,16 +2,18 @@
 //!
 //! ```text
 //! cargo run --release --example gen_traffic -- --size 1GiB --out /tmp/traffic.pcap \
-//!     [--seed N] [--clients 500] [--format pcap|pcapng] [--duration 3h]
+//!     [--seed N] [--clients 500] [--format pcap|pcapng] [--duration 3h] [--sites 2000]
 //! ```
 //!
 //! Many Windows clients (10.20.x.y) behind one router talk to public servers over a few hours of
 //! simulated time: DNS lookups (A, often AAAA, CNAME chains, cached per client for the TTL), then
 //! TLS 1.3 to the answered address (a fifth of ClientHellos post-quantum sized and split over two
 //! TCP segments), plain HTTP (NCSI, CTL/CRL/OCSP fetches), QUIC-looking UDP 443, NTP, and LAN
-//! noise (ARP, SSDP, mDNS). A few Windows Update / Office downloads of tens of MB (HTTP or TLS,
-//! MSS-sized segments, an ACK every second segment) carry ~60% of the bytes while short
-//! telemetry connections make up most flows: the shape a classifier meets on a real uplink.
+//! noise (ARP, SSDP, mDNS). Browsing also reaches a long tail of generated sites (`--sites`,
+//! incl. blob.core.windows.net / azureedge.net names) so name matching sees many SNIs. A few
+//! Windows Update / Office downloads of tens of MB (HTTP or TLS, MSS-sized segments, mostly an
+//! ACK every second segment) carry ~60% of the bytes while short telemetry connections make up
+//! most TCP flows: the shape a classifier meets on a real uplink.
 //!
 //! Deterministic for a given seed and size: all randomness comes from `synth::rng::Rng`.
 //! Sessions are generated in start-time order and merged by timestamp through a heap, so the
@@ -585,6 +587,8 @@ struct Gen {
     clients: Vec<Client>,
     telemetry: Table,
     web: Table,
+    /// Host indices of the generated long-tail sites.
+    tail: std::ops::Range<usize>,
     quic: Table,
     http: Table,
     bulk_http: Table,
@@ -772,6 +776,8 @@ impl Gen {
         let mut off = 0usize;
         let mut left = body;
         let mut n = 0u64;
+        // Delayed ACK (every second segment) mostly; some receivers ACK every segment.
+        let ack_every = if chance(&mut self.r, 0.35) { 1 } else { 2 };
         loop {
             if buf.len() - off < mss && left > 0 {
                 buf.drain(..off);
@@ -807,7 +813,7 @@ impl Gen {
             c.pkts.push(p);
             off += len;
             n += 1;
-            if n % 2 == 0 || last {
+            if n % ack_every == 0 || last {
                 let (seq, ack) = (c.c_next, c.s_next);
                 let p = c.raw(true, seq, ack, ACK, &[], &[]);
                 c.pkts.push(p);
@@ -921,14 +927,15 @@ impl Gen {
                     &[
                         ("Cache-Control", "max-age = 900"),
                         ("Connection", "Keep-Alive"),
+                        ("If-Modified-Since", "Fri, 01 Mar 2024 18:01:25 GMT"),
                         ("Accept", "*/*"),
                         ("User-Agent", "Microsoft-CryptoAPI/10.0"),
                         ("Host", name),
                     ],
                 ),
-                200,
+                304, // CryptoAPI revalidates with If-Modified-Since; usually unchanged.
                 "application/pkix-crl",
-                range(&mut self.r, 800, 9_000),
+                0,
             ),
             _ => {
                 let mut req = synth::http::request(
@@ -965,7 +972,7 @@ impl Gen {
         };
         let resp = synth::http::response(
             status,
-            "OK",
+            if status == 304 { "Not Modified" } else { "OK" },
             &[
                 ("Content-Type", ctype),
                 ("Server", "ECAcc (dcd/7D5A)"),
@@ -1308,7 +1315,13 @@ impl Gen {
                 self.tls_session(host, t, (200, 12_000), (60, 6_000), rounds);
             }
             55..=72 => {
-                let host = self.web.pick(&mut self.r);
+                // A third of browsing goes to the long tail, skewed towards its head.
+                let host = if chance(&mut self.r, 0.35) && self.tail.end > self.tail.start {
+                    let n = (self.tail.end - self.tail.start) as u64;
+                    self.tail.start + (log_range(&mut self.r, 1, n + 1) - 1).min(n - 1) as usize
+                } else {
+                    self.web.pick(&mut self.r)
+                };
                 let rounds = 1 + below(&mut self.r, 4);
                 self.tls_session(host, t, (300, 2_500), (500, 250_000), rounds);
             }
@@ -1325,6 +1338,58 @@ impl Gen {
         }
         false
     }
+}
+
+/// Generated site names (leaked: they live for the whole run), so name matching meets a
+/// realistic spread of distinct SNIs, including Azure/CDN suffixes that share a parent domain.
+fn long_tail(r: &mut Rng, n: usize) -> Vec<&'static HostDef> {
+    const SYL: [&str; 24] = [
+        "al", "bri", "cor", "dan", "el", "fin", "gro", "hal", "is", "jet", "kor", "lum", "mar",
+        "nov", "or", "pix", "qua", "ren", "sol", "tek", "ul", "vel", "wex", "zen",
+    ];
+    const TLD: [&str; 8] = ["com", "net", "org", "io", "de", "co.uk", "fr", "app"];
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let mut word = String::new();
+        for _ in 0..range(r, 2, 4) {
+            word.push_str(SYL[below(r, SYL.len() as u64) as usize]);
+        }
+        let (name, prov) = match below(r, 10) {
+            0 => (
+                format!("{word}{}.blob.core.windows.net", hex(r, 4)),
+                Prov::Microsoft,
+            ),
+            1 => (
+                format!("{word}-{}.azureedge.net", hex(r, 6)),
+                Prov::Microsoft,
+            ),
+            2 => (format!("d{}.cloudfront.net", hex(r, 12)), Prov::Amazon),
+            3 => (
+                format!("cdn.{word}.{}", TLD[below(r, 8) as usize]),
+                Prov::Cloudflare,
+            ),
+            4 => (
+                format!("api.{word}.{}", TLD[below(r, 8) as usize]),
+                Prov::Amazon,
+            ),
+            _ => (
+                format!("www.{word}.{}", TLD[below(r, 8) as usize]),
+                Prov::Other,
+            ),
+        };
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let name: &'static str = Box::leak(name.into_boxed_str());
+        out.push(&*Box::leak(Box::new(HostDef {
+            name,
+            chain: &[],
+            prov,
+            ttl: 300,
+        })));
+    }
+    out
 }
 
 /// DER TLV with definite length.
@@ -1416,6 +1481,7 @@ struct Args {
     clients: usize,
     format: Format,
     duration_ns: u64,
+    tail: usize,
 }
 
 fn parse_size(s: &str) -> Option<u64> {
@@ -1450,7 +1516,7 @@ fn parse_duration(s: &str) -> Option<u64> {
     Some((n * mult as f64 * SEC as f64) as u64)
 }
 
-const USAGE: &str = "usage: gen_traffic --size 1GiB --out FILE [--seed N] [--clients 500] [--format pcap|pcapng] [--duration 3h]\n  sizes: B, KB/MB/GB (10^3), K/M/G or KiB/MiB/GiB (2^10)";
+const USAGE: &str = "usage: gen_traffic --size 1GiB --out FILE [--seed N] [--clients 500] [--format pcap|pcapng] [--duration 3h] [--sites 2000]\n  sizes: B, KB/MB/GB (10^3), K/M/G or KiB/MiB/GiB (2^10)";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -1460,6 +1526,7 @@ fn parse_args() -> Result<Args, String> {
         clients: 500,
         format: Format::Pcap,
         duration_ns: 3 * 3600 * SEC,
+        tail: 2000,
     };
     let mut it = std::env::args().skip(1);
     let mut format_set = false;
@@ -1476,6 +1543,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => a.out = v.clone(),
             "--seed" => a.seed = v.parse().map_err(|_| bad())?,
             "--clients" => a.clients = v.parse().map_err(|_| bad())?,
+            "--sites" => a.tail = v.parse().map_err(|_| bad())?,
             "--duration" => a.duration_ns = parse_duration(&v).ok_or_else(bad)?,
             "--format" => {
                 format_set = true;
@@ -1517,7 +1585,10 @@ fn main() {
 fn run(a: &Args) -> std::io::Result<()> {
     let started = Instant::now();
     let mut r = Rng::new(a.seed ^ 0x7472_6166_6669_6321);
-    let hosts: Vec<Host> = HOSTS.iter().map(Host::new).collect();
+    let mut hosts: Vec<Host> = HOSTS.iter().map(Host::new).collect();
+    let tail_start = hosts.len();
+    hosts.extend(long_tail(&mut r, a.tail).into_iter().map(Host::new));
+    let tail = tail_start..hosts.len();
     let index: HashMap<&'static str, usize> =
         HOSTS.iter().enumerate().map(|(i, d)| (d.name, i)).collect();
     const OUIS: [[u8; 3]; 6] = [
@@ -1543,6 +1614,7 @@ fn run(a: &Args) -> std::io::Result<()> {
     let mut g = Gen {
         telemetry: Table::new(&index, TELEMETRY),
         web: Table::new(&index, WEB),
+        tail,
         quic: Table::new(&index, QUIC),
         http: Table::new(&index, HTTP),
         bulk_http: Table::new(&index, BULK_HTTP),
