@@ -227,6 +227,11 @@ impl CaptureFile {
         };
         Reader {
             path: &self.path,
+            map: match &self.bytes {
+                Bytes::Map(m) => Some(m),
+                Bytes::Owned(_) => None,
+            },
+            released: 0,
             data: self.bytes.as_slice(),
             pos: if self.pcap.is_some() { 24 } else { 0 },
             state,
@@ -339,6 +344,11 @@ enum State {
     PcapNg(NgState),
 }
 
+/// How far behind the read position pages are released from the resident set.
+const RELEASE_LAG: usize = 16 << 20;
+/// Release in whole pages (2 MiB covers huge pages too).
+const RELEASE_ALIGN: usize = 2 << 20;
+
 /// Walks the records of a [`CaptureFile`]. After an error it yields nothing more.
 ///
 /// `CaptureError::record` is the 1-based number of the packet record being read when the problem
@@ -346,6 +356,10 @@ enum State {
 #[derive(Debug)]
 pub struct Reader<'a> {
     path: &'a Path,
+    /// The mapping, to hand pages already read back to the kernel (see [`Reader::release`]).
+    map: Option<&'a Mmap>,
+    /// Bytes before this offset were released.
+    released: usize,
     data: &'a [u8],
     pos: usize,
     state: State,
@@ -370,6 +384,9 @@ impl<'a> Reader<'a> {
             State::Pcap(info) => self.next_pcap(info),
             State::PcapNg(_) => self.next_pcapng(),
         };
+        if self.pos - self.released.min(self.pos) >= RELEASE_LAG * 2 {
+            self.release();
+        }
         match r {
             Ok(Some(p)) => Some(Ok(p)),
             Ok(None) => {
@@ -385,6 +402,28 @@ impl<'a> Reader<'a> {
 
     pub fn stats(&self) -> CaptureStats {
         self.stats
+    }
+
+    /// Memory stays flat however large the file: pages more than [`RELEASE_LAG`] behind the read
+    /// position leave our resident set (they stay in the page cache, so another reader of the
+    /// same map only takes a minor fault).
+    fn release(&mut self) {
+        let Some(map) = self.map else { return };
+        let end = self.pos.saturating_sub(RELEASE_LAG) & !(RELEASE_ALIGN - 1);
+        if end <= self.released {
+            return;
+        }
+        // SAFETY: the map is a read-only file mapping that nobody writes, so dropping its pages
+        // loses nothing: a later access reads the same bytes back from the file. Packets handed
+        // out earlier stay valid for the same reason.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                self.released,
+                end - self.released,
+            )
+        };
+        self.released = end;
     }
 
     /// Bytes consumed so far (for progress).
