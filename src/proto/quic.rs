@@ -54,7 +54,7 @@ const SALT_V2: [u8; 20] = hex20(*b"0dede3def700a6db819381be6e269dcbf9bd2ed9");
 const SALT_D23: [u8; 20] = hex20(*b"c3eef712c72ebb5a11a7d2432bb46365bef9f502");
 /// Drafts 29-32.
 const SALT_D29: [u8; 20] = hex20(*b"afbfec289993d24c9e9786f19c6111e04390a899");
-const SALT_T050: [u8; 20] = hex20(*b"7ff579e5acd0729155800304c43a2367c6048831");
+const SALT_T050: [u8; 20] = hex20(*b"7ff579e5acd072915580304c43a2367c60488310");
 const SALT_T051: [u8; 20] = hex20(*b"7a4edef4e7ccee5fa4506c19124fc8ccda6e033d");
 const SALT_Q050: [u8; 20] = hex20(*b"504574efd066fe2f9d945cfcdbd3a7f0d3b56b45");
 
@@ -83,18 +83,29 @@ struct Profile {
     v2: bool,
     /// Q050: the plaintext carries a gQUIC CHLO, not TLS.
     gquic: bool,
+    /// Google's versions keep gQUIC frame types inside IETF packets (CRYPTO = 0x08, PING = 0x07).
+    google_frames: bool,
 }
 
 fn profile(version: u32) -> Option<Profile> {
-    let p = |salt, v2, gquic| Some(Profile { salt, v2, gquic });
+    let p = |salt, v2, gquic, google_frames| {
+        Some(Profile {
+            salt,
+            v2,
+            gquic,
+            google_frames,
+        })
+    };
     match version {
-        V1 | 0xff00_0021 | 0xff00_0022 => p(&SALT_V1, false, false),
-        V2 => p(&SALT_V2, true, false),
-        0xff00_001d..=0xff00_0020 => p(&SALT_D29, false, false),
-        0xff00_0017..=0xff00_001c | 0xface_b002 | 0xface_b00e => p(&SALT_D23, false, false),
-        T050 => p(&SALT_T050, false, false),
-        T051 => p(&SALT_T051, false, false),
-        Q050 => p(&SALT_Q050, false, true),
+        V1 | 0xff00_0021 | 0xff00_0022 => p(&SALT_V1, false, false, false),
+        V2 => p(&SALT_V2, true, false, false),
+        0xff00_001d..=0xff00_0020 => p(&SALT_D29, false, false, false),
+        0xff00_0017..=0xff00_001c | 0xface_b002 | 0xface_b00e => {
+            p(&SALT_D23, false, false, false)
+        }
+        T050 => p(&SALT_T050, false, false, true),
+        T051 => p(&SALT_T051, false, false, true),
+        Q050 => p(&SALT_Q050, false, true, true),
         _ => None,
     }
 }
@@ -347,11 +358,18 @@ fn open(
 
 /// Walk the frames of a decrypted Initial payload, handing each CRYPTO frame's (offset, data)
 /// to `crypto`. Stops (returning false) at a malformed or unexpected frame.
-fn walk_frames(p: &[u8], mut crypto: impl FnMut(u64, &[u8]) -> bool) -> bool {
+fn walk_frames(p: &[u8], google: bool, mut crypto: impl FnMut(u64, &[u8]) -> bool) -> bool {
     let mut pos = 0usize;
     while pos < p.len() {
         let Some(ty) = varint(p, &mut pos) else {
             return false;
+        };
+        // Google's frame numbering: only PADDING, PING and CRYPTO are expected in a first flight.
+        let ty = match (google, ty) {
+            (false, _) | (true, 0x00) => ty,
+            (true, 0x07) => 0x01,
+            (true, 0x08) => 0x06,
+            (true, _) => return false,
         };
         match ty {
             0x00 => {
@@ -515,7 +533,10 @@ impl QuicState {
             c.initials_decrypted += 1;
             self.version = Some(l.version);
             let plain = self.scratch.get(range).unwrap_or(&[]);
-            if profile(l.version).is_some_and(|p| p.gquic) {
+            let Some(prof) = profile(l.version) else {
+                continue;
+            };
+            if prof.gquic {
                 if let Some(sni) = chlo_sni(plain) {
                     return done_gquic(l.version, sni);
                 }
@@ -523,7 +544,7 @@ impl QuicState {
             }
             let crypto = &mut self.crypto;
             let mut overflow = false;
-            walk_frames(plain, |off, data| {
+            walk_frames(plain, prof.google_frames, |off, data| {
                 let fits = u32::try_from(off).is_ok_and(|o| (o as usize) < CRYPTO_CAP);
                 if !fits || crypto.insert(off as u32, data) == Insert::Overflow {
                     overflow = true;
