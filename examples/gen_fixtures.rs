@@ -766,7 +766,11 @@ fn quic_conn(
     let mut pkts = Vec::new();
     let mut send = |from_client: bool, t: u64, payload: &[u8], pkts: &mut Vec<Pkt>| {
         ident = ident.wrapping_add(1);
-        let (s, d) = if from_client { (client, server) } else { (server, client) };
+        let (s, d) = if from_client {
+            (client, server)
+        } else {
+            (server, client)
+        };
         pkts.push(udp_pkt(s, d, ident, t, from_client, f, payload));
     };
     for d in initials {
@@ -781,7 +785,14 @@ fn quic_conn(
         t += MS / 4;
     }
     t += 2 * MS;
-    for (up, n) in [(true, 90usize), (true, 412), (false, 1180), (false, 1180), (false, 733), (true, 44)] {
+    for (up, n) in [
+        (true, 90usize),
+        (true, 412),
+        (false, 1180),
+        (false, 1180),
+        (false, 733),
+        (true, 44),
+    ] {
         let mut d = r.bytes(n);
         d[0] = 0x40 | (d[0] & 0x3f);
         send(up, t, &d, &mut pkts);
@@ -813,7 +824,14 @@ fn quic_fixture(
 ) -> Fixture {
     let mut fx = Fixture::new(file, exercises);
     let sni = ch.sni.clone();
-    let f = fx.flow("udp", sa(cl), sa(sv), sni.as_deref(), Some("quic-sni"), ch.ech);
+    let f = fx.flow(
+        "udp",
+        sa(cl),
+        sa(sv),
+        sni.as_deref(),
+        Some("quic-sni"),
+        ch.ech,
+    );
     fx.flows[f].quic_version = Some(vname);
     let mut r = Rng::new(seed);
     let (dcid, scid) = (r.bytes(8), r.bytes(8));
@@ -887,7 +905,15 @@ fn f22(dir: &Path) -> Fixture {
     let mut frames = quic::ack_frame();
     frames.extend(quic::crypto_frame(1100, b));
     let p1 = quic::Initial::new(quic::V1, &dcid, &scid, 1, frames);
-    quic_conn(&mut fx, f, sa(cl), sa(sv), BASE_NS, &[p1.seal(), p0.seal()], 2201);
+    quic_conn(
+        &mut fx,
+        f,
+        sa(cl),
+        sa(sv),
+        BASE_NS,
+        &[p1.seal(), p0.seal()],
+        2201,
+    );
     fx.notes = format!(
         "ClientHello {} bytes: [1100, {}) in packet number 1 (sent first), [0, 1100) in packet number 0",
         msg.len(),

@@ -565,12 +565,7 @@ fn inspect_udp(
             } else if ctx.quic && !up && flow.up.packets == 0 && flow.down.packets <= 2 {
                 // A server datagram first (the capture began mid-handshake): the client's
                 // Initial may still follow, so don't rule QUIC out yet.
-            } else if ctx.quic
-                && up
-                && (quic::probe(payload)
-                    || quic::gquic_version(payload).is_some()
-                    || quic::unknown_long_header(payload))
-            {
+            } else if ctx.quic && up && quic::looks_like_quic(payload) {
                 flow.inspect = Inspect::Quic(Box::default());
                 inspect_quic(flow, payload, ctx);
             } else {

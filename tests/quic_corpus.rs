@@ -53,11 +53,17 @@ fn every_quic_name_in_the_corpus_is_found() {
         let file = o["file"].as_str().expect("file");
         let mut ours = BTreeSet::new();
         let cfg = EngineConfig::default();
-        run_files(&[dir.join("pcaps").join(file)], cfg, 1, false, &mut |f, _| {
-            if f.host_source == Some(egressmap::flow::HostSource::QuicSni) {
-                ours.extend(f.names.iter().map(|n| n.to_string()));
-            }
-        });
+        run_files(
+            &[dir.join("pcaps").join(file)],
+            cfg,
+            1,
+            false,
+            &mut |f, _| {
+                if f.host_source == Some(egressmap::flow::HostSource::QuicSni) {
+                    ours.extend(f.names.iter().map(|n| n.to_string()));
+                }
+            },
+        );
         let found = want.iter().filter(|n| ours.contains(*n)).count();
         println!("{file:<58} {:>5} {found:>5} {multi:>5}", want.len());
         want_all += want.len();

@@ -142,7 +142,10 @@ impl Initial {
         let pn = self.pn.to_be_bytes();
         h.extend_from_slice(&pn[4 - self.pn_len..]);
 
-        let (key, iv, hp) = client_keys(self.version, self.keys_dcid.as_deref().unwrap_or(&self.dcid));
+        let (key, iv, hp) = client_keys(
+            self.version,
+            self.keys_dcid.as_deref().unwrap_or(&self.dcid),
+        );
         let mut nonce = [0u8; 12];
         nonce.copy_from_slice(&iv);
         for (n, p) in nonce[8..].iter_mut().zip(pn) {

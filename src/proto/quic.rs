@@ -26,8 +26,8 @@ use aes_gcm::{Aes128Gcm, KeyInit};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
-use super::tls::{self, ClientHello};
 use super::normalize_host;
+use super::tls::{self, ClientHello};
 use crate::flow::reassembly::{Insert, Reassembler};
 
 pub const V1: u32 = 0x0000_0001;
@@ -100,12 +100,14 @@ fn profile(version: u32) -> Option<Profile> {
         V1 | 0xff00_0021 | 0xff00_0022 => p(&SALT_V1, false, false, false),
         V2 => p(&SALT_V2, true, false, false),
         0xff00_001d..=0xff00_0020 => p(&SALT_D29, false, false, false),
-        0xff00_0017..=0xff00_001c | 0xface_b002 | 0xface_b00e => {
-            p(&SALT_D23, false, false, false)
-        }
+        0xff00_0017..=0xff00_001c | 0xface_b002 | 0xface_b00e => p(&SALT_D23, false, false, false),
         T050 => p(&SALT_T050, false, false, true),
         T051 => p(&SALT_T051, false, false, true),
         Q050 => p(&SALT_Q050, false, true, true),
+        // Reserved versions that force Version Negotiation (RFC 9000 §15): the interop-era
+        // clients that send them seal the Initial with draft-29 keys (Wireshark decrypts them
+        // so too).
+        _ if version & 0x0f0f_0f0f == 0x0a0a_0a0a => p(&SALT_D29, false, false, false),
         _ => None,
     }
 }
@@ -125,7 +127,11 @@ impl fmt::Display for VersionName {
             0xff00_0001..=0xff00_00ff => write!(f, "draft-{}", v & 0xff),
             0xface_b002 | 0xface_b00e => f.write_str("mvfst-27"),
             _ if matches!(b[0], b'Q' | b'T') && b[1..].iter().all(u8::is_ascii_digit) => {
-                write!(f, "{}{}{}{}", b[0] as char, b[1] as char, b[2] as char, b[3] as char)
+                write!(
+                    f,
+                    "{}{}{}{}",
+                    b[0] as char, b[1] as char, b[2] as char, b[3] as char
+                )
             }
             _ => write!(f, "{v:#010x}"),
         }
@@ -309,11 +315,20 @@ pub fn gquic_version(datagram: &[u8]) -> Option<u32> {
         .then(|| u32::from_be_bytes(v))
 }
 
-/// A long header whose version we don't know, in a datagram big enough to be a client's first
-/// flight (RFC 9000 §14.1): e.g. a greased version that forces Version Negotiation. Worth
-/// waiting for the client's next datagram rather than giving up.
-pub fn unknown_long_header(datagram: &[u8]) -> bool {
-    datagram.len() >= 1200 && datagram.first().is_some_and(|b| b & 0xc0 == 0xc0)
+/// Whether a client datagram is worth a [`QuicState`]: a gQUIC version tag, a long header of a
+/// version we decrypt (Initial or not: a reordered capture may show 0-RTT first), or an unknown
+/// version's long header in a datagram big enough to be a client's first flight (RFC 9000
+/// §14.1), which may be followed by an Initial in a version we know.
+pub fn looks_like_quic(datagram: &[u8]) -> bool {
+    if gquic_version(datagram).is_some() {
+        return true;
+    }
+    match datagram {
+        [first, v0, v1, v2, v3, ..] if first & 0xc0 == 0xc0 => {
+            profile(u32::from_be_bytes([*v0, *v1, *v2, *v3])).is_some() || datagram.len() >= 1200
+        }
+        _ => false,
+    }
 }
 
 /// Remove header protection and decrypt one Initial packet (`pkt` is exactly the packet) into
@@ -374,7 +389,9 @@ fn walk_frames(p: &[u8], google: bool, mut crypto: impl FnMut(u64, &[u8]) -> boo
         match ty {
             0x00 => {
                 // PADDING runs are long: skip them at once.
-                pos += p.get(pos..).map_or(0, |r| r.iter().take_while(|&&b| b == 0).count());
+                pos += p
+                    .get(pos..)
+                    .map_or(0, |r| r.iter().take_while(|&&b| b == 0).count());
             }
             0x01 => {}
             0x02 | 0x03 => {

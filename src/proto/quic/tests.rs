@@ -71,7 +71,12 @@ fn rfc9369_v2_client_initial_keys() {
 
 #[test]
 fn unknown_versions_have_no_keys() {
-    assert_eq!(client_secrets(0x0a0a_0a0a, &RFC_DCID), None);
+    assert_eq!(client_secrets(0x1234_5678, &RFC_DCID), None);
+    // Greased versions are read with draft-29 keys.
+    assert_eq!(
+        client_secrets(0x0a0a_0a0a, &RFC_DCID),
+        client_secrets(0xff00_001d, &RFC_DCID)
+    );
     assert_eq!(client_secrets(0, &RFC_DCID), None);
 }
 
@@ -137,7 +142,10 @@ fn client_hello(sni: &str, ech: bool, pad: usize) -> Vec<u8> {
 
 fn feed(st: &mut QuicState, dgrams: &[Vec<u8>]) -> (Vec<Outcome>, Counters) {
     let mut c = Counters::default();
-    let out = dgrams.iter().map(|d| st.client_datagram(d, &mut c)).collect();
+    let out = dgrams
+        .iter()
+        .map(|d| st.client_datagram(d, &mut c))
+        .collect();
     (out, c)
 }
 
@@ -256,7 +264,10 @@ fn ech_flag_is_reported() {
 #[test]
 fn gives_up_after_a_few_datagrams_and_on_a_crypto_offset_past_the_cap() {
     let junk = vec![0x40u8; 1200];
-    let (out, _) = feed(&mut QuicState::new(), &vec![junk; MAX_CLIENT_DATAGRAMS as usize]);
+    let (out, _) = feed(
+        &mut QuicState::new(),
+        &vec![junk; MAX_CLIENT_DATAGRAMS as usize],
+    );
     assert_eq!(out.last(), Some(&Outcome::GiveUp));
     let far = synth::Initial::new(V1, &[6; 8], &[], 0, synth::crypto_frame(1 << 20, b"x")).seal();
     let (out, c) = feed(&mut QuicState::new(), &[far]);
@@ -266,7 +277,14 @@ fn gives_up_after_a_few_datagrams_and_on_a_crypto_offset_past_the_cap() {
 
 #[test]
 fn not_a_client_hello_gives_up() {
-    let pkt = synth::Initial::new(V1, &[6; 8], &[], 0, synth::crypto_frame(0, &[2, 0, 0, 4, 0, 0, 0, 0])).seal();
+    let pkt = synth::Initial::new(
+        V1,
+        &[6; 8],
+        &[],
+        0,
+        synth::crypto_frame(0, &[2, 0, 0, 4, 0, 0, 0, 0]),
+    )
+    .seal();
     let (out, _) = feed(&mut QuicState::new(), &[pkt]);
     assert_eq!(out[0], Outcome::GiveUp);
 }
@@ -380,4 +398,21 @@ proptest! {
         let (out, _) = feed(&mut QuicState::new(), &pkts);
         prop_assert_eq!(sni_of(out.last().unwrap()), Some("prop.example"));
     }
+}
+
+#[test]
+fn greased_version_initial_is_read_with_v1_keys() {
+    let ch = client_hello("vn.example", false, 0);
+    let pkt = synth::Initial::new(V1, &[2; 8], &[], 0, synth::crypto_frame(0, &ch)).seal();
+    let mut greased = pkt.clone();
+    // The version is not covered by header protection; it is covered by the AEAD, so a
+    // client really sends the greased version inside the sealed header. Build that instead.
+    greased[1..5].copy_from_slice(&0x1a2a_3a4au32.to_be_bytes());
+    assert!(looks_like_quic(&greased));
+    assert!(!looks_like_quic(&[0x40; 1300]));
+    assert!(!looks_like_quic(&[0xc0, 0, 0, 0, 9, 0, 0]));
+    // Changing a sealed header breaks authentication.
+    let (out, c) = feed(&mut QuicState::new(), &[greased]);
+    assert_eq!(out[0], Outcome::Pending);
+    assert_eq!(c.decrypt_failed, 1);
 }
