@@ -16,6 +16,8 @@ use synth::dns;
 use synth::http;
 use synth::link::Link;
 use synth::net;
+use synth::quic;
+use synth::rng::Rng;
 use synth::tcp::{udp_pkt, Pkt, TcpConn};
 use synth::tls;
 
@@ -39,6 +41,8 @@ struct Flow {
     host: Option<String>,
     host_source: Option<&'static str>,
     ech: bool,
+    /// QUIC version as the flow log writes it (`v1`, `v2`, `draft-29`), for QUIC flows only.
+    quic_version: Option<&'static str>,
     /// Every name a parser should pull out of this flow's own payload (DNS: all query names);
     /// empty for a flow named only through DNS.
     names: Vec<String>,
@@ -93,6 +97,7 @@ impl Fixture {
             host: host.map(str::to_string),
             host_source: source,
             ech,
+            quic_version: None,
             names: host
                 .filter(|_| source != Some("dns"))
                 .map(|h| vec![h.to_string()])
@@ -743,8 +748,197 @@ fn f18(dir: &Path) -> Fixture {
     fx
 }
 
+/// A QUIC connection: the client's Initial datagrams (already sealed, in the order given, 1 ms
+/// apart), then a server flight (opaque long-header datagrams standing for the server's Initial
+/// and Handshake packets), then 1-RTT short-header traffic both ways.
+fn quic_conn(
+    fx: &mut Fixture,
+    f: usize,
+    client: SocketAddr,
+    server: SocketAddr,
+    t0: u64,
+    initials: &[Vec<u8>],
+    seed: u64,
+) {
+    let mut r = Rng::new(seed);
+    let mut ident = (seed as u16).wrapping_mul(97);
+    let mut t = t0;
+    let mut pkts = Vec::new();
+    let mut send = |from_client: bool, t: u64, payload: &[u8], pkts: &mut Vec<Pkt>| {
+        ident = ident.wrapping_add(1);
+        let (s, d) = if from_client {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        pkts.push(udp_pkt(s, d, ident, t, from_client, f, payload));
+    };
+    for d in initials {
+        send(true, t, d, &mut pkts);
+        t += MS;
+    }
+    t += 18 * MS;
+    for n in [1200usize, 1200, 640] {
+        let mut d = r.bytes(n);
+        d[0] = 0xc0 | (d[0] & 0x3f);
+        send(false, t, &d, &mut pkts);
+        t += MS / 4;
+    }
+    t += 2 * MS;
+    for (up, n) in [
+        (true, 90usize),
+        (true, 412),
+        (false, 1180),
+        (false, 1180),
+        (false, 733),
+        (true, 44),
+    ] {
+        let mut d = r.bytes(n);
+        d[0] = 0x40 | (d[0] & 0x3f);
+        send(up, t, &d, &mut pkts);
+        t += 3 * MS;
+    }
+    fx.add(pkts);
+}
+
+fn h3_hello(sni: &str, post_quantum: bool, ech: bool, seed: u64) -> tls::ClientHello {
+    tls::ClientHello {
+        sni: Some(sni.to_string()),
+        alpn: vec!["h3".into()],
+        post_quantum,
+        ech,
+        seed,
+        ..Default::default()
+    }
+}
+
+/// One-Initial QUIC connection of `version` naming `sni`.
+fn quic_fixture(
+    file: &'static str,
+    exercises: &'static str,
+    version: u32,
+    vname: &'static str,
+    (cl, sv): (&str, &str),
+    ch: tls::ClientHello,
+    seed: u64,
+) -> Fixture {
+    let mut fx = Fixture::new(file, exercises);
+    let sni = ch.sni.clone();
+    let f = fx.flow(
+        "udp",
+        sa(cl),
+        sa(sv),
+        sni.as_deref(),
+        Some("quic-sni"),
+        ch.ech,
+    );
+    fx.flows[f].quic_version = Some(vname);
+    let mut r = Rng::new(seed);
+    let (dcid, scid) = (r.bytes(8), r.bytes(8));
+    let msg = ch.handshake_message();
+    let init = quic::Initial::new(version, &dcid, &scid, 0, quic::crypto_frame(0, &msg));
+    quic_conn(&mut fx, f, sa(cl), sa(sv), BASE_NS, &[init.seal()], seed);
+    fx.notes = format!(
+        "ClientHello of {} bytes in one CRYPTO frame of one 1200-byte Initial, DCID {}",
+        msg.len(),
+        dcid.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    fx
+}
+
+fn f19(dir: &Path) -> Fixture {
+    let mut fx = quic_fixture(
+        "quic_v1.pcap",
+        "QUIC v1 client Initial (RFC 9001 keys from the DCID, header protection, AES-128-GCM) naming the server by SNI",
+        quic::V1,
+        "v1",
+        ("10.0.0.29:55001", "13.107.246.40:443"),
+        h3_hello("edge.microsoft.com", false, false, 29),
+        1901,
+    );
+    fx.write_pcap(dir, Link::Ethernet, 262144, false, false, None);
+    fx
+}
+
+fn f20(dir: &Path) -> Fixture {
+    let mut fx = quic_fixture(
+        "quic_v2.pcap",
+        "QUIC v2 (RFC 9369: own salt, `quicv2` labels, Initial type bits 01)",
+        quic::V2,
+        "v2",
+        ("10.0.0.30:55002", "52.113.194.132:443"),
+        h3_hello("teams.microsoft.com", false, false, 30),
+        2001,
+    );
+    fx.write_pcap(dir, Link::Ethernet, 262144, false, false, None);
+    fx
+}
+
+fn f21(dir: &Path) -> Fixture {
+    let mut fx = quic_fixture(
+        "quic_draft29.pcap",
+        "QUIC draft-29 (0xff00001d, draft-29 salt), IPv6",
+        quic::DRAFT29,
+        "draft-29",
+        ("[fd00::31]:55003", "[2603:1030:20e:3::23c]:443"),
+        h3_hello("officeclient.microsoft.com", false, false, 31),
+        2101,
+    );
+    fx.write_pcap(dir, Link::Ethernet, 262144, false, false, None);
+    fx
+}
+
+fn f22(dir: &Path) -> Fixture {
+    let (cl, sv) = ("10.0.0.32:55004", "204.79.197.200:443");
+    let mut fx = Fixture::new(
+        "quic_two_initials_second_first.pcap",
+        "post-quantum ClientHello split over two Initial packets (CRYPTO at offsets 0 and 1100), the later-offset packet captured first",
+    );
+    let sni = "www.bing.com";
+    let f = fx.flow("udp", sa(cl), sa(sv), Some(sni), Some("quic-sni"), false);
+    fx.flows[f].quic_version = Some("v1");
+    let mut r = Rng::new(2201);
+    let (dcid, scid) = (r.bytes(8), r.bytes(8));
+    let msg = h3_hello(sni, true, false, 32).handshake_message();
+    let (a, b) = msg.split_at(1100);
+    let p0 = quic::Initial::new(quic::V1, &dcid, &scid, 0, quic::crypto_frame(0, a));
+    let mut frames = quic::ack_frame();
+    frames.extend(quic::crypto_frame(1100, b));
+    let p1 = quic::Initial::new(quic::V1, &dcid, &scid, 1, frames);
+    quic_conn(
+        &mut fx,
+        f,
+        sa(cl),
+        sa(sv),
+        BASE_NS,
+        &[p1.seal(), p0.seal()],
+        2201,
+    );
+    fx.notes = format!(
+        "ClientHello {} bytes: [1100, {}) in packet number 1 (sent first), [0, 1100) in packet number 0",
+        msg.len(),
+        msg.len()
+    );
+    fx.write_pcap(dir, Link::Ethernet, 262144, false, false, None);
+    fx
+}
+
+fn f23(dir: &Path) -> Fixture {
+    let mut fx = quic_fixture(
+        "quic_ech.pcap",
+        "QUIC v1 with Encrypted Client Hello: outer SNI is the public name, 0xfe0d present",
+        quic::V1,
+        "v1",
+        ("10.0.0.33:55005", "13.107.21.239:443"),
+        h3_hello("ech.msedge.net", false, true, 33),
+        2301,
+    );
+    fx.write_pcap(dir, Link::Ethernet, 262144, false, false, None);
+    fx
+}
+
 fn flow_json(f: &Flow) -> Value {
-    json!({
+    let mut v = json!({
         "proto": f.proto,
         "client": f.client.to_string(),
         "server": f.server.to_string(),
@@ -758,7 +952,11 @@ fn flow_json(f: &Flow) -> Value {
         "names": f.names,
         "first_ts_ns": f.first_ts_ns,
         "last_ts_ns": f.last_ts_ns,
-    })
+    });
+    if let Some(q) = f.quic_version {
+        v["quic_version"] = json!(q);
+    }
+    v
 }
 
 fn readme(fixtures: &[Fixture]) -> String {
@@ -806,8 +1004,9 @@ fn readme(fixtures: &[Fixture]) -> String {
 fn main() {
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     std::fs::create_dir_all(&dir).expect("creating fixtures/");
-    let gens: [fn(&Path) -> Fixture; 18] = [
+    let gens: [fn(&Path) -> Fixture; 23] = [
         f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11, f12, f13, f14, f15, f16, f17, f18,
+        f19, f20, f21, f22, f23,
     ];
     let fixtures: Vec<Fixture> = gens.iter().map(|g| g(&dir)).collect();
     let expected: Vec<Value> = fixtures

@@ -14,7 +14,7 @@ use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Reassembler};
 use crate::flow::table::Ended;
 use crate::flow::FlowTableStats;
 use crate::flow::{Flow, FlowKey, FlowTable, FlowTableConfig, HostSource};
-use crate::proto::{dns, http, tls, App, Parse};
+use crate::proto::{dns, http, quic, tls, App, Parse};
 use crate::resolve::{Resolver, ResolverConfig, ResolverStats};
 
 /// Knobs of one engine (all bounded resources have one).
@@ -31,6 +31,9 @@ pub struct EngineConfig {
     /// `(index, count)`: this engine owns the flows whose shard hash is `index` modulo `count`,
     /// and only learns DNS answers from the others.
     pub shard: Option<(u64, u64)>,
+    /// Decrypt QUIC client Initials for their ClientHello (off: QUIC flows are named only
+    /// through DNS).
+    pub quic: bool,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +45,7 @@ impl Default for EngineConfig {
             fragment_bytes: crate::decode::ip::FragmentPool::DEFAULT_MAX_BYTES,
             interned_names: 100_000,
             shard: None,
+            quic: true,
         }
     }
 }
@@ -66,6 +70,14 @@ pub struct EngineStats {
     pub reassembly_cap_hit: u64,
     /// Times the name interner was full and started over (memory bound, not data loss).
     pub interner_resets: u64,
+    /// QUIC/gQUIC client hellos read (flows named or known nameless from their Initials).
+    pub quic_client_hellos: u64,
+    /// Client Initial packets decrypted, and ones that failed authentication (not QUIC after
+    /// all, keys from a DCID we never saw, or damaged).
+    pub quic_initials_decrypted: u64,
+    pub quic_decrypt_failed: u64,
+    /// QUIC flows given up on before a complete ClientHello (cap, malformed, too many packets).
+    pub quic_gave_up: u64,
 }
 
 impl EngineStats {
@@ -122,6 +134,7 @@ struct Ctx<'e> {
     names: &'e mut Interner,
     stats: &'e mut EngineStats,
     cap: usize,
+    quic: bool,
 }
 
 impl Engine {
@@ -177,6 +190,7 @@ impl Engine {
                     names: &mut self.names,
                     stats: &mut self.stats,
                     cap: self.cfg.reassembly_cap,
+                    quic: self.cfg.quic,
                 };
                 learn_dns(&d, pkt.ts, &mut ctx);
                 return;
@@ -188,6 +202,7 @@ impl Engine {
             names: &mut self.names,
             stats: &mut self.stats,
             cap: self.cfg.reassembly_cap,
+            quic: self.cfg.quic,
         };
         if created {
             orient_by_payload(flow, &d);
@@ -247,6 +262,12 @@ impl Engine {
             e.dns_unparsed,
             e.reassembly_cap_hit,
         ) = (0, 0, 0, 0, 0);
+        (
+            e.quic_client_hellos,
+            e.quic_initials_decrypted,
+            e.quic_decrypt_failed,
+            e.quic_gave_up,
+        ) = (0, 0, 0, 0);
         (r.lookups_hit, r.lookups_stale) = (0, 0);
         for x in engines {
             let s = &x.stats;
@@ -255,6 +276,10 @@ impl Engine {
             e.dns_messages += s.dns_messages;
             e.dns_unparsed += s.dns_unparsed;
             e.reassembly_cap_hit += s.reassembly_cap_hit;
+            e.quic_client_hellos += s.quic_client_hellos;
+            e.quic_initials_decrypted += s.quic_initials_decrypted;
+            e.quic_decrypt_failed += s.quic_decrypt_failed;
+            e.quic_gave_up += s.quic_gave_up;
             e.interner_resets = e.interner_resets.max(s.interner_resets);
             let ts = &x.table.stats;
             t.created += ts.created;
@@ -321,7 +346,7 @@ fn inspect(flow: &mut Flow, d: &Decoded<'_>, up: bool, ts: Nanos, ctx: &mut Ctx<
     match d.transport {
         Transport::Tcp { seq, .. } => inspect_tcp(flow, d.payload, seq, up, ts, ctx),
         Transport::Udp { src_port, dst_port } => {
-            inspect_udp(flow, d.payload, src_port, dst_port, ts, ctx)
+            inspect_udp(flow, d.payload, src_port, dst_port, up, ts, ctx)
         }
         Transport::Other { .. } => flow.inspect = Inspect::Done,
     }
@@ -533,19 +558,73 @@ fn inspect_dns_tcp(
     flow.inspect = state;
 }
 
-fn inspect_udp(flow: &mut Flow, payload: &[u8], sp: u16, dp: u16, ts: Nanos, ctx: &mut Ctx<'_>) {
+#[allow(clippy::too_many_arguments)]
+fn inspect_udp(
+    flow: &mut Flow,
+    payload: &[u8],
+    sp: u16,
+    dp: u16,
+    up: bool,
+    ts: Nanos,
+    ctx: &mut Ctx<'_>,
+) {
     match flow.inspect {
         Inspect::Dns => handle_dns(flow, payload, sp == 53, ts, ctx),
+        Inspect::Quic(_) => {
+            if up {
+                inspect_quic(flow, payload, ctx);
+            }
+        }
         Inspect::Fresh => {
             if dns::probe_udp(payload, sp, dp) {
                 flow.app = Some(App::Dns);
                 flow.inspect = Inspect::Dns;
                 handle_dns(flow, payload, sp == 53, ts, ctx);
+            } else if ctx.quic && up && quic::looks_like_quic(payload) {
+                flow.inspect = Inspect::Quic(Box::default());
+                inspect_quic(flow, payload, ctx);
             } else if flow.up.packets + flow.down.packets >= UDP_PROBE_PACKETS {
                 flow.inspect = Inspect::Done;
             }
         }
         _ => flow.inspect = Inspect::Done,
+    }
+}
+
+/// One client datagram of a flow whose Initials are being read. Only unnamed flows get here,
+/// and the state is dropped (`Done`) as soon as the ClientHello is read or the flow given up.
+fn inspect_quic(flow: &mut Flow, payload: &[u8], ctx: &mut Ctx<'_>) {
+    let Inspect::Quic(st) = &mut flow.inspect else {
+        return;
+    };
+    let mut c = quic::Counters::default();
+    let outcome = st.client_datagram(payload, &mut c);
+    let version = st.version;
+    ctx.stats.quic_initials_decrypted += c.initials_decrypted;
+    ctx.stats.quic_decrypt_failed += c.decrypt_failed;
+    ctx.stats.reassembly_cap_hit += c.crypto_cap_hit;
+    if let Some(v) = version {
+        // An Initial authenticated: this is QUIC whatever comes next.
+        flow.app = Some(App::Quic);
+        flow.quic_version = Some(v);
+    }
+    match outcome {
+        quic::Outcome::Pending => {}
+        quic::Outcome::GiveUp => {
+            ctx.stats.quic_gave_up += 1;
+            flow.inspect = Inspect::Done;
+        }
+        quic::Outcome::Done(h) => {
+            ctx.stats.quic_client_hellos += 1;
+            flow.app = Some(App::Quic);
+            flow.quic_version = Some(h.version);
+            flow.ech = h.hello.ech;
+            if let Some(sni) = h.hello.sni {
+                let n = ctx.names.get(&sni, ctx.stats);
+                flow.set_host(n, HostSource::QuicSni);
+            }
+            flow.inspect = Inspect::Done;
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! odd link types, truncated records, ...) is small, documented and reproducible byte for byte.
 //! Nothing here reads the OS clock or OS randomness: every "random" byte comes from [`rng::Rng`]
 //! seeded by the caller. Usable from any target with
-//! `#[path = "../examples/synth/mod.rs"] mod synth;` (it depends on std only).
+//! `#[path = "../examples/synth/mod.rs"] mod synth;` (it depends on std only, except `quic`,
+//! which seals packets with the crate's own crypto dependencies).
 #![allow(dead_code)]
 
 pub mod capture;
@@ -12,6 +13,7 @@ pub mod dns;
 pub mod http;
 pub mod link;
 pub mod net;
+pub mod quic;
 pub mod rng;
 pub mod tcp;
 pub mod tls;

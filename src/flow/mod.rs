@@ -110,6 +110,8 @@ pub struct Flow {
     pub host: Option<Arc<str>>,
     pub host_source: Option<HostSource>,
     pub ech: bool,
+    /// QUIC version of the client's Initials (wire value; see `proto::quic::VersionName`).
+    pub quic_version: Option<u32>,
     pub names: Vec<Arc<str>>,
     /// Names not kept because the flow already had [`MAX_NAMES_PER_FLOW`].
     pub names_dropped: u32,

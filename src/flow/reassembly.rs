@@ -177,6 +177,8 @@ pub enum Inspect {
     HttpFollow { requests: u16 },
     /// DNS over UDP: every datagram is parsed.
     Dns,
+    /// QUIC: the client's Initial packets are being decrypted for the ClientHello.
+    Quic(Box<crate::proto::quic::QuicState>),
     /// Nothing more to learn from payload.
     Done,
 }

@@ -345,6 +345,7 @@ fn new_flow(
         host: None,
         host_source: None,
         ech: false,
+        quic_version: None,
         names: Vec::new(),
         names_dropped: 0,
         http_path: None,

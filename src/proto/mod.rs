@@ -7,6 +7,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod tls;
 
 use std::net::IpAddr;

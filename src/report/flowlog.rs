@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::time::rfc3339_micros;
 use crate::decode::addr::is_public;
 use crate::flow::Flow;
+use crate::proto::quic::VersionName;
 
 /// A flow as written to the log. Borrowed from the flow: building one allocates only strings
 /// for the timestamps.
@@ -31,6 +32,9 @@ pub struct FlowRecord<'a> {
     pub host: Option<&'a str>,
     pub host_source: Option<&'static str>,
     pub ech: bool,
+    /// QUIC version: "v1", "v2", "draft-NN", Google's "T051"/"Q046"/..., "mvfst-27", or "0x"
+    /// and 8 hex digits for others (`proto::quic::VersionName`); null for non-QUIC flows.
+    pub quic_version: Option<VersionName>,
     pub public: bool,
     pub names: Vec<&'a str>,
     pub areas: &'a [String],
@@ -62,6 +66,7 @@ impl<'a> FlowRecord<'a> {
             host: flow.host.as_deref(),
             host_source: flow.host_source.map(|s| s.as_str()),
             ech: flow.ech,
+            quic_version: flow.quic_version.map(VersionName),
             public: is_public(&flow.server.0),
             names: flow.names.iter().map(|n| &**n).collect(),
             areas,
