@@ -35,6 +35,7 @@ pub fn engine_config(a: &RunOpts) -> EngineConfig {
             grace: a.dns_grace.saturating_mul(SEC),
         },
         reassembly_cap: a.reassembly_cap.max(64),
+        quic: !a.no_quic,
         ..Default::default()
     }
 }

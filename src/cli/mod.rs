@@ -209,6 +209,10 @@ pub struct RunOpts {
     #[arg(long, short = 'j', default_value_t = default_threads(), value_name = "N")]
     pub threads: usize,
 
+    /// Do not decrypt QUIC Initials (QUIC flows are then named only from DNS).
+    #[arg(long)]
+    pub no_quic: bool,
+
     /// No progress display on stderr.
     #[arg(short, long)]
     pub quiet: bool,
