@@ -59,11 +59,21 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct CaptureArgs {
     /// Interface to capture on (promiscuous).
-    #[arg(short = 'i', long, value_name = "IFACE", required_unless_present = "read")]
+    #[arg(
+        short = 'i',
+        long,
+        value_name = "IFACE",
+        required_unless_present = "read"
+    )]
     pub interface: Option<String>,
 
     /// Read a capture file instead: exactly what `audit FILE` does.
-    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        conflicts_with = "interface"
+    )]
     pub read: Option<PathBuf>,
 
     /// BPF capture filter (libpcap syntax), e.g. "not port 22".

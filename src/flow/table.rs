@@ -101,7 +101,7 @@ pub struct FlowTable {
 impl FlowTable {
     pub fn new(cfg: FlowTableConfig) -> Self {
         FlowTable {
-            flows: HashMap::with_capacity_and_hasher(cfg.max_flows.min(65_536), Default::default()),
+            flows: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1_024), Default::default()),
             remembered: HashMap::default(),
             cfg,
             stats: FlowTableStats::default(),
@@ -145,7 +145,7 @@ impl FlowTable {
                 }
             }
         }
-        if !self.flows.contains_key(&key) && self.flows.len() >= self.cfg.max_flows {
+        if self.flows.len() >= self.cfg.max_flows && !self.flows.contains_key(&key) {
             self.evict_oldest(ts, out);
         }
         let len = self.flows.len() as u64;
@@ -162,13 +162,21 @@ impl FlowTable {
         (flow, created)
     }
 
-    /// Flush flows that have been idle too long. Cheap to call per packet: it only scans the
-    /// table once per second of capture time.
+    /// Flush flows that have been idle too long. Cheap to call per packet: it scans the table
+    /// once per eighth of the shortest idle timeout of capture time (so a flow leaves at most
+    /// that late, and a sparse capture spanning hours does not rescan the table every second).
     pub fn sweep(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
         if now < self.next_sweep {
             return;
         }
-        self.next_sweep = now.saturating_add(SEC);
+        let step = (self
+            .cfg
+            .udp_idle
+            .min(self.cfg.tcp_idle)
+            .min(self.cfg.other_idle)
+            / 8)
+        .clamp(SEC, 60 * SEC);
+        self.next_sweep = now.saturating_add(step);
         let cfg = self.cfg.clone();
         let mut ended: Vec<(Flow, EndReason)> = Vec::new();
         let idle_limit = |f: &Flow| {
@@ -197,6 +205,11 @@ impl FlowTable {
                 };
                 ended.push((f, reason));
             }
+        }
+        // A sweep walks the whole allocation, not just the live flows: give memory back after a
+        // burst so that later sweeps (and RSS) follow the live flow count.
+        if self.flows.capacity() > 4_096 && self.flows.len() < self.flows.capacity() / 8 {
+            self.flows.shrink_to(self.flows.len() * 2);
         }
         ended.sort_by_key(|(f, _)| (f.first_seen, f.key));
         for (f, reason) in ended {
