@@ -435,7 +435,11 @@ fn pcapng(recs: &[Rec], snaplen: usize, comment: &str) -> Vec<u8> {
     b.extend_from_slice(&1u16.to_le_bytes());
     b.extend_from_slice(&0u16.to_le_bytes());
     b.extend_from_slice(&(snaplen as u32).to_le_bytes());
-    opt(&mut b, 2, b"\\Device\\NPF_{5B3F6D2E-9A41-4C7B-8E0D-2F6A1C9B7E34}");
+    opt(
+        &mut b,
+        2,
+        b"\\Device\\NPF_{5B3F6D2E-9A41-4C7B-8E0D-2F6A1C9B7E34}",
+    );
     opt(&mut b, 9, &[6]); // µs
     opt(&mut b, 0, &[]);
     block(&mut out, 1, &b);
@@ -550,8 +554,7 @@ impl Week {
         let rtt = between(r, 4, 40) * 1_000_000;
         self.push_ip(t, &net::udp_packet(c, s, id, 128, &q), true);
         self.push_ip(t + rtt, &net::udp_packet(s, c, id ^ 0x77, 64, &a), false);
-        self.dns_cache
-            .insert(key, t + rtt + u64::from(ttl) * NS);
+        self.dns_cache.insert(key, t + rtt + u64::from(ttl) * NS);
         t + rtt + between(r, 1, 3) * 1_000_000
     }
 
@@ -585,7 +588,11 @@ impl Week {
                 };
                 c.client_push(&ch.records(), &[]);
                 // The first connection gets the certificate chain; later ones resume (PSK).
-                let flight: &[usize] = if resumed { &[36, 53] } else { &[2_900, 264, 53] };
+                let flight: &[usize] = if resumed {
+                    &[36, 53]
+                } else {
+                    &[2_900, 264, 53]
+                };
                 c.server_push(&tls::server_flight(seed, false, flight), &[]);
                 let mut req = tls::client_finished(seed ^ 1);
                 req.extend_from_slice(&tls::app_data(seed ^ 2, &records(up)));
@@ -734,7 +741,12 @@ fn lan_noise(w: &mut Week, days: u64, seed: u64) {
     let xid = r.next_u32();
     let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 68);
     let bcast = SocketAddr::new(IpAddr::V4(Ipv4Addr::BROADCAST), 67);
-    w.push_lan(t0 + NS / 2, any, bcast, &dhcp(1, xid, Ipv4Addr::UNSPECIFIED));
+    w.push_lan(
+        t0 + NS / 2,
+        any,
+        bcast,
+        &dhcp(1, xid, Ipv4Addr::UNSPECIFIED),
+    );
     w.push_lan(t0 + NS, any, bcast, &dhcp(3, xid, Ipv4Addr::UNSPECIFIED));
     let mut t = 12 * HOUR;
     while t < end {
@@ -748,7 +760,12 @@ fn lan_noise(w: &mut Week, days: u64, seed: u64) {
     while t < end {
         let p = 49152 + r.next_u16() % 16000;
         for k in 0..2 {
-            w.push_lan(t0 + t + k * NS, me(p), group([239, 255, 255, 250], 1900), search);
+            w.push_lan(
+                t0 + t + k * NS,
+                me(p),
+                group([239, 255, 255, 250], 1900),
+                search,
+            );
         }
         t += between(&mut r, 2 * HOUR, 4 * HOUR);
     }
@@ -783,7 +800,11 @@ fn main() {
         .iter()
         .any(|b| egressmap::signatures::same_build(b, &a.build))
     {
-        eprintln!("unknown build {}; known: {}", a.build, db.builds().join(", "));
+        eprintln!(
+            "unknown build {}; known: {}",
+            a.build,
+            db.builds().join(", ")
+        );
         std::process::exit(2);
     }
     for x in &a.off {
@@ -809,7 +830,9 @@ fn main() {
     }
 
     // Documented hosts, one target per distinct (host, path).
-    let mut raw: Vec<(String, Option<String>, BTreeSet<String>, BTreeSet<String>)> = Vec::new();
+    // (host, path, areas, protocols)
+    type Raw = (String, Option<String>, BTreeSet<String>, BTreeSet<String>);
+    let mut raw: Vec<Raw> = Vec::new();
     let mut skipped = Vec::new();
     for (pat, (areas, protos)) in &page {
         let p = Pattern::from_text(pat);
@@ -840,7 +863,13 @@ fn main() {
     for (area, prefs) in [
         (
             "diagnostic-data",
-            &["v10.events.data", "v10.vortex-win", "vortex-win", "events.data", "vortex"][..],
+            &[
+                "v10.events.data",
+                "v10.vortex-win",
+                "vortex-win",
+                "events.data",
+                "vortex",
+            ][..],
         ),
         ("settings", &["settings-win", "settings"][..]),
     ] {
