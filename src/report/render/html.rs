@@ -25,6 +25,13 @@ fn safe_url(u: &str) -> Option<String> {
     (u.starts_with("https://") || u.starts_with("http://")).then(|| esc(u))
 }
 
+/// Width for right-aligned labels: long area names ("Microsoft forward link redirection service
+/// (FWLink)") must not run off the left edge of the SVG (~7 px per character at 12 px).
+fn label_width<'a>(names: impl Iterator<Item = &'a str>) -> f64 {
+    let longest = names.map(|n| n.chars().count()).max().unwrap_or(0);
+    (longest as f64 * 7.0 + 12.0).clamp(120.0, 420.0)
+}
+
 /// Horizontal bars: bytes per area.
 fn bytes_chart(r: &Report) -> String {
     let rows: Vec<(&str, u64)> = r
@@ -33,7 +40,7 @@ fn bytes_chart(r: &Report) -> String {
         .map(|a| (a.name.as_str(), a.bytes_up + a.bytes_down))
         .collect();
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
-    let (label_w, bar_w, row_h) = (220.0, 480.0, 22.0);
+    let (label_w, bar_w, row_h) = (label_width(rows.iter().map(|r| r.0)), 480.0, 22.0);
     let h = row_h * rows.len() as f64 + 10.0;
     let mut s = format!(
         r#"<svg id="chart-bytes" class="chart" xmlns="http://www.w3.org/2000/svg" width="{}" height="{h}" role="img" aria-label="Bytes per area">"#,
@@ -61,7 +68,8 @@ fn bytes_chart(r: &Report) -> String {
 /// One small column chart per area over the capture span (the shape of idle traffic).
 fn timeline_chart(r: &Report) -> String {
     let n = r.timeline.buckets.max(1);
-    let (label_w, w, row_h) = (220.0, 600.0, 30.0);
+    let label_w = label_width(r.areas.iter().map(|a| a.name.as_str()));
+    let (w, row_h) = (600.0, 30.0);
     let h = row_h * r.areas.len() as f64 + 24.0;
     let mut s = format!(
         r#"<svg id="chart-timeline" class="chart" xmlns="http://www.w3.org/2000/svg" width="{}" height="{h}" role="img" aria-label="Activity over time per area">"#,
