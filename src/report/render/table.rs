@@ -101,7 +101,7 @@ pub fn render(r: &Report, colour: bool) -> String {
         .clamp(20, 60);
     let _ = writeln!(
         o,
-        "  {:<w$} {:>7} {:>9} {:>10} {:>10}  first .. last seen",
+        "  {:<w$} {:>7} {:>9} {:>10} {:>10}  area: first .. last seen / destination: matched pattern [protocols]",
         "area / destination", "flows", "packets", "up", "down"
     );
     for a in &r.areas {
