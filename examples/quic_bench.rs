@@ -6,7 +6,6 @@
 mod synth;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use egressmap::engine::EngineConfig;
@@ -112,7 +111,7 @@ fn main() {
     for p in &pkts {
         w.packet(p.ts_ns, &Link::Ethernet.frame(&p.ip, p.from_client));
     }
-    let path = PathBuf::from(std::env::temp_dir()).join("egressmap_quic_mix.pcap");
+    let path = std::env::temp_dir().join("egressmap_quic_mix.pcap");
     std::fs::write(&path, w.into_bytes()).unwrap();
     println!(
         "{} flows ({} QUIC), {} packets: {}",
@@ -151,7 +150,7 @@ fn main() {
         };
         let mut named_quic = 0;
         let start = Instant::now();
-        run_files(&[path.clone()], cfg, 1, false, &mut |f, _| {
+        run_files(std::slice::from_ref(&path), cfg, 1, false, &mut |f, _| {
             named_quic += usize::from(f.host_source == Some(egressmap::flow::HostSource::QuicSni));
         });
         (start.elapsed().as_secs_f64(), named_quic)
