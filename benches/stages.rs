@@ -165,3 +165,44 @@ fn pipeline_one_thread(bencher: divan::Bencher) {
         n
     });
 }
+
+/// Distinct-name lookups against the full database (no cache): a mix of documented Microsoft
+/// hosts, wildcard instances and unrelated names, as a mirror port sees them.
+#[divan::bench(sample_count = 20)]
+fn matcher_distinct_names(bencher: divan::Bencher) {
+    let db = egressmap::signatures::Database::builtin()
+        .unwrap_or_else(|_| egressmap::signatures::Database::from_endpoints(Vec::new()));
+    let mut m = egressmap::signatures::Matcher::new(&db, None, None);
+    let words = [
+        "alpha", "cdn", "img", "api", "static", "news", "shop", "mail", "video", "auth",
+    ];
+    let tlds = ["com", "net", "org", "io", "de", "co.uk"];
+    let mut names: Vec<String> = Vec::new();
+    for (i, e) in db.endpoints().iter().enumerate().take(400) {
+        names.push(
+            e.pattern
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .replace('*', &format!("x{i}")),
+        );
+    }
+    for i in 0..3600 {
+        names.push(format!(
+            "{}{}.{}.{}",
+            words[i % words.len()],
+            i,
+            words[(i / 10) % words.len()],
+            tlds[i % tlds.len()]
+        ));
+    }
+    bencher
+        .counter(divan::counter::ItemsCount::new(names.len()))
+        .bench_local(|| {
+            let mut hits = 0usize;
+            for n in &names {
+                hits += usize::from(m.lookup_uncached(black_box(n)).is_match());
+            }
+            hits
+        });
+}
