@@ -55,8 +55,10 @@ impl Pcap {
 
     /// A record header with explicit lengths (they may lie) followed by `data`.
     fn raw(&mut self, ts_us: u64, incl: u32, orig: u32, data: &[u8]) -> std::io::Result<()> {
-        self.w.write_all(&((ts_us / 1_000_000) as u32).to_le_bytes())?;
-        self.w.write_all(&((ts_us % 1_000_000) as u32).to_le_bytes())?;
+        self.w
+            .write_all(&((ts_us / 1_000_000) as u32).to_le_bytes())?;
+        self.w
+            .write_all(&((ts_us % 1_000_000) as u32).to_le_bytes())?;
         self.w.write_all(&incl.to_le_bytes())?;
         self.w.write_all(&orig.to_le_bytes())?;
         self.w.write_all(data)?;
@@ -76,7 +78,7 @@ impl Pcap {
 
 const T0: u64 = 1_700_000_000_000_000;
 
-fn syn_flood(dir: &Path, n: u64) -> std::io::Result<u64> {
+pub fn syn_flood(dir: &Path, n: u64) -> std::io::Result<u64> {
     let mut p = Pcap::create(&dir.join("syn_flood.pcap"), LINK_RAW, 65535)?;
     let mut rng = Rng::new(0x5eed_0001);
     let dst = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(13, 107, 4, 52)), 443);
@@ -111,7 +113,11 @@ fn tcp_flow(
     let (cisn, sisn) = (1_000u32, 9_000u32);
     let mut ts = T0;
     let mut send = |p: &mut Pcap, up: bool, seq: u32, ack: u32, flags: u8, pl: &[u8]| {
-        let (s, d) = if up { (client, server) } else { (server, client) };
+        let (s, d) = if up {
+            (client, server)
+        } else {
+            (server, client)
+        };
         let tcp = tcp_segment(&TcpSeg {
             src: s,
             dst: d,
@@ -171,7 +177,7 @@ fn client_hello(sni: &str, extra_exts: usize) -> Vec<u8> {
     out
 }
 
-fn ooo_tiny_segments(dir: &Path, n: usize) -> std::io::Result<u64> {
+pub fn ooo_tiny_segments(dir: &Path, n: usize) -> std::io::Result<u64> {
     let mut p = Pcap::create(&dir.join("ooo_tiny_segments.pcap"), LINK_RAW, 65535)?;
     let mut stream = client_hello("ooo.example.com", 0);
     stream.resize(n, 0x17);
@@ -181,18 +187,30 @@ fn ooo_tiny_segments(dir: &Path, n: usize) -> std::io::Result<u64> {
         order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
     let segs: Vec<(usize, usize)> = order.into_iter().map(|o| (o, 1)).collect();
-    tcp_flow(&mut p, addr4(10, 0, 0, 2, 50000), addr4(13, 107, 4, 52, 443), &stream, &segs)?;
+    tcp_flow(
+        &mut p,
+        addr4(10, 0, 0, 2, 50000),
+        addr4(13, 107, 4, 52, 443),
+        &stream,
+        &segs,
+    )?;
     p.finish()
 }
 
-fn tls_many_extensions(dir: &Path, n: usize) -> std::io::Result<u64> {
+pub fn tls_many_extensions(dir: &Path, n: usize) -> std::io::Result<u64> {
     let mut p = Pcap::create(&dir.join("tls_10k_extensions.pcap"), LINK_RAW, 65535)?;
     let stream = client_hello("many-extensions.example.com", n);
     let segs: Vec<(usize, usize)> = (0..stream.len())
         .step_by(1460)
         .map(|o| (o, 1460.min(stream.len() - o)))
         .collect();
-    tcp_flow(&mut p, addr4(10, 0, 0, 2, 50001), addr4(13, 107, 4, 53, 443), &stream, &segs)?;
+    tcp_flow(
+        &mut p,
+        addr4(10, 0, 0, 2, 50001),
+        addr4(13, 107, 4, 53, 443),
+        &stream,
+        &segs,
+    )?;
     p.finish()
 }
 
@@ -209,7 +227,7 @@ fn dns_header(id: u16, an: u16) -> Vec<u8> {
 }
 
 /// Responses whose names loop through compression pointers, in several shapes.
-fn dns_pointer_loops(dir: &Path, rounds: usize) -> std::io::Result<u64> {
+pub fn dns_pointer_loops(dir: &Path, rounds: usize) -> std::io::Result<u64> {
     let mut p = Pcap::create(&dir.join("dns_pointer_loops.pcap"), LINK_RAW, 65535)?;
     let (client, server) = (addr4(10, 0, 0, 2, 40000), addr4(10, 0, 0, 1, 53));
     let mut msgs = Vec::new();
@@ -233,12 +251,27 @@ fn dns_pointer_loops(dir: &Path, rounds: usize) -> std::io::Result<u64> {
     }
     let last = m.len() - 4;
     // Answer: owner name = pointer into the chain, A record.
-    m.extend_from_slice(&[0xc0 | (last >> 8) as u8, last as u8, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+    m.extend_from_slice(&[
+        0xc0 | (last >> 8) as u8,
+        last as u8,
+        0,
+        1,
+        0,
+        1,
+        0,
+        0,
+        0,
+        60,
+        0,
+        4,
+    ]);
     m.extend_from_slice(&[13, 107, 4, 52]);
     msgs.push(m);
     // 4. CNAME whose target loops into itself.
     let mut m = dns_header(4, 1);
-    m.extend_from_slice(&[3, b'w', b'w', b'w', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e']);
+    m.extend_from_slice(&[
+        3, b'w', b'w', b'w', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e',
+    ]);
     m.extend_from_slice(&[3, b'c', b'o', b'm', 0, 0, 1, 0, 1]);
     let rd = m.len() + 12;
     m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4]);
@@ -246,7 +279,9 @@ fn dns_pointer_loops(dir: &Path, rounds: usize) -> std::io::Result<u64> {
     msgs.push(m);
     // 5. A valid response, to show real answers still get through.
     let mut m = dns_header(5, 1);
-    m.extend_from_slice(&[3, b'w', b'w', b'w', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e']);
+    m.extend_from_slice(&[
+        3, b'w', b'w', b'w', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e',
+    ]);
     m.extend_from_slice(&[3, b'c', b'o', b'm', 0, 0, 1, 0, 1]);
     m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 93, 184, 216, 34]);
     msgs.push(m);
@@ -266,7 +301,9 @@ fn dns_query_ip() -> Vec<u8> {
     let mut m = dns_header(9, 0);
     m[2] = 1;
     m[3] = 0;
-    m.extend_from_slice(&[4, b'v', b'l', b'a', b'n', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e']);
+    m.extend_from_slice(&[
+        4, b'v', b'l', b'a', b'n', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e',
+    ]);
     m.extend_from_slice(&[3, b'c', b'o', b'm', 0, 0, 1, 0, 1]);
     let (c, s) = (addr4(10, 0, 0, 2, 40001), addr4(10, 0, 0, 1, 53));
     ipv4_packet(
@@ -279,7 +316,7 @@ fn dns_query_ip() -> Vec<u8> {
     )
 }
 
-fn vlan_nested(dir: &Path, max_tags: usize) -> std::io::Result<u64> {
+pub fn vlan_nested(dir: &Path, max_tags: usize) -> std::io::Result<u64> {
     let mut p = Pcap::create(&dir.join("vlan_nested.pcap"), LINK_ETH, 262144)?;
     let ip = dns_query_ip();
     for tags in 1..=max_tags {
@@ -296,7 +333,7 @@ fn vlan_nested(dir: &Path, max_tags: usize) -> std::io::Result<u64> {
     p.finish()
 }
 
-fn ipv6_ext_chain(dir: &Path, max_hdrs: usize) -> std::io::Result<u64> {
+pub fn ipv6_ext_chain(dir: &Path, max_hdrs: usize) -> std::io::Result<u64> {
     let mut p = Pcap::create(&dir.join("ipv6_ext_chain.pcap"), LINK_RAW, 262144)?;
     let src = "2001:db8::2".parse::<Ipv6Addr>().expect("literal");
     let dst = "2001:db8::1".parse::<Ipv6Addr>().expect("literal");
@@ -311,7 +348,15 @@ fn ipv6_ext_chain(dir: &Path, max_hdrs: usize) -> std::io::Result<u64> {
         // Alternate Hop-by-Hop (first only), Destination Options (60) and Routing (43), 8 bytes.
         let mut chain = Vec::new();
         let kinds: Vec<u8> = (0..n)
-            .map(|k| if k == 0 { 0 } else if k % 2 == 0 { 60 } else { 43 })
+            .map(|k| {
+                if k == 0 {
+                    0
+                } else if k % 2 == 0 {
+                    60
+                } else {
+                    43
+                }
+            })
             .collect();
         for k in 0..n {
             let next = kinds.get(k + 1).copied().unwrap_or(17);
@@ -327,7 +372,7 @@ fn ipv6_ext_chain(dir: &Path, max_hdrs: usize) -> std::io::Result<u64> {
     p.finish()
 }
 
-fn records_zero_max(dir: &Path) -> std::io::Result<u64> {
+pub fn records_zero_max(dir: &Path) -> std::io::Result<u64> {
     let mut p = Pcap::create(&dir.join("records_zero_max.pcap"), LINK_ETH, u32::MAX)?;
     for i in 0..1000 {
         p.raw(T0 + i, 0, 0, &[])?;
@@ -359,7 +404,7 @@ fn pcapng_section(bom: u32) -> Vec<u8> {
     pcapng_block(0x0a0d_0d0a, &shb)
 }
 
-fn pcapng_files(dir: &Path) -> std::io::Result<u64> {
+pub fn pcapng_files(dir: &Path) -> std::io::Result<u64> {
     let ip = dns_query_ip();
     let mut f = pcapng_section(0x1a2b_3c4d);
     let mut idb = 101u16.to_le_bytes().to_vec();
@@ -388,6 +433,7 @@ fn pcapng_files(dir: &Path) -> std::io::Result<u64> {
     Ok(3)
 }
 
+#[allow(dead_code)]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let small = args.iter().any(|a| a == "--small");
@@ -401,9 +447,18 @@ fn main() {
         let syns = if small { 100_000 } else { 10_000_000 };
         let steps: [(&str, Box<dyn Fn() -> std::io::Result<u64>>); 8] = [
             ("syn_flood", Box::new(|| syn_flood(dir, syns))),
-            ("ooo_tiny_segments", Box::new(|| ooo_tiny_segments(dir, 100_000))),
-            ("dns_pointer_loops", Box::new(|| dns_pointer_loops(dir, if small { 200 } else { 20_000 }))),
-            ("tls_10k_extensions", Box::new(|| tls_many_extensions(dir, 10_000))),
+            (
+                "ooo_tiny_segments",
+                Box::new(|| ooo_tiny_segments(dir, 100_000)),
+            ),
+            (
+                "dns_pointer_loops",
+                Box::new(|| dns_pointer_loops(dir, if small { 200 } else { 20_000 })),
+            ),
+            (
+                "tls_10k_extensions",
+                Box::new(|| tls_many_extensions(dir, 10_000)),
+            ),
             ("vlan_nested", Box::new(|| vlan_nested(dir, 64))),
             ("ipv6_ext_chain", Box::new(|| ipv6_ext_chain(dir, 8000))),
             ("records_zero_max", Box::new(|| records_zero_max(dir))),

@@ -39,8 +39,9 @@ impl Out {
 }
 
 fn fnv(d: &[u8]) -> u64 {
-    d.iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    d.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn captures(dirs: &[PathBuf]) -> Vec<PathBuf> {
@@ -101,7 +102,10 @@ fn from_capture(path: &Path, out: &mut Out) {
                 out.put("decode", &s);
             }
         } else if p.link != LinkType::ETHERNET {
-            eprintln!("note: link type {} not in the decode target's table", p.link.0);
+            eprintln!(
+                "note: link type {} not in the decode target's table",
+                p.link.0
+            );
         }
         let Ok(d) = dec.decode(&p) else { continue };
         match d.transport {
@@ -110,7 +114,13 @@ fn from_capture(path: &Path, out: &mut Out) {
                     out.put("dns", d.payload);
                 }
             }
-            Transport::Tcp { src_port, dst_port, seq, flags, .. } => {
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                flags,
+                ..
+            } => {
                 let k = (d.src.to_string(), src_port, d.dst.to_string(), dst_port);
                 let e = dirs.entry(k).or_default();
                 let r = e.r.get_or_insert_with(|| Reassembler::new(16 * 1024));
@@ -151,7 +161,9 @@ fn from_capture(path: &Path, out: &mut Out) {
             seed.extend_from_slice(&isn.to_le_bytes());
             for (seq, data) in e.segs.iter().rev() {
                 let delta = seq.wrapping_sub(isn_seq) as i32;
-                let Ok(delta) = i16::try_from(delta) else { continue };
+                let Ok(delta) = i16::try_from(delta) else {
+                    continue;
+                };
                 for chunk in data.chunks(255).take(4) {
                     seed.extend_from_slice(&delta.to_le_bytes());
                     seed.push(chunk.len() as u8);
@@ -178,13 +190,21 @@ fn main() {
                 project.join("../../shared/corpus")
             }
         });
-    let mut out = Out { root, seen: HashSet::new(), counts: HashMap::new() };
+    let mut out = Out {
+        root,
+        seen: HashSet::new(),
+        counts: HashMap::new(),
+    };
     for p in captures(&[project.join("fixtures"), shared.join("pcaps")]) {
         from_capture(&p, &mut out);
     }
     // Signature sources: the published pages (importer) and the shipped JSONL (loader).
     let msdocs = shared.join("../msdocs");
-    for dir in [msdocs.clone(), msdocs.join("historical"), shared.join("../seeds")] {
+    for dir in [
+        msdocs.clone(),
+        msdocs.join("historical"),
+        shared.join("../seeds"),
+    ] {
         let Ok(rd) = fs::read_dir(&dir) else { continue };
         for e in rd.flatten() {
             if let Ok(t) = fs::read(e.path()) {

@@ -31,6 +31,9 @@ fuzz_target!(|data: &[u8]| {
         pkts += e.flow.up.packets + e.flow.down.packets;
         flows += 1;
     });
-    assert_eq!(pkts, eng.stats.decoded, "flow packet counts vs decoded records");
+    assert_eq!(
+        pkts, eng.stats.decoded,
+        "flow packet counts vs decoded records"
+    );
     assert_eq!(flows, eng.table.stats.created);
 });

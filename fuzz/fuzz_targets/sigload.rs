@@ -19,7 +19,12 @@ fuzz_target!(|data: &[u8]| {
         d
     });
     let mut parts = data.split(|&b| b == 0xff);
-    let files = ["x.jsonl", "areas.json", "purposes.json", "microsoft-domains.txt"];
+    let files = [
+        "x.jsonl",
+        "areas.json",
+        "purposes.json",
+        "microsoft-domains.txt",
+    ];
     for (i, name) in files.iter().enumerate() {
         let body: Vec<u8> = match parts.next() {
             Some(p) => p.to_vec(),
@@ -36,7 +41,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = m.lookup(host, Some("/path"));
     }
     for e in db.endpoints().iter().take(16) {
-        let host = e.pattern.split('/').next().unwrap_or("").replace('*', "abc");
+        let host = e
+            .pattern
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .replace('*', "abc");
         let r = m.lookup(&host, None);
         let _ = r.is_match();
     }
