@@ -120,6 +120,8 @@ pub fn run_files(
             let mut cfg = cfg.clone();
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
+                // `--max-flows` bounds the whole run: each worker holds its share of the flows.
+                cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
             }
             let (opened, paths, names) = (&opened, paths, &names);
             scope.spawn(move || {

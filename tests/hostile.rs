@@ -273,3 +273,19 @@ fn multi_worker_merge_gives_the_single_worker_sequence_on_a_syn_flood() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Regression: the flow cap was applied per worker, so `-j 4 --max-flows N` held up to 4N flows.
+#[test]
+fn flow_cap_bounds_the_whole_run_whatever_the_worker_count() {
+    let d = tmpdir("cap");
+    gen::syn_flood(&d, 20_000).expect("generate");
+    let f = d.join("syn_flood.pcap");
+    for threads in [1, 2, 4] {
+        let mut cfg = EngineConfig::default();
+        cfg.table.max_flows = 1_000;
+        let r = run_files(&[f.clone()], cfg, threads, false, &mut |_, _| {});
+        let peak: u64 = r.engines.iter().map(|e| e.table.stats.peak_flows).sum();
+        assert!(peak <= 1_000, "{threads} workers held {peak} flows");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
