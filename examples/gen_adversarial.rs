@@ -433,6 +433,9 @@ pub fn pcapng_files(dir: &Path) -> std::io::Result<u64> {
     Ok(3)
 }
 
+/// A named generator.
+type Step<'a> = (&'a str, Box<dyn Fn() -> std::io::Result<u64> + 'a>);
+
 #[allow(dead_code)]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -445,7 +448,7 @@ fn main() {
     let run = || -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let syns = if small { 100_000 } else { 10_000_000 };
-        let steps: [(&str, Box<dyn Fn() -> std::io::Result<u64>>); 8] = [
+        let steps: [Step; 8] = [
             ("syn_flood", Box::new(|| syn_flood(dir, syns))),
             (
                 "ooo_tiny_segments",

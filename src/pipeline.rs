@@ -124,17 +124,8 @@ pub fn run_files(
                 cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
             }
             let (opened, paths, names) = (&opened, paths, &names);
-            scope.spawn(move || {
-                run_worker(
-                    worker,
-                    cfg,
-                    opened,
-                    paths,
-                    names,
-                    progress && worker == 0,
-                    &tx,
-                )
-            });
+            scope
+                .spawn(move || run_worker(cfg, opened, paths, names, progress && worker == 0, &tx));
         }
         let mut queues: Vec<(VecDeque<Ended>, u64, bool)> =
             (0..threads).map(|_| (VecDeque::new(), 0, false)).collect();
@@ -226,7 +217,6 @@ fn waiting_on(queues: &[(VecDeque<Ended>, u64, bool)]) -> Option<usize> {
 }
 
 fn run_worker(
-    worker: usize,
     cfg: EngineConfig,
     opened: &[Result<CaptureFile, CaptureError>],
     paths: &[PathBuf],

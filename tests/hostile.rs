@@ -106,10 +106,12 @@ fn client_hello_with_ten_thousand_extensions_is_bounded() {
     // 40 KB of extensions exceed the 16 KiB first-flight cap: counted, not parsed.
     assert_eq!(r.engines[0].stats.reassembly_cap_hit, 1);
     // With a cap that fits, the SNI after them is found.
-    let mut cfg = EngineConfig::default();
-    cfg.reassembly_cap = 64 * 1024;
+    let cfg = EngineConfig {
+        reassembly_cap: 64 * 1024,
+        ..Default::default()
+    };
     let mut hosts = Vec::new();
-    run_files(&[f.clone()], cfg, 1, false, &mut |fl, _| {
+    run_files(std::slice::from_ref(&f), cfg, 1, false, &mut |fl, _| {
         hosts.push(fl.host.as_deref().map(str::to_string))
     });
     assert_eq!(hosts, vec![Some("many-extensions.example.com".to_string())]);
@@ -258,9 +260,13 @@ fn multi_worker_merge_gives_the_single_worker_sequence_on_a_syn_flood() {
         // The flow cap is per worker, so evictions would differ by design: stay under it.
         let cfg = EngineConfig::default();
         let mut v = Vec::new();
-        run_files(&[f.clone()], cfg, threads, false, &mut |fl, _| {
-            v.push((fl.key, fl.first_seen))
-        });
+        run_files(
+            std::slice::from_ref(&f),
+            cfg,
+            threads,
+            false,
+            &mut |fl, _| v.push((fl.key, fl.first_seen)),
+        );
         v
     };
     let one = seq(1);
@@ -283,7 +289,13 @@ fn flow_cap_bounds_the_whole_run_whatever_the_worker_count() {
     for threads in [1, 2, 4] {
         let mut cfg = EngineConfig::default();
         cfg.table.max_flows = 1_000;
-        let r = run_files(&[f.clone()], cfg, threads, false, &mut |_, _| {});
+        let r = run_files(
+            std::slice::from_ref(&f),
+            cfg,
+            threads,
+            false,
+            &mut |_, _| {},
+        );
         let peak: u64 = r.engines.iter().map(|e| e.table.stats.peak_flows).sum();
         assert!(peak <= 1_000, "{threads} workers held {peak} flows");
     }
