@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::capture::file::CaptureFile;
 use crate::capture::{CaptureError, CaptureStats};
@@ -82,13 +82,8 @@ impl Progress {
 
 enum Msg {
     /// Finished flows in order; the worker will emit nothing ordered before `low` any more.
-    Flows {
-        worker: usize,
-        flows: Vec<Ended>,
-        low: u64,
-    },
+    Flows { flows: Vec<Ended>, low: u64 },
     Done {
-        worker: usize,
         engine: Box<Engine>,
         files: Vec<FileOutcome>,
     },
@@ -111,47 +106,49 @@ pub fn run_files(
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let opened: Vec<Result<CaptureFile, CaptureError>> =
         paths.iter().map(|p| CaptureFile::open(p)).collect();
-    let (tx, rx) = bounded::<Msg>(threads * 8);
+    // One bounded channel per worker: the aggregator only receives from the worker the ordered
+    // merge is waiting for, so no reorder queue holds more than a batch or two however far the
+    // workers drift apart (one shared channel let a fast worker's flows pile up without bound).
+    let (txs, rxs): (Vec<Sender<Msg>>, Vec<Receiver<Msg>>) =
+        (0..threads).map(|_| bounded::<Msg>(4)).unzip();
     let progress = progress && std::io::stderr().is_terminal();
 
     let mut engines: Vec<Option<Engine>> = (0..threads).map(|_| None).collect();
     let mut files: Vec<FileOutcome> = Vec::new();
     std::thread::scope(|scope| {
-        for worker in 0..threads {
-            let tx = tx.clone();
+        for (worker, tx) in txs.into_iter().enumerate() {
             let mut cfg = cfg.clone();
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
+                // `--max-flows` bounds the whole run: each worker holds its share of the flows.
+                cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
             }
             let (opened, paths, names) = (&opened, paths, &names);
-            scope.spawn(move || {
-                run_worker(
-                    worker,
-                    cfg,
-                    opened,
-                    paths,
-                    names,
-                    progress && worker == 0,
-                    &tx,
-                )
-            });
+            scope
+                .spawn(move || run_worker(cfg, opened, paths, names, progress && worker == 0, &tx));
         }
-        drop(tx);
         let mut queues: Vec<(VecDeque<Ended>, u64, bool)> =
             (0..threads).map(|_| (VecDeque::new(), 0, false)).collect();
-        for msg in rx.iter() {
+        loop {
+            merge_ready(&mut queues, &names, on_flow);
+            let Some(worker) = waiting_on(&queues) else {
+                break;
+            };
+            let Some(msg) = rxs.get(worker).and_then(|rx| rx.recv().ok()) else {
+                // A worker that hung up without `Done` (it panicked): stop waiting for it.
+                if let Some(q) = queues.get_mut(worker) {
+                    q.2 = true;
+                }
+                continue;
+            };
             match msg {
-                Msg::Flows { worker, flows, low } => {
+                Msg::Flows { flows, low } => {
                     if let Some(q) = queues.get_mut(worker) {
                         q.0.extend(flows);
                         q.1 = low;
                     }
                 }
-                Msg::Done {
-                    worker,
-                    engine,
-                    files: f,
-                } => {
+                Msg::Done { engine, files: f } => {
                     if let Some(q) = queues.get_mut(worker) {
                         q.2 = true;
                     }
@@ -163,7 +160,6 @@ pub fn run_files(
                     }
                 }
             }
-            merge_ready(&mut queues, &names, on_flow);
         }
         merge_ready(&mut queues, &names, on_flow);
     });
@@ -209,8 +205,18 @@ fn merge_ready(
     }
 }
 
+/// The worker whose next message the merge needs: one not done with nothing queued (after
+/// [`merge_ready`] such a worker blocks the head of the merge, or every queue is empty).
+/// `None` when every worker is done.
+fn waiting_on(queues: &[(VecDeque<Ended>, u64, bool)]) -> Option<usize> {
+    let open = |q: &&(VecDeque<Ended>, u64, bool)| !q.2;
+    queues
+        .iter()
+        .position(|q| open(&q) && q.0.is_empty())
+        .or_else(|| queues.iter().position(|q| open(&q)))
+}
+
 fn run_worker(
-    worker: usize,
     cfg: EngineConfig,
     opened: &[Result<CaptureFile, CaptureError>],
     paths: &[PathBuf],
@@ -254,7 +260,6 @@ fn run_worker(
                         since_send = 0;
                         let low = engine.stats.packets + 1;
                         let _ = tx.send(Msg::Flows {
-                            worker,
                             flows: std::mem::take(&mut batch),
                             low,
                         });
@@ -288,12 +293,10 @@ fn run_worker(
     engine.finish(&mut |e| batch.push(e));
     progress.done();
     let _ = tx.send(Msg::Flows {
-        worker,
         flows: batch,
         low: u64::MAX,
     });
     let _ = tx.send(Msg::Done {
-        worker,
         engine: Box::new(engine),
         files,
     });
