@@ -120,7 +120,27 @@ pub fn open(cfg: &LiveConfig) -> Result<pcap::Capture<pcap::Active>, String> {
         cap.filter(f, true)
             .map_err(|e| format!("invalid capture filter {f:?}: {e}"))?;
     }
-    Ok(cap)
+    // Non-blocking, and `run_capture` polls the descriptor itself: with TPACKET_V3 libpcap's
+    // read timeout never fires on a silent link (the kernel does not retire an empty block),
+    // so a blocking read would hang there forever, deaf to --duration and SIGTERM.
+    cap.setnonblock()
+        .map_err(|e| format!("cannot make {} non-blocking: {e}", cfg.interface))
+}
+
+/// Longest the capture thread sleeps waiting for packets before it checks for a stop.
+const POLL_MS: i32 = 50;
+
+/// Sleep until `fd` is readable or `POLL_MS` has passed.
+fn wait_readable(fd: std::os::fd::RawFd) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1; an error or EINTR just means we look again sooner.
+    unsafe {
+        libc::poll(&mut p, 1, POLL_MS);
+    }
 }
 
 /// Packets per batch at most, and the longest a partial batch waits.
@@ -138,6 +158,7 @@ pub fn run_capture(
     counters: &LiveCounters,
 ) {
     let link = LinkType(cap.get_datalink().0 as u32);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&cap);
     let new_batch = || Batch {
         link,
         data: Vec::with_capacity(BATCH_PACKETS * 1600),
@@ -174,7 +195,7 @@ pub fn run_capture(
                     .records
                     .push((ts, off, p.data.len() as u32, p.header.len));
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            Err(pcap::Error::TimeoutExpired) => wait_readable(fd),
             Err(e) => {
                 eprintln!("egressmap: capture stopped: {e}");
                 break;

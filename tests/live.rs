@@ -1,0 +1,126 @@
+//! Live capture (feature `live`).
+//!
+//! - `capture -r FILE` must be `audit FILE`: identical JSON reports on the fixtures and on corpus
+//!   captures (no root needed).
+//! - The namespace test (`tests/live/netns.sh`): real servers and a client in network namespaces,
+//!   the bridge mirrored to a monitor port, `egressmap capture` on it, the report checked against
+//!   what the client did. Needs root, so it runs only when `CI` or `EGRESSMAP_LIVE_TESTS` is set
+//!   and we are root; otherwise it prints SKIPPED.
+#![cfg(feature = "live")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_egressmap")
+}
+
+fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// stdout of `egressmap ARGS`, which must succeed.
+fn run_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = Command::new(bin()).args(args).output().expect("run egressmap");
+    assert!(
+        out.status.success(),
+        "egressmap {:?} failed: {}\n{}",
+        args,
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("egressmap {args:?}: stdout is not JSON ({e})")
+    })
+}
+
+fn same_report_both_ways(file: &Path) -> serde_json::Value {
+    let f = file.as_os_str();
+    let audit = run_json(&["audit".as_ref(), f, "--report".as_ref(), "json".as_ref()]);
+    let capture = run_json(&[
+        "capture".as_ref(),
+        "-r".as_ref(),
+        f,
+        "--report".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert_eq!(
+        audit,
+        capture,
+        "capture -r and audit disagree on {}",
+        file.display()
+    );
+    audit
+}
+
+#[test]
+fn capture_read_is_audit_on_fixtures() {
+    let files = [
+        "dns_udp_cname_then_tls_nosni.pcap",
+        "multi_iface.pcapng",
+        "tcp_fin_then_syn_reuse.pcap",
+        "linux_sll2.pcap",
+        "quic_v1.pcap",
+        "truncated_last_record.pcap",
+    ];
+    for name in files {
+        let r = same_report_both_ways(&manifest().join("fixtures").join(name));
+        // Not two empty reports: every one of these files has named flows.
+        assert!(
+            r["totals"]["flows"].as_u64().unwrap_or(0) > 0,
+            "{name}: no flows in the report"
+        );
+    }
+}
+
+#[test]
+fn capture_read_is_audit_on_corpus() {
+    let Some(corpus) = std::env::var_os("EGRESSMAP_CORPUS") else {
+        println!("SKIPPED: EGRESSMAP_CORPUS not set");
+        return;
+    };
+    let dir = PathBuf::from(corpus).join("pcaps");
+    // A spread: TLS, DNS, QUIC, HTTP over IPv6, a big-endian file, a pcapng, damaged packets.
+    let files = [
+        "ndpi__443-chrome.pcap",
+        "arkime__dns-wiresharkrepo.pcap",
+        "arkime__quic33-wireshark.pcap",
+        "arkime__v6-http.pcap",
+        "arkime__bigendian.pcap",
+        "ndpi__dns-google-nsid.pcapng",
+        "ndpi__badpackets.pcap",
+    ];
+    let mut flows = 0;
+    for name in files {
+        let path = dir.join(name);
+        assert!(path.exists(), "corpus file {} is missing", path.display());
+        let r = same_report_both_ways(&path);
+        flows += r["totals"]["flows_seen"].as_u64().unwrap_or(0);
+    }
+    assert!(flows > 0, "corpus files produced no flows at all");
+}
+
+#[test]
+fn namespace_capture_matches_what_the_client_did() {
+    let wanted = std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("EGRESSMAP_LIVE_TESTS").is_some_and(|v| !v.is_empty());
+    if !wanted {
+        println!("SKIPPED: set CI or EGRESSMAP_LIVE_TESTS (and run as root) for the namespace test");
+        return;
+    }
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        println!("SKIPPED: the namespace test needs root");
+        return;
+    }
+    let script = manifest().join("tests/live/netns.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(bin())
+        .output()
+        .expect("run tests/live/netns.sh");
+    // Shown with `--nocapture` and whenever the test fails: the report, the checks.
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "netns.sh failed: {}", out.status);
+}
