@@ -225,21 +225,29 @@ pub fn run_capture(
     }
 }
 
-/// Give up root after opening the device: from here on only `user` runs.
-pub fn drop_privileges(user: &str) -> Result<(), String> {
+/// The uid and gid of `user` when we run as root and will switch to it; `None` when not root
+/// (nothing to drop, files we create are already ours).
+pub fn target_ids(user: &str) -> Result<Option<(u32, u32)>, String> {
     // SAFETY: getuid has no preconditions.
     if unsafe { libc::getuid() } != 0 {
-        return Ok(());
+        return Ok(None);
     }
     let cname = std::ffi::CString::new(user).map_err(|_| format!("invalid user {user:?}"))?;
     // SAFETY: getpwnam reads a NUL-terminated string we own; the result is checked for null and
     // copied out before any other call that could overwrite its static buffer.
-    let (uid, gid) = unsafe {
+    unsafe {
         let pw = libc::getpwnam(cname.as_ptr());
         if pw.is_null() {
-            return Err(format!("no such user {user:?}"));
+            return Err(format!("no such user {user:?} (--user)"));
         }
-        ((*pw).pw_uid, (*pw).pw_gid)
+        Ok(Some(((*pw).pw_uid, (*pw).pw_gid)))
+    }
+}
+
+/// Give up root after opening the device: from here on only `user` runs.
+pub fn drop_privileges(user: &str) -> Result<(), String> {
+    let Some((uid, gid)) = target_ids(user)? else {
+        return Ok(());
     };
     // SAFETY: plain system calls; order matters (groups and gid before uid).
     unsafe {

@@ -51,11 +51,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Reports go into a directory nobody else can write to (a report others can swap is worthless).
-fn check_out_dir(dir: &Path) -> Result<(), String> {
+/// A directory we create as root belongs to `owner`, the user the capture drops to, or that user
+/// could not write a single snapshot into it.
+fn check_out_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
     if !dir.exists() {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o750))
             .map_err(|e| format!("cannot set permissions on {}: {e}", dir.display()))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot hand {} to the capture user: {e}", dir.display()))?;
+        }
     }
     let meta = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if !meta.is_dir() {
@@ -164,11 +170,12 @@ impl Sink<'_> {
         r
     }
 
-    fn snapshot(&mut self) {
+    /// Write report.json (and report.<fmt>); the error says why not.
+    fn snapshot(&mut self) -> std::io::Result<()> {
         let r = self.report();
         let dir = &self.args.out;
         let json = serde_json::to_string_pretty(&r).unwrap_or_default();
-        let mut ok = write_atomic(dir, "report.json", json.as_bytes()).is_ok();
+        let mut res = write_atomic(dir, "report.json", json.as_bytes());
         let format = self.args.opts.report.unwrap_or(Format::Table);
         if format != Format::Json {
             let ext = match format {
@@ -178,14 +185,16 @@ impl Sink<'_> {
                 Format::Html => "html",
                 Format::Json => "json",
             };
-            ok &= write_atomic(dir, &format!("report.{ext}"), render(&r, format, false).as_bytes()).is_ok();
+            res = res.and_then(|()| write_atomic(dir, &format!("report.{ext}"), render(&r, format, false).as_bytes()));
         }
-        if ok {
-            self.snapshots += 1;
-        } else {
-            self.failed_writes += 1;
-            eprintln!("egressmap: cannot write report snapshot in {}", dir.display());
+        match &res {
+            Ok(()) => self.snapshots += 1,
+            Err(e) => {
+                self.failed_writes += 1;
+                eprintln!("egressmap: cannot write report snapshot in {}: {e}", dir.display());
+            }
         }
+        res
     }
 }
 
@@ -219,7 +228,7 @@ impl LiveSink for Sink<'_> {
         }
         if self.last_report.elapsed() >= self.args.report_every {
             self.last_report = Instant::now();
-            self.snapshot();
+            let _ = self.snapshot();
         }
     }
 }
@@ -291,12 +300,19 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
             return EXIT_USAGE;
         }
     };
-    if let Err(e) = check_out_dir(&a.out) {
+    let owner = match live::target_ids(&a.user) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(e) = check_out_dir(&a.out, owner) {
         eprintln!("egressmap: {e}");
         return EXIT_USAGE;
     }
     if let Some(d) = &a.write_pcap {
-        if let Err(e) = check_out_dir(d) {
+        if let Err(e) = check_out_dir(d, owner) {
             eprintln!("egressmap: {e}");
             return EXIT_USAGE;
         }
@@ -355,6 +371,16 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         snapshots: 0,
         failed_writes: 0,
     };
+    // A first (empty) snapshot now: a directory the capture user cannot write to fails here, not
+    // after the first period, and readers find a report from the start.
+    if let Err(e) = sink.snapshot() {
+        eprintln!(
+            "egressmap: cannot write reports into {} as user {}: {e}",
+            a.out.display(),
+            if owner.is_some() { a.user.as_str() } else { "(current)" }
+        );
+        return EXIT_OUTPUT;
+    }
     let (ptx, prx) = crossbeam_channel::bounded::<Arc<Batch>>(1024);
     let writer = a.write_pcap.clone().map(|dir| {
         let (size, keep) = (a.rotate_size, a.rotate_keep);
@@ -371,7 +397,7 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
     if let Some(w) = writer {
         let _ = w.join();
     }
-    sink.snapshot();
+    let _ = sink.snapshot();
     if let Some(w) = sink.log.take() {
         let _ = w.finish();
     }

@@ -114,16 +114,14 @@ for log in dnsd tlsd; do
 done
 for _ in $(seq 50); do in_c bash -c 'exec 3<>/dev/tcp/10.77.0.2/80' 2>/dev/null && break; sleep 0.1; done
 
-# --- capture on the monitor port. The report directory is the capture user's (it drops root).
+# --- capture on the monitor port. It creates the report directory for the user it drops to.
 out="$work/out"
-mkdir -m 0750 "$out"
-chown nobody "$out"
 duration=15
 ip netns exec "$NS_SW" "$bin" capture -i mon1 --report-every 2s --duration "${duration}s" --out "$out" \
     --all-destinations --flows "$out/flows.jsonl" --report table >"$work/capture.log" 2>&1 &
 cap=$!
 pids+=($cap)
-# Started when it has written its first snapshot (the interface is open by then).
+# Started when it has written its first snapshot (right after opening the interface).
 for _ in $(seq 100); do [ -f "$out/report.json" ] && break; sleep 0.1; done
 [ -f "$out/report.json" ] || { echo "capture did not start:"; cat "$work/capture.log"; exit 1; }
 # The handshake above happened before the capture: start counting from here.
