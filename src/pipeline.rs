@@ -345,9 +345,23 @@ pub fn run_live(
                     }
                     engine.tick(b.now, &mut |e| out.push(e));
                     let t = &engine.table.stats;
-                    let (e, n) = (t.evicted, t.remembered_names_evicted + if worker == 0 { engine.resolver.stats.evicted } else { 0 });
-                    counters.flows_evicted.fetch_add(e.saturating_sub(evicted), std::sync::atomic::Ordering::Relaxed);
-                    counters.names_evicted.fetch_add(n.saturating_sub(names), std::sync::atomic::Ordering::Relaxed);
+                    let (e, n) = (
+                        t.evicted,
+                        t.remembered_names_evicted
+                            + if worker == 0 {
+                                engine.resolver.stats.evicted
+                            } else {
+                                0
+                            },
+                    );
+                    counters.flows_evicted.fetch_add(
+                        e.saturating_sub(evicted),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    counters.names_evicted.fetch_add(
+                        n.saturating_sub(names),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     (evicted, names) = (e, n);
                     let low = engine.stats.packets + 1;
                     let _ = tx.send(Msg::Flows {

@@ -21,7 +21,10 @@ fn manifest() -> &'static Path {
 
 /// stdout of `egressmap ARGS`, which must succeed.
 fn run_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
-    let out = Command::new(bin()).args(args).output().expect("run egressmap");
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run egressmap");
     assert!(
         out.status.success(),
         "egressmap {:?} failed: {}\n{}",
@@ -29,9 +32,8 @@ fn run_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("egressmap {args:?}: stdout is not JSON ({e})")
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("egressmap {args:?}: stdout is not JSON ({e})"))
 }
 
 fn same_report_both_ways(file: &Path) -> serde_json::Value {
@@ -105,7 +107,9 @@ fn namespace_capture_matches_what_the_client_did() {
     let wanted = std::env::var_os("CI").is_some_and(|v| !v.is_empty())
         || std::env::var_os("EGRESSMAP_LIVE_TESTS").is_some_and(|v| !v.is_empty());
     if !wanted {
-        println!("SKIPPED: set CI or EGRESSMAP_LIVE_TESTS (and run as root) for the namespace test");
+        println!(
+            "SKIPPED: set CI or EGRESSMAP_LIVE_TESTS (and run as root) for the namespace test"
+        );
         return;
     }
     // SAFETY: getuid has no preconditions.

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::audit::{engine_config, load_signatures, match_flow, report_context_parts, warnings_from};
+use super::audit::{
+    engine_config, load_signatures, match_flow, report_context_parts, warnings_from,
+};
 use super::{CaptureArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE};
 use crate::capture::live::{self, Batch, LiveConfig, LiveCounters};
 use crate::flow::Flow;
@@ -24,7 +26,9 @@ use crate::signatures::{Database, Matcher};
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?} (e.g. 7d, 1h, 30m, 90s)"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (e.g. 7d, 1h, 30m, 90s)"))?;
     let mult = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -39,8 +43,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?} (e.g. 1G, 100M)"))?;
-    let mult: u64 = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?} (e.g. 1G, 100M)"))?;
+    let mult: u64 = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
         "" => 1,
         "K" => 1 << 10,
         "M" => 1 << 20,
@@ -119,7 +129,8 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     fn report(&self) -> Report {
-        let (ctx_build, documented, version) = report_context_parts(self.db, self.sigdir, &self.args.opts);
+        let (ctx_build, documented, version) =
+            report_context_parts(self.db, self.sigdir, &self.args.opts);
         let area_info = |id: &str| match self.db.area(id) {
             Some(a) => (a.name.clone(), a.turn_off_url()),
             None => (id.to_string(), None),
@@ -147,17 +158,32 @@ impl Sink<'_> {
         };
         let mut warnings = Vec::new();
         for (n, what) in [
-            (counters.kernel_dropped, "packets dropped by the kernel (capture buffer full)"),
-            (counters.interface_dropped, "packets dropped by the interface"),
-            (counters.queue_dropped, "packets dropped in egressmap's queue (workers too slow)"),
-            (counters.flows_evicted, "flows flushed early because the flow table was full"),
+            (
+                counters.kernel_dropped,
+                "packets dropped by the kernel (capture buffer full)",
+            ),
+            (
+                counters.interface_dropped,
+                "packets dropped by the interface",
+            ),
+            (
+                counters.queue_dropped,
+                "packets dropped in egressmap's queue (workers too slow)",
+            ),
+            (
+                counters.flows_evicted,
+                "flows flushed early because the flow table was full",
+            ),
         ] {
             if n > 0 {
                 warnings.push(format!("{n} {what}"));
             }
         }
         if self.failed_writes > 0 {
-            warnings.push(format!("{} report snapshots could not be written", self.failed_writes));
+            warnings.push(format!(
+                "{} report snapshots could not be written",
+                self.failed_writes
+            ));
         }
         let inputs = vec![Input {
             name: format!("live:{}", counters.interface),
@@ -165,7 +191,10 @@ impl Sink<'_> {
             status: "ok".to_string(),
             error: None,
         }];
-        let mut r = self.agg.clone().finish(&ctx, inputs, counters.packets_received, warnings);
+        let mut r = self
+            .agg
+            .clone()
+            .finish(&ctx, inputs, counters.packets_received, warnings);
         r.capture = Some(counters);
         r
     }
@@ -185,13 +214,22 @@ impl Sink<'_> {
                 Format::Html => "html",
                 Format::Json => "json",
             };
-            res = res.and_then(|()| write_atomic(dir, &format!("report.{ext}"), render(&r, format, false).as_bytes()));
+            res = res.and_then(|()| {
+                write_atomic(
+                    dir,
+                    &format!("report.{ext}"),
+                    render(&r, format, false).as_bytes(),
+                )
+            });
         }
         match &res {
             Ok(()) => self.snapshots += 1,
             Err(e) => {
                 self.failed_writes += 1;
-                eprintln!("egressmap: cannot write report snapshot in {}: {e}", dir.display());
+                eprintln!(
+                    "egressmap: cannot write report snapshot in {}: {e}",
+                    dir.display()
+                );
             }
         }
         res
@@ -202,7 +240,10 @@ impl LiveSink for Sink<'_> {
     fn flow(&mut self, flow: &Flow) {
         let m = match_flow(&mut self.matcher, flow);
         let (areas, endpoints): (&[String], Vec<String>) = match &m {
-            Some(r) => (&r.areas, r.endpoints.iter().map(|e| e.pattern.clone()).collect()),
+            Some(r) => (
+                &r.areas,
+                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+            ),
             None => (&[], Vec::new()),
         };
         self.packets += flow.up.packets + flow.down.packets;
@@ -215,7 +256,9 @@ impl LiveSink for Sink<'_> {
         );
         if let Some(w) = self.log.as_mut() {
             let name = format!("live:{}", self.args.interface.as_deref().unwrap_or(""));
-            if w.write(&FlowRecord::new(flow, &name, areas, &endpoints)).is_err() {
+            if w.write(&FlowRecord::new(flow, &name, areas, &endpoints))
+                .is_err()
+            {
                 self.failed_writes += 1;
                 self.log = None;
             }
@@ -223,7 +266,11 @@ impl LiveSink for Sink<'_> {
     }
 
     fn tick(&mut self) {
-        if self.args.duration.is_some_and(|d| self.started.elapsed() >= d) {
+        if self
+            .args
+            .duration
+            .is_some_and(|d| self.started.elapsed() >= d)
+        {
             self.stop.store(true, Ordering::Relaxed);
         }
         if self.last_report.elapsed() >= self.args.report_every {
@@ -234,7 +281,12 @@ impl LiveSink for Sink<'_> {
 }
 
 /// Writes the captured packets to rotating pcap files (`--write-pcap DIR`).
-fn pcap_writer(dir: PathBuf, rotate_size: u64, keep: usize, rx: crossbeam_channel::Receiver<Arc<Batch>>) {
+fn pcap_writer(
+    dir: PathBuf,
+    rotate_size: u64,
+    keep: usize,
+    rx: crossbeam_channel::Receiver<Arc<Batch>>,
+) {
     let mut n: u64 = 0;
     let mut file: Option<(std::io::BufWriter<File>, u64)> = None;
     let mut written: Vec<PathBuf> = Vec::new();
@@ -245,7 +297,10 @@ fn pcap_writer(dir: PathBuf, rotate_size: u64, keep: usize, rx: crossbeam_channe
                     let _ = w.flush();
                 }
                 n += 1;
-                let path = dir.join(format!("egressmap-{}-{n:05}.pcap", live::now_nanos() / 1_000_000_000));
+                let path = dir.join(format!(
+                    "egressmap-{}-{n:05}.pcap",
+                    live::now_nanos() / 1_000_000_000
+                ));
                 let Ok(f) = File::create(&path) else {
                     eprintln!("egressmap: cannot write {}", path.display());
                     return;
@@ -377,7 +432,11 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         eprintln!(
             "egressmap: cannot write reports into {} as user {}: {e}",
             a.out.display(),
-            if owner.is_some() { a.user.as_str() } else { "(current)" }
+            if owner.is_some() {
+                a.user.as_str()
+            } else {
+                "(current)"
+            }
         );
         return EXIT_OUTPUT;
     }
@@ -393,7 +452,15 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         a.report_every,
         a.out.display()
     );
-    let engines = run_live(cap, engine_config(&a.opts), a.opts.threads, &stop, &counters, pcap_out, &mut sink);
+    let engines = run_live(
+        cap,
+        engine_config(&a.opts),
+        a.opts.threads,
+        &stop,
+        &counters,
+        pcap_out,
+        &mut sink,
+    );
     if let Some(w) = writer {
         let _ = w.join();
     }
