@@ -114,6 +114,22 @@ for log in dnsd tlsd; do
 done
 for _ in $(seq 50); do in_c bash -c 'exec 3<>/dev/tcp/10.77.0.2/80' 2>/dev/null && break; sleep 0.1; done
 
+# --- command-line validation: clear errors, non-zero exits, nothing captured.
+expect_error() {
+    local what="$1" pattern="$2" rc=0
+    shift 2
+    ip netns exec "$NS_SW" "$bin" capture "$@" >"$work/err.log" 2>&1 || rc=$?
+    if [ "$rc" = 0 ] || ! grep -q "$pattern" "$work/err.log"; then
+        echo "FAIL  $what: exit $rc, expected an error matching '$pattern':"; cat "$work/err.log"; exit 1
+    fi
+    echo "ok    $what (exit $rc: $(head -1 "$work/err.log"))"
+}
+expect_error "unknown interface" "no interface" -i nosuch0 --out "$work/e1" --duration 1s
+expect_error "option-like interface name" "invalid interface" -i=-x --out "$work/e2" --duration 1s
+expect_error "bad BPF filter" "invalid capture filter" -i mon1 -f "port and and" --out "$work/e3" --duration 1s
+mkdir -m 0777 "$work/open"
+expect_error "world-writable report directory" "other users can write" -i mon1 --out "$work/open" --duration 1s
+
 # --- capture on the monitor port. It creates the report directory for the user it drops to.
 out="$work/out"
 duration=15
@@ -150,3 +166,20 @@ echo "--- report.txt written by the capture"
 cat "$out/report.txt"
 echo "---"
 python3 "$here/check_report.py" "$out/report.json" "$out/flows.jsonl" "$work/did.json" "$snapshots"
+
+# --- SIGTERM on a silent link: stops within seconds, exit 0, final report written.
+ip netns exec "$NS_SW" "$bin" capture -i mon1 --report-every 1h --out "$work/term" >"$work/term.log" 2>&1 &
+cap=$!
+pids+=($cap)
+for _ in $(seq 100); do [ -f "$work/term/report.json" ] && break; sleep 0.1; done
+sleep 1
+kill -TERM "$cap"
+for _ in $(seq 50); do kill -0 "$cap" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$cap" 2>/dev/null; then echo "FAIL  capture still running 5 s after SIGTERM on a silent link"; exit 1; fi
+rc=0
+wait "$cap" || rc=$?
+pids=("${pids[@]/$cap}")
+[ "$rc" = 0 ] || { echo "FAIL  capture exited $rc after SIGTERM"; cat "$work/term.log"; exit 1; }
+grep -q "2 snapshots" "$work/term.log" || { echo "FAIL  no final snapshot after SIGTERM"; cat "$work/term.log"; exit 1; }
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$work/term/report.json"
+echo "ok    SIGTERM on a silent link: exit 0 within 5 s, final report written"
