@@ -75,6 +75,8 @@ pub struct LiveCounters {
     /// Kept up to date by the workers (sums over shards).
     pub flows_evicted: AtomicU64,
     pub names_evicted: AtomicU64,
+    /// Packets missing from the `--write-pcap` files (writer behind, or stopped by an error).
+    pub pcap_dropped: AtomicU64,
 }
 
 pub fn now_nanos() -> Nanos {
@@ -179,7 +181,9 @@ pub fn run_capture(
             let _ = w.try_send(b.clone());
         }
         if let Some(x) = &extra {
-            let _ = x.try_send(b);
+            if x.try_send(b).is_err() {
+                counters.pcap_dropped.fetch_add(n, Ordering::Relaxed);
+            }
         }
     };
     while !stop.load(Ordering::Relaxed) {
