@@ -9,10 +9,16 @@
 //!
 //! Built without `--features live` there is no `capture` command: one test says so.
 
+/// Straight to stderr, past the test harness's capture: a skip must show in CI logs.
+fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
 #[cfg(not(feature = "live"))]
 #[test]
 fn live_tests_need_the_live_feature() {
-    println!("SKIPPED: live capture tests need `cargo test --features live` (and libpcap-dev)");
+    skipped("live capture tests need `cargo test --features live` (and libpcap-dev)");
 }
 
 #[cfg(feature = "live")]
@@ -94,7 +100,7 @@ mod live {
     #[test]
     fn capture_read_is_audit_on_corpus() {
         let Some(corpus) = std::env::var_os("EGRESSMAP_CORPUS") else {
-            println!("SKIPPED: EGRESSMAP_CORPUS not set");
+            super::skipped("EGRESSMAP_CORPUS not set");
             return;
         };
         let dir = PathBuf::from(corpus).join("pcaps");
@@ -118,25 +124,24 @@ mod live {
         let wanted = std::env::var_os("CI").is_some_and(|v| !v.is_empty())
             || std::env::var_os("EGRESSMAP_LIVE_TESTS").is_some_and(|v| !v.is_empty());
         if !wanted {
-            println!(
-                "SKIPPED: set CI or EGRESSMAP_LIVE_TESTS (and run as root) for the namespace test"
+            super::skipped(
+                "set CI or EGRESSMAP_LIVE_TESTS (and run as root) for the namespace test",
             );
             return;
         }
         // SAFETY: getuid has no preconditions.
         if unsafe { libc::getuid() } != 0 {
-            println!("SKIPPED: the namespace test needs root");
+            super::skipped("the namespace test needs root");
             return;
         }
         let script = manifest().join("tests/live/netns.sh");
-        let out = Command::new("bash")
+        // Inherited stdout/stderr, not captured by the test harness: CI logs show the report
+        // and every check, pass or fail.
+        let status = Command::new("bash")
             .arg(&script)
             .arg(bin())
-            .output()
+            .status()
             .expect("run tests/live/netns.sh");
-        // Shown with `--nocapture` and whenever the test fails: the report, the checks.
-        println!("{}", String::from_utf8_lossy(&out.stdout));
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "netns.sh failed: {}", out.status);
+        assert!(status.success(), "tests/live/netns.sh failed: {status}");
     }
 }
