@@ -326,17 +326,21 @@ pub fn run_live(
     use crate::capture::live::{run_capture, Batch};
     use std::sync::Arc;
     let threads = threads.clamp(1, 256);
-    let (tx, rx) = bounded::<Msg>(threads * 8);
+    let (txs, rxs): (Vec<Sender<Msg>>, Vec<crossbeam_channel::Receiver<Msg>>) =
+        (0..threads).map(|_| bounded::<Msg>(8)).unzip();
     let mut engines: Vec<Option<Engine>> = (0..threads).map(|_| None).collect();
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
         for worker in 0..threads {
             let (btx, brx) = bounded::<Arc<Batch>>(256);
             senders.push(btx);
-            let tx = tx.clone();
+            let Some(tx) = txs.get(worker).cloned() else {
+                break;
+            };
             let mut cfg = cfg.clone();
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
+                cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
             }
             scope.spawn(move || {
                 let mut engine = Engine::new(cfg);
@@ -368,39 +372,45 @@ pub fn run_live(
                     (evicted, names) = (e, n);
                     let low = engine.stats.packets + 1;
                     let _ = tx.send(Msg::Flows {
-                        worker,
                         flows: std::mem::take(&mut out),
                         low,
                     });
                 }
                 engine.finish(&mut |e| out.push(e));
                 let _ = tx.send(Msg::Flows {
-                    worker,
                     flows: out,
                     low: u64::MAX,
                 });
                 let _ = tx.send(Msg::Done {
-                    worker,
                     engine: Box::new(engine),
                     files: Vec::new(),
                 });
             });
         }
-        drop(tx);
+        drop(txs);
         scope.spawn(move || run_capture(cap, senders, pcap_out, stop, counters));
         let mut queues: Vec<(VecDeque<Ended>, u64, bool)> =
             (0..threads).map(|_| (VecDeque::new(), 0, false)).collect();
         let names: [String; 1] = [String::new()];
         let mut last_tick = Instant::now();
         loop {
+            merge_ready(&mut queues, &names, &mut |f, _| sink.flow(f));
+            if last_tick.elapsed() >= Duration::from_secs(1) {
+                last_tick = Instant::now();
+                sink.tick();
+            }
+            let Some(worker) = waiting_on(&queues) else {
+                break;
+            };
+            let Some(rx) = rxs.get(worker) else { break };
             match rx.recv_timeout(Duration::from_millis(500)) {
-                Ok(Msg::Flows { worker, flows, low }) => {
+                Ok(Msg::Flows { flows, low }) => {
                     if let Some(q) = queues.get_mut(worker) {
                         q.0.extend(flows);
                         q.1 = low;
                     }
                 }
-                Ok(Msg::Done { worker, engine, .. }) => {
+                Ok(Msg::Done { engine, .. }) => {
                     if let Some(q) = queues.get_mut(worker) {
                         q.2 = true;
                     }
@@ -409,12 +419,11 @@ pub fn run_live(
                     }
                 }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            }
-            merge_ready(&mut queues, &names, &mut |f, _| sink.flow(f));
-            if last_tick.elapsed() >= Duration::from_secs(1) {
-                last_tick = Instant::now();
-                sink.tick();
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    if let Some(q) = queues.get_mut(worker) {
+                        q.2 = true;
+                    }
+                }
             }
         }
         merge_ready(&mut queues, &names, &mut |f, _| sink.flow(f));

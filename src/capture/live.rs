@@ -75,6 +75,8 @@ pub struct LiveCounters {
     /// Kept up to date by the workers (sums over shards).
     pub flows_evicted: AtomicU64,
     pub names_evicted: AtomicU64,
+    /// Packets missing from the `--write-pcap` files (writer behind, or stopped by an error).
+    pub pcap_dropped: AtomicU64,
 }
 
 pub fn now_nanos() -> Nanos {
@@ -120,7 +122,27 @@ pub fn open(cfg: &LiveConfig) -> Result<pcap::Capture<pcap::Active>, String> {
         cap.filter(f, true)
             .map_err(|e| format!("invalid capture filter {f:?}: {e}"))?;
     }
-    Ok(cap)
+    // Non-blocking, and `run_capture` polls the descriptor itself: with TPACKET_V3 libpcap's
+    // read timeout never fires on a silent link (the kernel does not retire an empty block),
+    // so a blocking read would hang there forever, deaf to --duration and SIGTERM.
+    cap.setnonblock()
+        .map_err(|e| format!("cannot make {} non-blocking: {e}", cfg.interface))
+}
+
+/// Longest the capture thread sleeps waiting for packets before it checks for a stop.
+const POLL_MS: i32 = 50;
+
+/// Sleep until `fd` is readable or `POLL_MS` has passed.
+fn wait_readable(fd: std::os::fd::RawFd) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1; an error or EINTR just means we look again sooner.
+    unsafe {
+        libc::poll(&mut p, 1, POLL_MS);
+    }
 }
 
 /// Packets per batch at most, and the longest a partial batch waits.
@@ -138,6 +160,7 @@ pub fn run_capture(
     counters: &LiveCounters,
 ) {
     let link = LinkType(cap.get_datalink().0 as u32);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&cap);
     let new_batch = || Batch {
         link,
         data: Vec::with_capacity(BATCH_PACKETS * 1600),
@@ -158,7 +181,9 @@ pub fn run_capture(
             let _ = w.try_send(b.clone());
         }
         if let Some(x) = &extra {
-            let _ = x.try_send(b);
+            if x.try_send(b).is_err() {
+                counters.pcap_dropped.fetch_add(n, Ordering::Relaxed);
+            }
         }
     };
     while !stop.load(Ordering::Relaxed) {
@@ -174,7 +199,7 @@ pub fn run_capture(
                     .records
                     .push((ts, off, p.data.len() as u32, p.header.len));
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            Err(pcap::Error::TimeoutExpired) => wait_readable(fd),
             Err(e) => {
                 eprintln!("egressmap: capture stopped: {e}");
                 break;
@@ -204,21 +229,29 @@ pub fn run_capture(
     }
 }
 
-/// Give up root after opening the device: from here on only `user` runs.
-pub fn drop_privileges(user: &str) -> Result<(), String> {
+/// The uid and gid of `user` when we run as root and will switch to it; `None` when not root
+/// (nothing to drop, files we create are already ours).
+pub fn target_ids(user: &str) -> Result<Option<(u32, u32)>, String> {
     // SAFETY: getuid has no preconditions.
     if unsafe { libc::getuid() } != 0 {
-        return Ok(());
+        return Ok(None);
     }
     let cname = std::ffi::CString::new(user).map_err(|_| format!("invalid user {user:?}"))?;
     // SAFETY: getpwnam reads a NUL-terminated string we own; the result is checked for null and
     // copied out before any other call that could overwrite its static buffer.
-    let (uid, gid) = unsafe {
+    unsafe {
         let pw = libc::getpwnam(cname.as_ptr());
         if pw.is_null() {
-            return Err(format!("no such user {user:?}"));
+            return Err(format!("no such user {user:?} (--user)"));
         }
-        ((*pw).pw_uid, (*pw).pw_gid)
+        Ok(Some(((*pw).pw_uid, (*pw).pw_gid)))
+    }
+}
+
+/// Give up root after opening the device: from here on only `user` runs.
+pub fn drop_privileges(user: &str) -> Result<(), String> {
+    let Some((uid, gid)) = target_ids(user)? else {
+        return Ok(());
     };
     // SAFETY: plain system calls; order matters (groups and gid before uid).
     unsafe {

@@ -61,11 +61,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Reports go into a directory nobody else can write to (a report others can swap is worthless).
-fn check_out_dir(dir: &Path) -> Result<(), String> {
+/// A directory we create as root belongs to `owner`, the user the capture drops to, or that user
+/// could not write a single snapshot into it.
+fn check_out_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
     if !dir.exists() {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o750))
             .map_err(|e| format!("cannot set permissions on {}: {e}", dir.display()))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot hand {} to the capture user: {e}", dir.display()))?;
+        }
     }
     let meta = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if !meta.is_dir() {
@@ -173,6 +179,12 @@ impl Sink<'_> {
                 warnings.push(format!("{n} {what}"));
             }
         }
+        let pcap_dropped = c.pcap_dropped.load(Ordering::Relaxed);
+        if pcap_dropped > 0 {
+            warnings.push(format!(
+                "{pcap_dropped} packets missing from the --write-pcap files"
+            ));
+        }
         if self.failed_writes > 0 {
             warnings.push(format!(
                 "{} report snapshots could not be written",
@@ -193,11 +205,12 @@ impl Sink<'_> {
         r
     }
 
-    fn snapshot(&mut self) {
+    /// Write report.json (and report.<fmt>); the error says why not.
+    fn snapshot(&mut self) -> std::io::Result<()> {
         let r = self.report();
         let dir = &self.args.out;
         let json = serde_json::to_string_pretty(&r).unwrap_or_default();
-        let mut ok = write_atomic(dir, "report.json", json.as_bytes()).is_ok();
+        let mut res = write_atomic(dir, "report.json", json.as_bytes());
         let format = self.args.opts.report.unwrap_or(Format::Table);
         if format != Format::Json {
             let ext = match format {
@@ -207,22 +220,25 @@ impl Sink<'_> {
                 Format::Html => "html",
                 Format::Json => "json",
             };
-            ok &= write_atomic(
-                dir,
-                &format!("report.{ext}"),
-                render(&r, format, false).as_bytes(),
-            )
-            .is_ok();
+            res = res.and_then(|()| {
+                write_atomic(
+                    dir,
+                    &format!("report.{ext}"),
+                    render(&r, format, false).as_bytes(),
+                )
+            });
         }
-        if ok {
-            self.snapshots += 1;
-        } else {
-            self.failed_writes += 1;
-            eprintln!(
-                "egressmap: cannot write report snapshot in {}",
-                dir.display()
-            );
+        match &res {
+            Ok(()) => self.snapshots += 1,
+            Err(e) => {
+                self.failed_writes += 1;
+                eprintln!(
+                    "egressmap: cannot write report snapshot in {}: {e}",
+                    dir.display()
+                );
+            }
         }
+        res
     }
 }
 
@@ -265,68 +281,89 @@ impl LiveSink for Sink<'_> {
         }
         if self.last_report.elapsed() >= self.args.report_every {
             self.last_report = Instant::now();
-            self.snapshot();
+            let _ = self.snapshot();
         }
     }
 }
 
-/// Writes the captured packets to rotating pcap files (`--write-pcap DIR`).
+/// Writes the captured packets to rotating pcap files (`--write-pcap DIR`). Stops at the first
+/// error (disk full, directory gone); returns how many packets it was given but did not write.
+/// Batches sent after it stopped are counted by the capture thread.
 fn pcap_writer(
     dir: PathBuf,
     rotate_size: u64,
     keep: usize,
     rx: crossbeam_channel::Receiver<Arc<Batch>>,
-) {
+) -> u64 {
     let mut n: u64 = 0;
     let mut file: Option<(std::io::BufWriter<File>, u64)> = None;
     let mut written: Vec<PathBuf> = Vec::new();
     for b in rx.iter() {
-        for p in b.packets() {
-            if file.as_ref().is_none_or(|(_, size)| *size >= rotate_size) {
-                if let Some((mut w, _)) = file.take() {
-                    let _ = w.flush();
-                }
-                n += 1;
-                let path = dir.join(format!(
-                    "egressmap-{}-{n:05}.pcap",
-                    live::now_nanos() / 1_000_000_000
-                ));
-                let Ok(f) = File::create(&path) else {
-                    eprintln!("egressmap: cannot write {}", path.display());
-                    return;
-                };
-                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                // pcap header, ns resolution, little-endian, snaplen 262144.
-                let mut h = Vec::with_capacity(24);
-                h.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
-                h.extend_from_slice(&2u16.to_le_bytes());
-                h.extend_from_slice(&4u16.to_le_bytes());
-                h.extend_from_slice(&[0; 8]);
-                h.extend_from_slice(&262_144u32.to_le_bytes());
-                h.extend_from_slice(&p.link.0.to_le_bytes());
-                let _ = w.write_all(&h);
-                file = Some((w, 24));
-                written.push(path);
-                while written.len() > keep.max(1) {
-                    let old = written.remove(0);
-                    let _ = fs::remove_file(old);
-                }
-            }
-            if let Some((w, size)) = file.as_mut() {
-                let mut rec = [0u8; 16];
-                rec[0..4].copy_from_slice(&((p.ts / 1_000_000_000) as u32).to_le_bytes());
-                rec[4..8].copy_from_slice(&((p.ts % 1_000_000_000) as u32).to_le_bytes());
-                rec[8..12].copy_from_slice(&(p.data.len() as u32).to_le_bytes());
-                rec[12..16].copy_from_slice(&p.orig_len.to_le_bytes());
-                let _ = w.write_all(&rec);
-                let _ = w.write_all(p.data);
-                *size += 16 + p.data.len() as u64;
+        for (i, p) in b.packets().enumerate() {
+            if let Err(e) =
+                write_packet(&dir, rotate_size, keep, &mut n, &mut file, &mut written, &p)
+            {
+                eprintln!("egressmap: --write-pcap stopped: {e}");
+                return (b.records.len() - i) as u64;
             }
         }
     }
     if let Some((mut w, _)) = file {
-        let _ = w.flush();
+        if let Err(e) = w.flush() {
+            eprintln!("egressmap: --write-pcap: {e}");
+        }
     }
+    0
+}
+
+fn write_packet(
+    dir: &Path,
+    rotate_size: u64,
+    keep: usize,
+    n: &mut u64,
+    file: &mut Option<(std::io::BufWriter<File>, u64)>,
+    written: &mut Vec<PathBuf>,
+    p: &crate::capture::Packet<'_>,
+) -> std::io::Result<()> {
+    if file.as_ref().is_none_or(|(_, size)| *size >= rotate_size) {
+        if let Some((mut w, _)) = file.take() {
+            w.flush()?;
+        }
+        *n += 1;
+        let path = dir.join(format!(
+            "egressmap-{}-{:05}.pcap",
+            live::now_nanos() / 1_000_000_000,
+            n
+        ));
+        let f = File::create(&path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        // pcap header, ns resolution, little-endian, snaplen 262144.
+        let mut h = [0u8; 24];
+        h[0..4].copy_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+        h[4..6].copy_from_slice(&2u16.to_le_bytes());
+        h[6..8].copy_from_slice(&4u16.to_le_bytes());
+        h[16..20].copy_from_slice(&262_144u32.to_le_bytes());
+        h[20..24].copy_from_slice(&p.link.0.to_le_bytes());
+        w.write_all(&h)?;
+        *file = Some((w, 24));
+        written.push(path);
+        while written.len() > keep.max(1) {
+            let old = written.remove(0);
+            let _ = fs::remove_file(old);
+        }
+    }
+    if let Some((w, size)) = file.as_mut() {
+        let mut rec = [0u8; 16];
+        rec[0..4].copy_from_slice(&((p.ts / 1_000_000_000) as u32).to_le_bytes());
+        rec[4..8].copy_from_slice(&((p.ts % 1_000_000_000) as u32).to_le_bytes());
+        rec[8..12].copy_from_slice(&(p.data.len() as u32).to_le_bytes());
+        rec[12..16].copy_from_slice(&p.orig_len.to_le_bytes());
+        w.write_all(&rec)?;
+        w.write_all(p.data)?;
+        *size += 16 + p.data.len() as u64;
+    }
+    Ok(())
 }
 
 pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
@@ -345,12 +382,19 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
             return EXIT_USAGE;
         }
     };
-    if let Err(e) = check_out_dir(&a.out) {
+    let owner = match live::target_ids(&a.user) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(e) = check_out_dir(&a.out, owner) {
         eprintln!("egressmap: {e}");
         return EXIT_USAGE;
     }
     if let Some(d) = &a.write_pcap {
-        if let Err(e) = check_out_dir(d) {
+        if let Err(e) = check_out_dir(d, owner) {
             eprintln!("egressmap: {e}");
             return EXIT_USAGE;
         }
@@ -374,8 +418,12 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         return EXIT_FAILED;
     }
     let stop = Arc::new(AtomicBool::new(false));
+    // The first SIGINT/SIGTERM drains and writes the final report; a second one (the drain
+    // hangs, the operator insists) exits at once, leaving the last periodic snapshot.
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+        if let Err(e) = signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
+            .and_then(|_| signal_hook::flag::register(sig, stop.clone()))
+        {
             eprintln!("egressmap: cannot handle signals: {e}");
             return EXIT_FAILED;
         }
@@ -409,6 +457,20 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         snapshots: 0,
         failed_writes: 0,
     };
+    // A first (empty) snapshot now: a directory the capture user cannot write to fails here, not
+    // after the first period, and readers find a report from the start.
+    if let Err(e) = sink.snapshot() {
+        eprintln!(
+            "egressmap: cannot write reports into {} as user {}: {e}",
+            a.out.display(),
+            if owner.is_some() {
+                a.user.as_str()
+            } else {
+                "(current)"
+            }
+        );
+        return EXIT_OUTPUT;
+    }
     let (ptx, prx) = crossbeam_channel::bounded::<Arc<Batch>>(1024);
     let writer = a.write_pcap.clone().map(|dir| {
         let (size, keep) = (a.rotate_size, a.rotate_keep);
@@ -431,9 +493,12 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         &mut sink,
     );
     if let Some(w) = writer {
-        let _ = w.join();
+        let unwritten = w.join().unwrap_or(0);
+        counters
+            .pcap_dropped
+            .fetch_add(unwritten, Ordering::Relaxed);
     }
-    sink.snapshot();
+    let _ = sink.snapshot();
     if let Some(w) = sink.log.take() {
         let _ = w.finish();
     }
