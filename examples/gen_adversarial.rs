@@ -9,6 +9,8 @@
 //! - `dns_pointer_loops.pcap`: DNS responses whose names are compression-pointer loops (self,
 //!   two-cycle, long chains), interleaved with a valid response.
 //! - `tls_10k_extensions.pcap`: a ClientHello with 10,000 extensions (SNI last).
+//! - `dns_many_names.pcap`: one UDP DNS flow asking 100,000 distinct names (a DNS tunnel's
+//!   shape): names kept per flow are bounded, the rest counted.
 //! - `vlan_nested.pcap`: Ethernet frames with 1..=64 stacked 802.1Q tags around a DNS query.
 //! - `ipv6_ext_chain.pcap`: IPv6 packets behind 1..=4000 extension headers.
 //! - `records_zero_max.pcap`: zero-length records, a record of exactly the largest accepted
@@ -297,6 +299,30 @@ pub fn dns_pointer_loops(dir: &Path, rounds: usize) -> std::io::Result<u64> {
     p.finish()
 }
 
+pub fn dns_many_names(dir: &Path, n: usize) -> std::io::Result<u64> {
+    let mut p = Pcap::create(&dir.join("dns_many_names.pcap"), LINK_RAW, 65535)?;
+    let (c, s) = (addr4(10, 0, 0, 2, 40002), addr4(10, 0, 0, 1, 53));
+    let mut ts = T0;
+    for i in 0..n {
+        let mut m = dns_header(i as u16, 0);
+        m[2] = 1;
+        m[3] = 0;
+        let label = format!("t{i:06x}");
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+        m.extend_from_slice(&[
+            6, b't', b'u', b'n', b'n', b'e', b'l', 3, b'e', b'v', b'l', 0,
+        ]);
+        m.extend_from_slice(&[0, 16, 0, 1]); // TXT
+        ts += 50;
+        p.packet(
+            ts,
+            &ip_packet(c.ip(), s.ip(), 17, 1, 64, &udp_datagram(c, s, &m)),
+        )?;
+    }
+    p.finish()
+}
+
 fn dns_query_ip() -> Vec<u8> {
     let mut m = dns_header(9, 0);
     m[2] = 1;
@@ -448,7 +474,7 @@ fn main() {
     let run = || -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let syns = if small { 100_000 } else { 10_000_000 };
-        let steps: [Step; 8] = [
+        let steps: [Step; 9] = [
             ("syn_flood", Box::new(|| syn_flood(dir, syns))),
             (
                 "ooo_tiny_segments",
@@ -457,6 +483,10 @@ fn main() {
             (
                 "dns_pointer_loops",
                 Box::new(|| dns_pointer_loops(dir, if small { 200 } else { 20_000 })),
+            ),
+            (
+                "dns_many_names",
+                Box::new(|| dns_many_names(dir, if small { 2_000 } else { 100_000 })),
             ),
             (
                 "tls_10k_extensions",

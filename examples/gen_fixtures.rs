@@ -41,6 +41,8 @@ struct Flow {
     host: Option<String>,
     host_source: Option<&'static str>,
     ech: bool,
+    /// ECH flows: the inner name inferred from the client's HTTPS lookup.
+    inferred_host: Option<String>,
     /// QUIC version as the flow log writes it (`v1`, `v2`, `draft-29`), for QUIC flows only.
     quic_version: Option<&'static str>,
     /// Every name a parser should pull out of this flow's own payload (DNS: all query names);
@@ -97,6 +99,7 @@ impl Fixture {
             host: host.map(str::to_string),
             host_source: source,
             ech,
+            inferred_host: None,
             quic_version: None,
             names: host
                 .filter(|_| source != Some("dns"))
@@ -937,6 +940,53 @@ fn f23(dir: &Path) -> Fixture {
     fx
 }
 
+fn f24(dir: &Path) -> Fixture {
+    let mut fx = Fixture::new(
+        "tls_ech_https_inferred.pcap",
+        "ECH after an HTTPS (type 65) lookup whose ech parameter names the outer SNI: the looked-up name is inferred for that client only",
+    );
+    let (q, outer) = ("settings-win.data.microsoft.com", "cloudflare-ech.com");
+    let hint: std::net::Ipv4Addr = "104.16.132.229".parse().expect("fixture address");
+    let answers = [dns::Record {
+        name: q.into(),
+        ttl: 300,
+        data: dns::RData::Https {
+            ipv4hint: vec![hint],
+            ech: dns::ech_config_list(outer, 24),
+        },
+    }];
+    dns_udp(
+        &mut fx,
+        "10.0.0.34:56034",
+        BASE_NS,
+        0x2401,
+        q,
+        dns::TYPE_HTTPS,
+        &answers,
+    );
+    let sv = "104.16.132.229:443";
+    for (i, cl) in ["10.0.0.34:49800", "10.0.0.35:49801"]
+        .into_iter()
+        .enumerate()
+    {
+        let f = fx.tls_flow(cl, sv, Some(outer), true);
+        if i == 0 {
+            fx.flows[f].inferred_host = Some(q.into());
+        }
+        let t = BASE_NS + (20 + 10 * i as u64) * MS;
+        let mut c = TcpConn::new(sa(cl), sa(sv), f, t, 124 + i as u64);
+        let ch = tls::ClientHello {
+            ech: true,
+            ..pq_hello(Some(outer), 24 + i as u64)
+        };
+        tls_conn(&mut c, &ch, &[]);
+        fx.add(c.into_pkts());
+    }
+    fx.notes = format!("10.0.0.34 asked HTTPS {q} and got ipv4hint {hint} and an ECH config with public name {outer}, then sent an ECH ClientHello with outer SNI {outer}: inferred_host {q}. 10.0.0.35 sends the same ClientHello without having asked: no inference");
+    fx.write_pcap(dir, Link::Ethernet, 262144, false, false, None);
+    fx
+}
+
 fn flow_json(f: &Flow) -> Value {
     let mut v = json!({
         "proto": f.proto,
@@ -949,6 +999,7 @@ fn flow_json(f: &Flow) -> Value {
         "host": f.host,
         "host_source": f.host_source,
         "ech": f.ech,
+        "inferred_host": f.inferred_host,
         "names": f.names,
         "first_ts_ns": f.first_ts_ns,
         "last_ts_ns": f.last_ts_ns,
@@ -982,7 +1033,7 @@ fn readme(fixtures: &[Fixture]) -> String {
             };
             let _ = write!(
                 s,
-                " Flow {} {} -> {}: up {} pkts / {} B, down {} pkts / {} B, {host}, ech {}.",
+                " Flow {} {} -> {}: up {} pkts / {} B, down {} pkts / {} B, {host}, ech {}{}.",
                 f.proto,
                 f.client,
                 f.server,
@@ -990,7 +1041,11 @@ fn readme(fixtures: &[Fixture]) -> String {
                 f.bytes_up,
                 f.packets_down,
                 f.bytes_down,
-                f.ech
+                f.ech,
+                f.inferred_host
+                    .as_deref()
+                    .map(|h| format!(", inferred {h}"))
+                    .unwrap_or_default()
             );
         }
         if !fx.notes.is_empty() {
@@ -1004,9 +1059,9 @@ fn readme(fixtures: &[Fixture]) -> String {
 fn main() {
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     std::fs::create_dir_all(&dir).expect("creating fixtures/");
-    let gens: [fn(&Path) -> Fixture; 23] = [
+    let gens: [fn(&Path) -> Fixture; 24] = [
         f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11, f12, f13, f14, f15, f16, f17, f18,
-        f19, f20, f21, f22, f23,
+        f19, f20, f21, f22, f23, f24,
     ];
     let fixtures: Vec<Fixture> = gens.iter().map(|g| g(&dir)).collect();
     let expected: Vec<Value> = fixtures

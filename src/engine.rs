@@ -302,7 +302,7 @@ fn learn_dns(d: &Decoded<'_>, ts: Nanos, ctx: &mut Ctx<'_>) {
     if let Transport::Udp { src_port: 53, .. } = d.transport {
         if let Some(m) = dns::parse(d.payload) {
             if m.is_response {
-                feed_resolver(&m, ts, ctx);
+                feed_resolver(&m, d.dst, ts, ctx);
             }
         }
     }
@@ -374,6 +374,7 @@ fn classify(flow: &mut Flow, stream: &[u8], ctx: &mut Ctx<'_>) -> Verdict {
                 if let Some(sni) = ch.sni {
                     let n = ctx.names.get(&sni, ctx.stats);
                     flow.set_host(n, HostSource::TlsSni);
+                    infer_ech_name(flow, ctx);
                 }
                 return Verdict::Finished;
             }
@@ -622,9 +623,24 @@ fn inspect_quic(flow: &mut Flow, payload: &[u8], ctx: &mut Ctx<'_>) {
             if let Some(sni) = h.hello.sni {
                 let n = ctx.names.get(&sni, ctx.stats);
                 flow.set_host(n, HostSource::QuicSni);
+                infer_ech_name(flow, ctx);
             }
             flow.inspect = Inspect::Done;
         }
+    }
+}
+
+/// An ECH ClientHello names only the fronting service. If this client just resolved an HTTPS
+/// record whose ECH config gave that service as public name, the name it looked up is the likely
+/// inner name. Looked up as of the flow's start: the answer must precede the connection.
+fn infer_ech_name(flow: &mut Flow, ctx: &mut Ctx<'_>) {
+    if !flow.ech {
+        return;
+    }
+    if let Some(outer) = flow.host.clone() {
+        flow.inferred_host = ctx
+            .resolver
+            .lookup_ech(flow.client.0, &outer, flow.first_seen);
     }
 }
 
@@ -641,13 +657,14 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], feed: bool, ts: Nanos, ctx: &mut Ctx<
         flow.set_host(n, HostSource::DnsQuery);
     }
     if feed && m.is_response {
-        feed_resolver(&m, ts, ctx);
+        feed_resolver(&m, flow.client.0, ts, ctx);
     }
 }
 
 /// Every address in a response now resolves to the name the client asked for (the first
-/// question), through the CNAME chain the response gave.
-fn feed_resolver(m: &dns::DnsMessage, ts: Nanos, ctx: &mut Ctx<'_>) {
+/// question), through the CNAME chain the response gave. `client` is the host that asked: ECH
+/// hints are remembered per client.
+fn feed_resolver(m: &dns::DnsMessage, client: IpAddr, ts: Nanos, ctx: &mut Ctx<'_>) {
     let Some((q, _)) = m.questions.first() else {
         return;
     };
@@ -668,8 +685,16 @@ fn feed_resolver(m: &dns::DnsMessage, ts: Nanos, ctx: &mut Ctx<'_>) {
                     .insert(*ip, qname.clone(), chain.clone(), a.ttl, ts);
             }
             dns::AnswerData::Https {
-                ipv4hint, ipv6hint, ..
+                ipv4hint,
+                ipv6hint,
+                ech_public_name,
+                ..
             } => {
+                if let Some(public) = ech_public_name {
+                    let public = ctx.names.get(public, ctx.stats);
+                    ctx.resolver
+                        .insert_ech(client, public, qname.clone(), a.ttl, ts);
+                }
                 let hints = ipv4hint
                     .iter()
                     .map(|a| IpAddr::V4(*a))

@@ -39,6 +39,7 @@ fn run(path: &Path, threads: usize) -> (Vec<Value>, egressmap::pipeline::RunResu
                 "host": f.host.as_deref(),
                 "host_source": f.host_source.map(|s| s.as_str()),
                 "ech": f.ech,
+                "inferred_host": f.inferred_host.as_deref(),
             }));
         },
     );
@@ -92,6 +93,7 @@ fn fixtures_match_expectations_field_by_field() {
                 "host",
                 "host_source",
                 "ech",
+                "inferred_host",
             ] {
                 if let Some(w) = want.get(field) {
                     if got[field] != *w {

@@ -97,6 +97,32 @@ fn dns_pointer_loops_terminate_and_valid_answers_still_count() {
 }
 
 #[test]
+fn names_per_flow_are_bounded_counted_and_reported() {
+    let d = tmpdir("names");
+    gen::dns_many_names(&d, 2_000).expect("generate");
+    let f = d.join("dns_many_names.pcap");
+    let mut kept = Vec::new();
+    let mut cfg = EngineConfig::default();
+    cfg.table.max_names = 10;
+    let r = run_files(std::slice::from_ref(&f), cfg, 1, false, &mut |fl, _| {
+        kept.push((fl.names.len(), fl.names_dropped))
+    });
+    assert_eq!(r.engines[0].stats.decoded, 2_000);
+    assert_eq!(
+        kept,
+        vec![(10, 1_990)],
+        "one flow, 10 names kept, the rest counted"
+    );
+    let (code, text) = audit(&f, &["--max-names-per-flow", "10"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("1990 names not kept: flows carried more than 10 (--max-names-per-flow)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
 fn client_hello_with_ten_thousand_extensions_is_bounded() {
     let d = tmpdir("tls");
     gen::tls_many_extensions(&d, 10_000).expect("generate");

@@ -454,3 +454,47 @@ fn html_renders_in_headless_chromium() {
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
     println!("screenshot: {}", shot.display());
 }
+
+/// An ECH flow stays in the ECH bucket (its outer name is never matched), and the inner name
+/// inferred from the same client's HTTPS lookup is reported apart, with its areas, as inferred.
+#[test]
+fn ech_inferred_name_is_reported_apart_from_documented_areas() {
+    let d = scratch("ech");
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls_ech_https_inferred.pcap");
+    let path = d.join("r.json");
+    run(&[
+        "audit",
+        p(&input),
+        "-q",
+        "--all-destinations",
+        "--report",
+        "json",
+        "-o",
+        p(&path),
+    ]);
+    let r = read_json(&path);
+    assert_eq!(u(&r["ech"], "flows"), 2);
+    assert_eq!(
+        r["ech"]["outer_names"],
+        serde_json::json!(["cloudflare-ech.com"])
+    );
+    let inferred = r["ech"]["inferred"].as_array().expect("ech.inferred[]");
+    assert_eq!(inferred.len(), 1, "{inferred:?}");
+    assert_eq!(inferred[0]["name"], "settings-win.data.microsoft.com");
+    assert_eq!(inferred[0]["outer_name"], "cloudflare-ech.com");
+    assert_eq!(u(&inferred[0], "flows"), 1);
+    assert_eq!(inferred[0]["areas"], serde_json::json!(["settings"]));
+    // Only the DNS lookup itself counts as seen traffic of the settings area.
+    let settings = r["areas"]
+        .as_array()
+        .expect("areas[]")
+        .iter()
+        .find(|a| a["area"] == "settings")
+        .expect("settings area from the DNS lookup");
+    assert_eq!(u(settings, "flows"), 1);
+    assert_eq!(u(&r["totals"], "ech_flows"), 2);
+    let md = d.join("r.md");
+    run(&["report", p(&path), "--report", "markdown", "-o", p(&md)]);
+    let md = std::fs::read_to_string(&md).expect("markdown");
+    assert!(md.contains("| settings-win.data.microsoft.com | cloudflare-ech.com | 1 | settings |"));
+}

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub const TYPE_A: u16 = 1;
 pub const TYPE_CNAME: u16 = 5;
 pub const TYPE_AAAA: u16 = 28;
+pub const TYPE_HTTPS: u16 = 65;
 pub const CLASS_IN: u16 = 1;
 
 #[derive(Clone, Debug)]
@@ -13,6 +14,31 @@ pub enum RData {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
     Cname(String),
+    /// HTTPS record in service mode, target "." (the owner), with `alpn=h2,h3`, the hints, and
+    /// an `ech` parameter when `ech` is non-empty (an ECHConfigList, see [`ech_config_list`]).
+    Https {
+        ipv4hint: Vec<Ipv4Addr>,
+        ech: Vec<u8>,
+    },
+}
+
+/// An ECHConfigList with one config (version 0xfe0d, X25519, HKDF-SHA256/AES-128-GCM) whose
+/// `public_name` is `public_name`: the layout of draft-ietf-tls-esni-18 section 4.
+pub fn ech_config_list(public_name: &str, seed: u8) -> Vec<u8> {
+    let mut c = vec![seed, 0x00, 0x20]; // config_id, kem_id X25519
+    c.extend_from_slice(&32u16.to_be_bytes());
+    c.extend((0..32u8).map(|i| i.wrapping_mul(29).wrapping_add(seed)));
+    c.extend_from_slice(&[0, 4, 0x00, 0x01, 0x00, 0x01]); // HKDF-SHA256, AES-128-GCM
+    c.push(0); // maximum_name_length
+    c.push(public_name.len() as u8);
+    c.extend_from_slice(public_name.as_bytes());
+    c.extend_from_slice(&[0, 0]); // no extensions
+    let mut config = vec![0xfe, 0x0d];
+    config.extend_from_slice(&(c.len() as u16).to_be_bytes());
+    config.extend(c);
+    let mut list = (config.len() as u16).to_be_bytes().to_vec();
+    list.extend(config);
+    list
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +108,7 @@ impl MessageBuilder {
             RData::A(_) => TYPE_A,
             RData::Aaaa(_) => TYPE_AAAA,
             RData::Cname(_) => TYPE_CNAME,
+            RData::Https { .. } => TYPE_HTTPS,
         };
         self.buf.extend_from_slice(&ty.to_be_bytes());
         self.buf.extend_from_slice(&CLASS_IN.to_be_bytes());
@@ -92,6 +119,23 @@ impl MessageBuilder {
             RData::A(a) => self.buf.extend_from_slice(&a.octets()),
             RData::Aaaa(a) => self.buf.extend_from_slice(&a.octets()),
             RData::Cname(n) => self.name(n),
+            RData::Https { ipv4hint, ech } => {
+                self.buf.extend_from_slice(&[0, 1, 0]); // priority 1, target "."
+                self.buf
+                    .extend_from_slice(&[0, 1, 0, 6, 2, b'h', b'2', 2, b'h', b'3']);
+                self.buf.extend_from_slice(&[0, 4]);
+                self.buf
+                    .extend_from_slice(&(4 * ipv4hint.len() as u16).to_be_bytes());
+                for a in ipv4hint {
+                    self.buf.extend_from_slice(&a.octets());
+                }
+                if !ech.is_empty() {
+                    self.buf.extend_from_slice(&[0, 5]);
+                    self.buf
+                        .extend_from_slice(&(ech.len() as u16).to_be_bytes());
+                    self.buf.extend_from_slice(ech);
+                }
+            }
         }
         let rdlen = (self.buf.len() - len_at - 2) as u16;
         self.buf[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());

@@ -113,6 +113,15 @@ fn from_capture(path: &Path, out: &mut Out) {
                 if (src_port == 53 || dst_port == 53 || src_port == 5353) && !d.payload.is_empty() {
                     out.put("dns", d.payload);
                 }
+                // QUIC mode 0: client datagrams (to 443/80), one per seed, length-prefixed.
+                if (dst_port == 443 || dst_port == 80)
+                    && egressmap::proto::quic::looks_like_quic(d.payload)
+                {
+                    let mut s = vec![0u8];
+                    s.extend_from_slice(&(d.payload.len().min(65535) as u16).to_le_bytes());
+                    s.extend_from_slice(d.payload);
+                    out.put("quic", &s);
+                }
             }
             Transport::Tcp {
                 src_port,
@@ -148,6 +157,29 @@ fn from_capture(path: &Path, out: &mut Out) {
             // The bare handshake message too (parse_client_hello_message's input).
             if let Some(m) = s.get(5..) {
                 out.put("tls", m);
+                // QUIC mode 1: the handshake message as one CRYPTO frame, then as two frames
+                // out of order in two packets.
+                let len = m.len().min(4000);
+                let m = &m[..len];
+                let crypto = |off: usize, d: &[u8]| {
+                    let mut f = vec![0x06, 0x80, 0, 0, 0, 0x80, 0, 0, 0];
+                    f[1..5].copy_from_slice(&(off as u32 | 0x8000_0000).to_be_bytes());
+                    f[5..9].copy_from_slice(&(d.len() as u32 | 0x8000_0000).to_be_bytes());
+                    f.extend_from_slice(d);
+                    f
+                };
+                let mut one = vec![1u8, 0];
+                let f = crypto(0, m);
+                one.extend_from_slice(&(f.len() as u16).to_le_bytes());
+                one.extend_from_slice(&f);
+                out.put("quic", &one);
+                let (a, b) = m.split_at(len / 2);
+                let mut two = vec![1u8, 1];
+                for f in [crypto(len / 2, b), crypto(0, a)] {
+                    two.extend_from_slice(&(f.len() as u16).to_le_bytes());
+                    two.extend_from_slice(&f);
+                }
+                out.put("quic", &two);
             }
         } else if egressmap::proto::http::probe(s) {
             out.put("http", s);

@@ -28,6 +28,9 @@ pub fn engine_config(a: &RunOpts) -> EngineConfig {
             max_flows: a.max_flows.max(1),
             tcp_idle: a.tcp_idle.saturating_mul(SEC),
             udp_idle: a.udp_idle.saturating_mul(SEC),
+            max_names: a
+                .max_names_per_flow
+                .clamp(1, crate::flow::NAMES_PER_FLOW_LIMIT),
             ..Default::default()
         },
         resolver: ResolverConfig {
@@ -48,11 +51,12 @@ pub fn load_signatures(dir: Option<&Path>) -> Result<Database, String> {
     }
 }
 
-/// Which documented endpoints a flow matches. ECH flows are never matched: their outer name
-/// names the fronting service, not the endpoint.
+/// Which documented endpoints a flow matches. An ECH flow's outer name is never matched (it
+/// names the fronting service, not the endpoint); its inferred inner name is, if it has one.
 pub fn match_flow(m: &mut Matcher, f: &Flow) -> Option<Arc<MatchResult>> {
     if f.ech {
-        return None;
+        let r = m.lookup_chain(f.inferred_host.as_deref()?, &[], None);
+        return r.is_match().then_some(r);
     }
     let host = f.host.as_deref()?;
     let cnames: Vec<&str> = f
@@ -174,7 +178,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                 },
             );
             if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
-                if agg.in_scope(flow) {
+                if agg.in_scope(flow) && !flow.ech {
                     g.add(r);
                 }
             }
@@ -190,7 +194,13 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             write_error.get_or_insert(e);
         }
     }
-    let warnings = warnings(&result);
+    let mut warnings = warnings(&result);
+    if summary.names_dropped > 0 {
+        warnings.push(format!(
+            "{} names not kept: flows carried more than {} (--max-names-per-flow)",
+            summary.names_dropped, a.max_names_per_flow
+        ));
+    }
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
         eprintln!("egressmap: {e}");
     }

@@ -125,6 +125,7 @@ struct Sink<'a> {
     packets: u64,
     snapshots: u64,
     failed_writes: u64,
+    names_dropped: u64,
 }
 
 impl Sink<'_> {
@@ -183,6 +184,12 @@ impl Sink<'_> {
         if pcap_dropped > 0 {
             warnings.push(format!(
                 "{pcap_dropped} packets missing from the --write-pcap files"
+            ));
+        }
+        if self.names_dropped > 0 {
+            warnings.push(format!(
+                "{} names not kept: flows carried more than {} (--max-names-per-flow)",
+                self.names_dropped, self.args.opts.max_names_per_flow
             ));
         }
         if self.failed_writes > 0 {
@@ -253,6 +260,7 @@ impl LiveSink for Sink<'_> {
             None => (&[], Vec::new()),
         };
         self.packets += flow.up.packets + flow.down.packets;
+        self.names_dropped += u64::from(flow.names_dropped);
         self.agg.add(
             flow,
             &FlowMatch {
@@ -456,6 +464,7 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         packets: 0,
         snapshots: 0,
         failed_writes: 0,
+        names_dropped: 0,
     };
     // A first (empty) snapshot now: a directory the capture user cannot write to fails here, not
     // after the first period, and readers find a report from the start.

@@ -175,6 +175,11 @@ pub struct RunOpts {
     #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
     pub reassembly_cap: usize,
 
+    /// Distinct names kept per flow (a DNS flow's queries, a keep-alive HTTP flow's Hosts);
+    /// more are counted and reported. At most 255.
+    #[arg(long, default_value_t = crate::flow::MAX_NAMES_PER_FLOW, value_name = "N")]
+    pub max_names_per_flow: usize,
+
     /// DNS answers remembered at once (address to name).
     #[arg(long, default_value_t = 200_000, value_name = "N")]
     pub dns_cache: usize,

@@ -91,6 +91,8 @@ pub struct Counters {
 
 /// The names a flow carried, bounded so that a hostile flow cannot grow memory.
 pub const MAX_NAMES_PER_FLOW: usize = 64;
+/// Largest `--max-names-per-flow` (the per-flow bound is stored in a byte).
+pub const NAMES_PER_FLOW_LIMIT: usize = 255;
 
 /// Everything we know about one flow. Kept small: it lives in the table for the flow's lifetime.
 #[derive(Debug)]
@@ -110,11 +112,16 @@ pub struct Flow {
     pub host: Option<Arc<str>>,
     pub host_source: Option<HostSource>,
     pub ech: bool,
+    /// ECH flows: the name this client looked up whose HTTPS record named the outer SNI as its
+    /// ECH public name (see `resolve::Resolver::lookup_ech`). Inferred, never observed.
+    pub inferred_host: Option<Arc<str>>,
     /// QUIC version of the client's Initials (wire value; see `proto::quic::VersionName`).
     pub quic_version: Option<u32>,
     pub names: Vec<Arc<str>>,
-    /// Names not kept because the flow already had [`MAX_NAMES_PER_FLOW`].
+    /// Names not kept because the flow already had `names_cap` of them.
     pub names_dropped: u32,
+    /// Most names kept (`FlowTableConfig::max_names`, default [`MAX_NAMES_PER_FLOW`]).
+    pub names_cap: u8,
     /// The request path of the first HTTP request (for path-qualified signatures).
     pub http_path: Option<Box<str>>,
     /// CNAME chain behind a DNS-attributed name (query name first).
@@ -135,7 +142,7 @@ impl Flow {
         if self.names.iter().any(|n| n == name) {
             return;
         }
-        if self.names.len() < MAX_NAMES_PER_FLOW {
+        if self.names.len() < usize::from(self.names_cap) {
             self.names.push(name.clone());
         } else {
             self.names_dropped += 1;

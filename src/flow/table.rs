@@ -23,6 +23,8 @@ pub struct FlowTableConfig {
     pub closed_linger: Nanos,
     /// Names of expired flows remembered for flows that come back on the same key.
     pub remembered_names: usize,
+    /// Distinct names kept per flow (at most [`super::NAMES_PER_FLOW_LIMIT`]); more are counted.
+    pub max_names: usize,
 }
 
 impl Default for FlowTableConfig {
@@ -36,6 +38,7 @@ impl Default for FlowTableConfig {
             other_idle: 60 * SEC,
             closed_linger: 10 * SEC,
             remembered_names: 65_536,
+            max_names: super::MAX_NAMES_PER_FLOW,
         }
     }
 }
@@ -87,6 +90,7 @@ struct Remembered {
     host: Arc<str>,
     source: HostSource,
     ech: bool,
+    inferred_host: Option<Arc<str>>,
     cnames: Option<Arc<[Arc<str>]>>,
 }
 
@@ -149,13 +153,15 @@ impl FlowTable {
             self.evict_oldest(ts, out);
         }
         let len = self.flows.len() as u64;
+        let cfg_max_names = self.cfg.max_names;
         let (remembered, stats) = (&mut self.remembered, &mut self.stats);
         let (flow, created) = match self.flows.entry(key) {
             Entry::Occupied(o) => (o.into_mut(), false),
             Entry::Vacant(v) => {
                 stats.created += 1;
                 stats.peak_flows = stats.peak_flows.max(len + 1);
-                let flow = new_flow(remembered, stats, key, forward, d, ts, file);
+                let mut flow = new_flow(remembered, stats, key, forward, d, ts, file);
+                flow.names_cap = u8::try_from(cfg_max_names).unwrap_or(u8::MAX);
                 (v.insert(flow), true)
             }
         };
@@ -261,6 +267,7 @@ impl FlowTable {
                 host: host.clone(),
                 source,
                 ech: f.ech,
+                inferred_host: f.inferred_host.clone(),
                 cnames: f.cnames.clone(),
             },
         );
@@ -358,9 +365,11 @@ fn new_flow(
         host: None,
         host_source: None,
         ech: false,
+        inferred_host: None,
         quic_version: None,
         names: Vec::new(),
         names_dropped: 0,
+        names_cap: super::MAX_NAMES_PER_FLOW as u8,
         http_path: None,
         cnames: None,
         saw_syn: flags.is_some_and(|f| f & tcp_flags::SYN != 0),
@@ -373,6 +382,7 @@ fn new_flow(
         stats.revived_names += 1;
         flow.app = r.app;
         flow.ech = r.ech;
+        flow.inferred_host = r.inferred_host;
         flow.cnames = r.cnames;
         flow.set_host(r.host, r.source);
     }

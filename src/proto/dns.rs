@@ -59,6 +59,9 @@ pub enum AnswerData {
         ipv4hint: Vec<Ipv4Addr>,
         ipv6hint: Vec<Ipv6Addr>,
         ech: bool,
+        /// `public_name` of the first ECHConfig in the `ech` parameter: the outer SNI a client
+        /// will send, which links an ECH ClientHello back to the name it was looking up.
+        ech_public_name: Option<String>,
     },
     /// Any other record type (or an A/AAAA/CNAME/HTTPS record whose data is malformed).
     Other(u16),
@@ -182,6 +185,7 @@ fn read_svcb(
         render(name)
     };
     let (mut ipv4hint, mut ipv6hint, mut ech) = (Vec::new(), Vec::new(), false);
+    let mut ech_public_name = None;
     while let [k0, k1, l0, l1, rest @ ..] = params {
         let key = u16::from_be_bytes([*k0, *k1]);
         let len = usize::from(u16::from_be_bytes([*l0, *l1]));
@@ -194,7 +198,10 @@ fn read_svcb(
                     .take(MAX_HINTS)
                     .map(|a| Ipv4Addr::new(a[0], a[1], a[2], a[3])),
             ),
-            5 => ech = true,
+            5 => {
+                ech = true;
+                ech_public_name = ech_public_name.or_else(|| ech_config_public_name(value));
+            }
             6 => ipv6hint.extend(
                 value
                     .chunks_exact(16)
@@ -210,7 +217,40 @@ fn read_svcb(
         ipv4hint,
         ipv6hint,
         ech,
+        ech_public_name,
     })
+}
+
+/// ECHConfig version this parser reads (draft-ietf-tls-esni-18 onwards, what browsers deploy).
+const ECH_VERSION: u16 = 0xfe0d;
+
+/// The `public_name` of the first well-formed ECHConfig of version 0xfe0d in an ECHConfigList
+/// (draft-ietf-tls-esni section 4): a u16 list length, then configs of (version, u16 length,
+/// contents). Contents: config id (1), KEM id (2), public key (u16 length), cipher suites (u16
+/// length), maximum name length (1), public name (u8 length), extensions.
+pub fn ech_config_public_name(list: &[u8]) -> Option<String> {
+    let be = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+    let total = usize::from(be(list, 0)?);
+    let mut configs = list.get(2..2 + total)?;
+    while configs.len() >= 4 {
+        let version = be(configs, 0)?;
+        let len = usize::from(be(configs, 2)?);
+        let body = configs.get(4..4 + len)?;
+        configs = configs.get(4 + len..)?;
+        if version != ECH_VERSION {
+            continue;
+        }
+        let key_len = usize::from(be(body, 3)?);
+        let suites_at = 5 + key_len;
+        let suites_len = usize::from(be(body, suites_at)?);
+        let name_at = suites_at + 2 + suites_len + 1;
+        let name_len = usize::from(*body.get(name_at)?);
+        let name = body.get(name_at + 1..name_at + 1 + name_len)?;
+        if let Some(n) = super::normalize_host(name) {
+            return Some(n);
+        }
+    }
+    None
 }
 
 /// Read the name at `pos`, appending its presentation bytes (escaped, lowercased) to `out`.
@@ -442,6 +482,39 @@ mod tests {
         );
     }
 
+    /// An ECHConfigList: an unknown-version config first (skipped), then a 0xfe0d config with
+    /// an X25519 key, one cipher suite and `public_name`.
+    fn ech_config_list(public_name: &[u8]) -> Vec<u8> {
+        let mut c = vec![7, 0, 0x20, 0, 32];
+        c.extend([0x11; 32]);
+        c.extend_from_slice(&[0, 4, 0, 1, 0, 1, 0]);
+        c.push(public_name.len() as u8);
+        c.extend_from_slice(public_name);
+        c.extend_from_slice(&[0, 0]);
+        let mut configs = vec![0xfe, 0x0a, 0, 2, 9, 9];
+        configs.extend_from_slice(&ECH_VERSION.to_be_bytes());
+        configs.extend_from_slice(&(c.len() as u16).to_be_bytes());
+        configs.extend(c);
+        let mut list = (configs.len() as u16).to_be_bytes().to_vec();
+        list.extend(configs);
+        list
+    }
+
+    #[test]
+    fn ech_public_name_from_config_list() {
+        let list = ech_config_list(b"cloudflare-ech.com");
+        assert_eq!(
+            ech_config_public_name(&list).as_deref(),
+            Some("cloudflare-ech.com")
+        );
+        // Every truncation is rejected, never read past the end.
+        for n in 0..list.len() {
+            assert_eq!(ech_config_public_name(&list[..n]), None, "cut at {n}");
+        }
+        // Opaque bytes (an old test vector) give no name.
+        assert_eq!(ech_config_public_name(&[0xaa, 0xbb, 0xcc]), None);
+    }
+
     #[test]
     fn https_record_with_hints_and_ech() {
         let mut body = wire_name("svc.example");
@@ -449,7 +522,10 @@ mod tests {
         let mut rdata = vec![0, 1, 0]; // priority 1, target "."
         rdata.extend_from_slice(&[0, 1, 0, 3, 2, b'h', b'2']); // alpn
         rdata.extend_from_slice(&[0, 4, 0, 8, 192, 0, 2, 1, 192, 0, 2, 2]); // ipv4hint
-        rdata.extend_from_slice(&[0, 5, 0, 3, 0xaa, 0xbb, 0xcc]); // ech
+        let ech = ech_config_list(b"Public.Example.");
+        rdata.extend_from_slice(&[0, 5]);
+        rdata.extend_from_slice(&(ech.len() as u16).to_be_bytes());
+        rdata.extend_from_slice(&ech);
         let mut v6 = vec![0, 6, 0, 16, 0x20, 0x01, 0x0d, 0xb8];
         v6.extend([0; 11]);
         v6.push(1);
@@ -467,6 +543,7 @@ mod tests {
                 ipv4hint: vec![Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2)],
                 ipv6hint: vec!["2001:db8::1".parse().unwrap()],
                 ech: true,
+                ech_public_name: Some("public.example".into()),
             }
         );
         assert_eq!(m.answers[1].data, AnswerData::Other(TYPE_HTTPS));
@@ -637,7 +714,8 @@ mod tests {
                     target: "svc.microsoft.com".into(),
                     ipv4hint: vec![Ipv4Addr::new(10, 0, 0, 1)],
                     ipv6hint: vec![],
-                    ech: false
+                    ech: false,
+                    ech_public_name: None
                 },
             ]
         );

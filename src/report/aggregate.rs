@@ -81,6 +81,8 @@ pub struct Aggregator {
     unattributed: Stats,
     ech: Stats,
     ech_names: BTreeSet<String>,
+    /// (inferred name, outer name) to traffic and the inferred name's areas.
+    ech_inferred: BTreeMap<(String, String), (Stats, Vec<String>)>,
     overflow: u64,
 }
 
@@ -113,6 +115,7 @@ impl Aggregator {
             unattributed: Stats::default(),
             ech: Stats::default(),
             ech_names: BTreeSet::new(),
+            ech_inferred: BTreeMap::new(),
             overflow: 0,
         }
     }
@@ -141,6 +144,18 @@ impl Aggregator {
             if let Some(h) = &f.host {
                 if self.ech_names.len() < 1_000 {
                     self.ech_names.insert(h.to_string());
+                }
+                if let Some(inner) = &f.inferred_host {
+                    let key = (inner.to_string(), h.to_string());
+                    if let Some((s, _)) = self.ech_inferred.get_mut(&key) {
+                        s.add(f);
+                    } else if self.ech_inferred.len() < MAX_DESTINATIONS {
+                        let mut s = Stats::default();
+                        s.add(f);
+                        self.ech_inferred.insert(key, (s, m.areas.to_vec()));
+                    } else {
+                        self.overflow += 1;
+                    }
                 }
             }
             return;
@@ -361,6 +376,18 @@ impl Aggregator {
                 bytes_up: self.ech.bytes_up,
                 bytes_down: self.ech.bytes_down,
                 outer_names: self.ech_names.into_iter().collect(),
+                inferred: self
+                    .ech_inferred
+                    .into_iter()
+                    .map(|((name, outer_name), (s, areas))| EchInferred {
+                        name,
+                        outer_name,
+                        flows: s.flows,
+                        bytes_up: s.bytes_up,
+                        bytes_down: s.bytes_down,
+                        areas,
+                    })
+                    .collect(),
             },
             timeline: Timeline {
                 start: self.span.first.map(|f| rfc3339_micros(f / HOUR * HOUR)),

@@ -32,6 +32,10 @@ pub struct FlowRecord<'a> {
     pub host: Option<&'a str>,
     pub host_source: Option<&'static str>,
     pub ech: bool,
+    /// ECH flows only: the name inferred from an HTTPS record this client resolved whose ECH
+    /// public name is the outer SNI (`host`). When set, `areas` and `endpoints` are this name's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inferred_host: Option<&'a str>,
     /// QUIC version: "v1", "v2", "draft-NN", Google's "T051"/"Q046"/..., "mvfst-27", or "0x"
     /// and 8 hex digits for others (`proto::quic::VersionName`); null for non-QUIC flows.
     pub quic_version: Option<VersionName>,
@@ -66,6 +70,7 @@ impl<'a> FlowRecord<'a> {
             host: flow.host.as_deref(),
             host_source: flow.host_source.map(|s| s.as_str()),
             ech: flow.ech,
+            inferred_host: flow.inferred_host.as_deref(),
             quic_version: flow.quic_version.map(VersionName),
             public: is_public(&flow.server.0),
             names: flow.names.iter().map(|n| &**n).collect(),

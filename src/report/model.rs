@@ -167,6 +167,23 @@ pub struct Ech {
     pub bytes_down: u64,
     /// Outer (public) names, never matched against signatures.
     pub outer_names: Vec<String>,
+    /// Inner names inferred from HTTPS records with ECH that the same client resolved just
+    /// before (see the flow log's `inferred_host`). Inferred, not observed: kept apart from the
+    /// documented areas, which count only names seen on the wire.
+    #[serde(default)]
+    pub inferred: Vec<EchInferred>,
+}
+
+/// An inferred inner name behind an ECH outer name, and what the signatures say of it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EchInferred {
+    pub name: String,
+    pub outer_name: String,
+    pub flows: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// Areas of the inferred name (empty: undocumented).
+    pub areas: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -18,6 +18,8 @@ pub struct Summary {
     pub by_source: [u64; 6],
     hosts: HashMap<Arc<str>, (u64, u64), ahash::RandomState>,
     pub hosts_overflow: u64,
+    /// Names flows could not keep (`--max-names-per-flow`).
+    pub names_dropped: u64,
 }
 
 fn source_index(s: Option<HostSource>) -> usize {
@@ -34,6 +36,7 @@ fn source_index(s: Option<HostSource>) -> usize {
 impl Summary {
     pub fn add(&mut self, f: &Flow) {
         self.flows += 1;
+        self.names_dropped += u64::from(f.names_dropped);
         let packets = f.up.packets + f.down.packets;
         let bytes = f.up.bytes + f.down.bytes;
         self.packets += packets;

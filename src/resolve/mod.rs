@@ -47,11 +47,31 @@ pub struct ResolverStats {
     pub lookups_stale: u64,
     /// Entries dropped because the cache was full.
     pub evicted: u64,
+    /// HTTPS/SVCB answers whose ECH config named a public name, remembered per client.
+    pub ech_hints: u64,
+    /// ECH ClientHellos whose outer SNI matched such an answer: the inner name was inferred.
+    pub ech_inferred: u64,
+    /// ECH hints dropped because their table was full.
+    pub ech_hints_evicted: u64,
 }
+
+/// An HTTPS record with ECH that a client received: `(client, public name)` to the name it
+/// asked for. An ECH ClientHello only shows the public name (the fronting service); if the same
+/// client was just told that name fronts `owner`, `owner` is the likely inner name.
+#[derive(Clone, Debug)]
+struct EchHint {
+    owner: Arc<str>,
+    seen: Nanos,
+    expires: Nanos,
+}
+
+/// Bound on remembered ECH hints; small because HTTPS records with ECH are rare next to A/AAAA.
+const MAX_ECH_HINTS: usize = 16_384;
 
 #[derive(Default)]
 pub struct Resolver {
     map: HashMap<IpAddr, Resolution, ahash::RandomState>,
+    ech: HashMap<(IpAddr, Arc<str>), EchHint, ahash::RandomState>,
     cfg: ResolverConfig,
     pub stats: ResolverStats,
 }
@@ -60,6 +80,7 @@ impl Resolver {
     pub fn new(cfg: ResolverConfig) -> Self {
         Resolver {
             map: HashMap::default(),
+            ech: HashMap::default(),
             cfg,
             stats: ResolverStats::default(),
         }
@@ -111,6 +132,61 @@ impl Resolver {
         Some(r)
     }
 
+    /// Remember that `client` was told (an HTTPS record for `owner`) that `public_name` fronts
+    /// `owner` with ECH.
+    pub fn insert_ech(
+        &mut self,
+        client: IpAddr,
+        public_name: Arc<str>,
+        owner: Arc<str>,
+        ttl: u32,
+        now: Nanos,
+    ) {
+        self.stats.ech_hints += 1;
+        let key = (client, public_name);
+        if self.ech.len() >= MAX_ECH_HINTS.min(self.cfg.max_entries) && !self.ech.contains_key(&key)
+        {
+            let before = self.ech.len();
+            self.ech.retain(|_, h| h.expires >= now);
+            if self.ech.len() == before {
+                // None stale: forget everything older than the newest half rather than sort.
+                let mut seen: Vec<Nanos> = self.ech.values().map(|h| h.seen).collect();
+                let mid = seen.len() / 2;
+                let (_, cut, _) = seen.select_nth_unstable(mid);
+                let cut = *cut;
+                self.ech.retain(|_, h| h.seen > cut);
+            }
+            self.stats.ech_hints_evicted += (before - self.ech.len()) as u64;
+        }
+        let expires = now
+            .saturating_add(u64::from(ttl).saturating_mul(SEC))
+            .saturating_add(self.cfg.grace);
+        self.ech.insert(
+            key,
+            EchHint {
+                owner,
+                seen: now,
+                expires,
+            },
+        );
+    }
+
+    /// The name `client` most recently looked up whose HTTPS record gave `public_name` as its
+    /// ECH public name, if that answer was seen before `now` and is still fresh.
+    pub fn lookup_ech(
+        &mut self,
+        client: IpAddr,
+        public_name: &str,
+        now: Nanos,
+    ) -> Option<Arc<str>> {
+        let h = self.ech.get(&(client, Arc::from(public_name)))?;
+        if h.seen > now || h.expires < now {
+            return None;
+        }
+        self.stats.ech_inferred += 1;
+        Some(h.owner.clone())
+    }
+
     /// Drop stale entries; if none are stale, drop the oldest eighth (amortised O(1)).
     fn make_room(&mut self, now: Nanos) {
         let before = self.map.len();
@@ -149,6 +225,46 @@ mod tests {
         assert!(r.lookup(&a("1.2.3.4"), 81 * SEC).is_none());
         // An answer seen after the flow started does not name it.
         assert!(r.lookup(&a("1.2.3.4"), 5 * SEC).is_none());
+    }
+
+    #[test]
+    fn ech_hint_is_per_client_and_fresh() {
+        let mut r = Resolver::new(ResolverConfig {
+            max_entries: 10,
+            grace: 0,
+        });
+        let c = a("10.0.0.5");
+        r.insert_ech(
+            c,
+            "cover.example".into(),
+            "inner.example".into(),
+            60,
+            10 * SEC,
+        );
+        assert_eq!(
+            r.lookup_ech(c, "cover.example", 20 * SEC).as_deref(),
+            Some("inner.example")
+        );
+        // Another client, another public name, before the answer, after the TTL: nothing.
+        assert!(r
+            .lookup_ech(a("10.0.0.6"), "cover.example", 20 * SEC)
+            .is_none());
+        assert!(r.lookup_ech(c, "other.example", 20 * SEC).is_none());
+        assert!(r.lookup_ech(c, "cover.example", 5 * SEC).is_none());
+        assert!(r.lookup_ech(c, "cover.example", 71 * SEC).is_none());
+        assert_eq!(r.stats.ech_inferred, 1);
+        // Bounded like the address cache.
+        for i in 0..100u32 {
+            r.insert_ech(
+                IpAddr::from(i.to_be_bytes()),
+                "cover.example".into(),
+                "x".into(),
+                3600,
+                (100 + u64::from(i)) * SEC,
+            );
+        }
+        assert!(r.ech.len() <= 10);
+        assert!(r.stats.ech_hints_evicted >= 90);
     }
 
     #[test]

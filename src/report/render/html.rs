@@ -212,6 +212,20 @@ pub fn render(r: &Report) -> String {
         r.ech.flows,
         esc(&r.ech.outer_names.join(", "))
     );
+    if !r.ech.inferred.is_empty() {
+        o.push_str("<table id=\"ech-inferred\"><tr><th>Inferred name (not observed)</th><th>Outer name</th><th>Flows</th><th>Areas</th></tr>");
+        for i in &r.ech.inferred {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&i.name),
+                esc(&i.outer_name),
+                i.flows,
+                esc(&i.areas.join(", "))
+            );
+        }
+        o.push_str("</table>");
+    }
     let _ = write!(o, "<h2>Documented but silent ({})</h2><table id=\"silent\"><tr><th>Pattern</th><th>Areas</th><th>Protocols</th></tr>", r.documented_not_seen.len());
     for d in &r.documented_not_seen {
         let _ = write!(

@@ -106,6 +106,22 @@ pub fn render(r: &Report) -> String {
         human_bytes(un.bytes_down),
         r.ech.flows
     );
+    if !r.ech.inferred.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nECH inner names inferred from HTTPS records (not observed):\n\n| Inferred name | Outer name | Flows | Areas |\n|---|---|---:|---|"
+        );
+        for i in &r.ech.inferred {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                cell(&i.name),
+                cell(&i.outer_name),
+                i.flows,
+                cell(&i.areas.join(", "))
+            );
+        }
+    }
     if !r.warnings.is_empty() {
         let _ = writeln!(o, "\n## Warnings\n");
         for w in &r.warnings {

@@ -196,6 +196,18 @@ pub fn render(r: &Report, colour: bool) -> String {
             human_bytes(r.ech.bytes_down),
             r.ech.outer_names.join(", ")
         );
+        for i in &r.ech.inferred {
+            let areas = if i.areas.is_empty() {
+                "undocumented".to_string()
+            } else {
+                i.areas.join(", ")
+            };
+            let _ = writeln!(
+                o,
+                "    inferred {} behind {} (HTTPS record): {} flows, {}",
+                i.name, i.outer_name, i.flows, areas
+            );
+        }
     }
 
     let _ = writeln!(
