@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::capture::{Nanos, Packet};
 use crate::decode::{tcp_flags, DecodeError, Decoded, Decoder, Transport};
-use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Reassembler};
+use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Pool, Reassembler};
 use crate::flow::table::Ended;
 use crate::flow::FlowTableStats;
 use crate::flow::{Flow, FlowKey, FlowTable, FlowTableConfig, HostSource};
@@ -24,6 +24,8 @@ pub struct EngineConfig {
     pub resolver: ResolverConfig,
     /// Bytes of a direction's first flight buffered at most.
     pub reassembly_cap: usize,
+    /// Bytes of all first-flight buffers (TCP and QUIC CRYPTO) of this engine together.
+    pub reassembly_total: usize,
     /// Bytes held for incomplete IP fragments at most.
     pub fragment_bytes: usize,
     /// Distinct names interned at most before the interner starts over.
@@ -42,6 +44,7 @@ impl Default for EngineConfig {
             table: FlowTableConfig::default(),
             resolver: ResolverConfig::default(),
             reassembly_cap: crate::flow::reassembly::DEFAULT_CAP,
+            reassembly_total: crate::flow::reassembly::DEFAULT_TOTAL,
             fragment_bytes: crate::decode::ip::FragmentPool::DEFAULT_MAX_BYTES,
             interned_names: 100_000,
             shard: None,
@@ -78,6 +81,11 @@ pub struct EngineStats {
     pub quic_decrypt_failed: u64,
     /// QUIC flows given up on before a complete ClientHello (cap, malformed, too many packets).
     pub quic_gave_up: u64,
+    /// Segments not buffered because all first-flight buffers together reached
+    /// `--reassembly-total`; their flows stopped being inspected.
+    pub reassembly_budget_refused: u64,
+    /// Most bytes held by first-flight buffers at once (summed over engines).
+    pub reassembly_peak_bytes: u64,
 }
 
 impl EngineStats {
@@ -122,6 +130,8 @@ pub struct Engine {
     pub resolver: Resolver,
     names: Interner,
     pub stats: EngineStats,
+    /// Budget shared by every first-flight buffer of this engine.
+    pool: Pool,
     cfg: EngineConfig,
     /// Flows ended by the current record, sorted before they are handed out (reused buffer).
     ended: Vec<Ended>,
@@ -133,6 +143,7 @@ struct Ctx<'e> {
     resolver: &'e mut Resolver,
     names: &'e mut Interner,
     stats: &'e mut EngineStats,
+    pool: &'e Pool,
     cap: usize,
     quic: bool,
 }
@@ -148,6 +159,7 @@ impl Engine {
                 cap: cfg.interned_names.max(1),
             },
             stats: EngineStats::default(),
+            pool: Pool::new(cfg.reassembly_total),
             cfg,
             ended: Vec::new(),
         }
@@ -189,6 +201,7 @@ impl Engine {
                     resolver: &mut self.resolver,
                     names: &mut self.names,
                     stats: &mut self.stats,
+                    pool: &self.pool,
                     cap: self.cfg.reassembly_cap,
                     quic: self.cfg.quic,
                 };
@@ -201,6 +214,7 @@ impl Engine {
             resolver: &mut self.resolver,
             names: &mut self.names,
             stats: &mut self.stats,
+            pool: &self.pool,
             cap: self.cfg.reassembly_cap,
             quic: self.cfg.quic,
         };
@@ -268,6 +282,7 @@ impl Engine {
             e.quic_decrypt_failed,
             e.quic_gave_up,
         ) = (0, 0, 0, 0);
+        (e.reassembly_budget_refused, e.reassembly_peak_bytes) = (0, 0);
         (r.lookups_hit, r.lookups_stale) = (0, 0);
         for x in engines {
             let s = &x.stats;
@@ -280,6 +295,8 @@ impl Engine {
             e.quic_initials_decrypted += s.quic_initials_decrypted;
             e.quic_decrypt_failed += s.quic_decrypt_failed;
             e.quic_gave_up += s.quic_gave_up;
+            e.reassembly_budget_refused += x.pool.refused();
+            e.reassembly_peak_bytes += x.pool.peak() as u64;
             e.interner_resets = e.interner_resets.max(s.interner_resets);
             let ts = &x.table.stats;
             t.created += ts.created;
@@ -454,7 +471,7 @@ fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, c
         }
     }
     if matches!(flow.inspect, Inspect::Fresh) {
-        let mut client = Reassembler::new(ctx.cap);
+        let mut client = Reassembler::in_pool(ctx.cap, ctx.pool);
         if let Some(isn) = flow.client_isn {
             client.set_isn(isn);
         }
@@ -514,8 +531,8 @@ fn inspect_dns_tcp(
     ctx: &mut Ctx<'_>,
 ) {
     if matches!(flow.inspect, Inspect::Fresh) {
-        let mut client = Reassembler::new(ctx.cap * 4);
-        let mut server = Reassembler::new(ctx.cap * 4);
+        let mut client = Reassembler::in_pool(ctx.cap * 4, ctx.pool);
+        let mut server = Reassembler::in_pool(ctx.cap * 4, ctx.pool);
         if let Some(isn) = flow.client_isn {
             client.set_isn(isn);
         }
@@ -582,7 +599,7 @@ fn inspect_udp(
                 flow.inspect = Inspect::Dns;
                 handle_dns(flow, payload, sp == 53, ts, ctx);
             } else if ctx.quic && up && quic::looks_like_quic(payload) {
-                flow.inspect = Inspect::Quic(Box::default());
+                flow.inspect = Inspect::Quic(Box::new(quic::QuicState::in_pool(ctx.pool)));
                 inspect_quic(flow, payload, ctx);
             } else if flow.up.packets + flow.down.packets >= UDP_PROBE_PACKETS {
                 flow.inspect = Inspect::Done;

@@ -122,6 +122,7 @@ pub fn run_files(
                 cfg.shard = Some((worker as u64, threads as u64));
                 // `--max-flows` bounds the whole run: each worker holds its share of the flows.
                 cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
+                cfg.reassembly_total = cfg.reassembly_total.div_ceil(threads);
             }
             let (opened, paths, names) = (&opened, paths, &names);
             scope
@@ -341,6 +342,7 @@ pub fn run_live(
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
                 cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
+                cfg.reassembly_total = cfg.reassembly_total.div_ceil(threads);
             }
             scope.spawn(move || {
                 let mut engine = Engine::new(cfg);

@@ -327,3 +327,29 @@ fn flow_cap_bounds_the_whole_run_whatever_the_worker_count() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// All first-flight buffers together stay within `--reassembly-total`: a ClientHello that needs
+/// more than the budget is not reassembled (the flow stays unnamed), the refusal is counted and
+/// the report says so; with the default budget the same capture is named.
+#[test]
+fn total_reassembly_budget_is_enforced_counted_and_reported() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls_pq_2seg.pcap");
+    let mut cfg = EngineConfig::default();
+    cfg.reassembly_total = 1000;
+    let mut hosts = Vec::new();
+    let r = run_files(std::slice::from_ref(&f), cfg, 1, false, &mut |fl, _| {
+        hosts.push(fl.host.clone())
+    });
+    let (s, _, _) = Engine::merged_stats(&r.engines);
+    assert!(s.reassembly_budget_refused >= 1, "{s:?}");
+    assert!(s.reassembly_peak_bytes <= 1000, "{s:?}");
+    assert_eq!(hosts, vec![None]);
+    let (code, text) = audit(&f, &["--reassembly-total", "1000"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("--reassembly-total"), "{text}");
+    let (_, text) = audit(&f, &["--flows", "-"]);
+    assert!(
+        text.contains("\"host\":\"v10.events.data.microsoft.com\""),
+        "{text}"
+    );
+}

@@ -38,6 +38,7 @@ pub fn engine_config(a: &RunOpts) -> EngineConfig {
             grace: a.dns_grace.saturating_mul(SEC),
         },
         reassembly_cap: a.reassembly_cap.max(64),
+        reassembly_total: usize::try_from(a.reassembly_total).unwrap_or(usize::MAX),
         quic: !a.no_quic,
         ..Default::default()
     }
@@ -370,6 +371,10 @@ pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
         (
             s.reassembly_cap_hit,
             "flows whose first flight exceeded the reassembly cap",
+        ),
+        (
+            s.reassembly_budget_refused,
+            "segments not buffered: all first-flight buffers together reached --reassembly-total",
         ),
         (s.dns_unparsed, "DNS messages that could not be parsed"),
         (

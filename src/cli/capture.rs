@@ -39,27 +39,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(mult)))
 }
 
-/// "1G", "100M", "64K" or plain bytes (binary units).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?} (e.g. 1G, 100M)"))?;
-    let mult: u64 = match unit
-        .to_ascii_uppercase()
-        .trim_end_matches("IB")
-        .trim_end_matches('B')
-    {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        _ => return Err(format!("invalid size unit in {s:?} (K, M, G)")),
-    };
-    Ok(n.saturating_mul(mult))
-}
-
 /// Reports go into a directory nobody else can write to (a report others can swap is worthless).
 /// A directory we create as root belongs to `owner`, the user the capture drops to, or that user
 /// could not write a single snapshot into it.

@@ -97,7 +97,7 @@ pub struct CaptureArgs {
     pub write_pcap: Option<PathBuf>,
 
     /// Start a new pcap file after this many bytes.
-    #[arg(long, value_parser = capture::parse_size, default_value = "1G", value_name = "SIZE")]
+    #[arg(long, value_parser = parse_size, default_value = "1G", value_name = "SIZE")]
     pub rotate_size: u64,
 
     /// Keep at most this many pcap files (oldest deleted first).
@@ -109,7 +109,7 @@ pub struct CaptureArgs {
     pub user: String,
 
     /// Kernel capture buffer.
-    #[arg(long, value_parser = capture::parse_size, default_value = "64M", value_name = "SIZE")]
+    #[arg(long, value_parser = parse_size, default_value = "64M", value_name = "SIZE")]
     pub buffer: u64,
 
     /// Bytes captured per packet.
@@ -175,6 +175,11 @@ pub struct RunOpts {
     #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
     pub reassembly_cap: usize,
 
+    /// Bytes of all flows' first-flight buffers together (e.g. 256M, 1G); when spent, flows
+    /// still unnamed stop being inspected (counted and reported).
+    #[arg(long, value_parser = parse_size, default_value = "256M", value_name = "SIZE")]
+    pub reassembly_total: u64,
+
     /// Distinct names kept per flow (a DNS flow's queries, a keep-alive HTTP flow's Hosts);
     /// more are counted and reported. At most 255.
     #[arg(long, default_value_t = crate::flow::MAX_NAMES_PER_FLOW, value_name = "N")]
@@ -231,6 +236,27 @@ pub struct RunOpts {
     /// No progress display on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// "1G", "100M", "64K" or plain bytes (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?} (e.g. 1G, 100M)"))?;
+    let mult: u64 = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("invalid size unit in {s:?} (K, M, G)")),
+    };
+    Ok(n.saturating_mul(mult))
 }
 
 fn default_threads() -> usize {

@@ -6,8 +6,70 @@
 //! are placed by offset, so the result does not depend on arrival order (a later copy of a byte
 //! overwrites an earlier one, which only matters for inconsistent retransmissions).
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
 /// Default cap on buffered bytes per direction.
 pub const DEFAULT_CAP: usize = 16 * 1024;
+/// Default budget for all first-flight buffers of a run (flows x per-flow cap could otherwise
+/// reach gigabytes on a capture full of unnamed flows).
+pub const DEFAULT_TOTAL: usize = 256 * 1024 * 1024;
+
+/// A byte budget shared by every [`Reassembler`] of one engine. Buffers take from it as they
+/// grow and give back when cleared or dropped, so the total is bounded however many flows are
+/// being inspected at once. An atomic only so the engine stays `Send`: each engine has its own.
+#[derive(Clone, Debug)]
+pub struct Pool(Arc<PoolInner>);
+
+#[derive(Debug)]
+struct PoolInner {
+    limit: usize,
+    used: AtomicUsize,
+    refused: AtomicU64,
+    peak: AtomicUsize,
+}
+
+impl Pool {
+    pub fn new(limit: usize) -> Self {
+        Pool(Arc::new(PoolInner {
+            limit,
+            used: AtomicUsize::new(0),
+            refused: AtomicU64::new(0),
+            peak: AtomicUsize::new(0),
+        }))
+    }
+
+    fn take(&self, n: usize) -> bool {
+        let p = &self.0;
+        let used = p.used.load(Ordering::Relaxed);
+        if used.saturating_add(n) > p.limit {
+            p.refused.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        p.used.store(used + n, Ordering::Relaxed);
+        p.peak.fetch_max(used + n, Ordering::Relaxed);
+        true
+    }
+
+    fn give(&self, n: usize) {
+        self.0.used.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Bytes held by live buffers now.
+    pub fn used(&self) -> usize {
+        self.0.used.load(Ordering::Relaxed)
+    }
+
+    /// Most bytes held at once.
+    pub fn peak(&self) -> usize {
+        self.0.peak.load(Ordering::Relaxed)
+    }
+
+    /// Segments not buffered because the budget was spent (their flows stop being inspected).
+    pub fn refused(&self) -> u64 {
+        self.0.refused.load(Ordering::Relaxed)
+    }
+}
 /// Gaps tracked at most; a flow with more holes than this is given up on.
 const MAX_RANGES: usize = 64;
 
@@ -33,14 +95,60 @@ pub struct Reassembler {
     /// Filled byte ranges `[start, end)`, sorted and disjoint.
     ranges: Vec<(u32, u32)>,
     cap: usize,
+    /// Budget `buf`'s capacity is charged to (none: only `cap` bounds it).
+    pool: Option<Pool>,
+}
+
+impl Drop for Reassembler {
+    fn drop(&mut self) {
+        self.clear();
+    }
 }
 
 impl Reassembler {
     pub fn new(cap: usize) -> Self {
         Reassembler {
+            base: None,
+            base_fixed: false,
+            buf: Vec::new(),
+            ranges: Vec::new(),
             cap,
-            ..Default::default()
+            pool: None,
         }
+    }
+
+    /// A reassembler whose buffer is charged to `pool`: when the pool is spent, inserts that
+    /// would grow the buffer return [`Insert::Overflow`].
+    pub fn in_pool(cap: usize, pool: &Pool) -> Self {
+        let mut r = Reassembler::new(cap);
+        r.pool = Some(pool.clone());
+        r
+    }
+
+    /// Grow `buf` to `len` bytes, charging the pool exactly for the new capacity.
+    fn grow(&mut self, len: usize) -> bool {
+        let old = self.buf.capacity();
+        if len <= old {
+            self.buf.resize(len, 0);
+            return true;
+        }
+        if let Some(p) = &self.pool {
+            if !p.take(len - old) {
+                return false;
+            }
+        }
+        self.buf.reserve_exact(len - self.buf.len());
+        let extra = self.buf.capacity().saturating_sub(len);
+        if let (Some(p), true) = (&self.pool, extra > 0) {
+            // The allocator rounded up: charge that too (rarely refused; never unbounded).
+            if !p.take(extra) {
+                p.give(len - old);
+                self.buf.shrink_to(old);
+                return false;
+            }
+        }
+        self.buf.resize(len, 0);
+        true
     }
 
     /// The SYN's sequence number fixes where the stream starts.
@@ -75,6 +183,9 @@ impl Reassembler {
 
     /// Release the buffer (the flow is named or given up on).
     pub fn clear(&mut self) {
+        if let Some(p) = &self.pool {
+            p.give(self.buf.capacity());
+        }
         self.buf = Vec::new();
         self.ranges = Vec::new();
     }
@@ -91,7 +202,9 @@ impl Reassembler {
             if !self.base_fixed && before + self.buf.len() <= self.cap {
                 // Capture started mid-stream and an earlier segment showed up late: move the
                 // start of the stream back rather than lose the front.
-                self.rebase(before);
+                if !self.rebase(before) {
+                    return Insert::Overflow;
+                }
                 self.base = Some(seq);
                 off = 0;
             } else if before >= data.len() {
@@ -107,8 +220,8 @@ impl Reassembler {
         }
         let end = start.saturating_add(data.len()).min(self.cap);
         let clipped = end - start < data.len();
-        if self.buf.len() < end {
-            self.buf.resize(end, 0);
+        if self.buf.len() < end && !self.grow(end) {
+            return Insert::Overflow;
         }
         if let (Some(dst), Some(src)) = (self.buf.get_mut(start..end), data.get(..end - start)) {
             dst.copy_from_slice(src);
@@ -133,16 +246,20 @@ impl Reassembler {
         }
     }
 
-    fn rebase(&mut self, by: usize) {
-        let mut nb = vec![0u8; by + self.buf.len()];
-        if let Some(dst) = nb.get_mut(by..) {
-            dst.copy_from_slice(&self.buf);
+    fn rebase(&mut self, by: usize) -> bool {
+        let len = self.buf.len();
+        if !self.grow(by + len) {
+            return false;
         }
-        self.buf = nb;
+        self.buf.copy_within(..len, by);
+        if let Some(front) = self.buf.get_mut(..by) {
+            front.fill(0);
+        }
         for r in &mut self.ranges {
             r.0 += by as u32;
             r.1 += by as u32;
         }
+        true
     }
 
     /// Merge `[start, end)` into the sorted, disjoint range list. False if too fragmented.
@@ -241,6 +358,51 @@ mod tests {
         r.insert(500, b"world");
         assert_eq!(r.insert(494, b"hello "), Insert::Advanced);
         assert_eq!(r.contiguous(), b"hello world");
+    }
+
+    #[test]
+    fn pool_bounds_all_buffers_together_and_is_refilled_on_drop() {
+        let pool = Pool::new(100);
+        let mut a = Reassembler::in_pool(64, &pool);
+        let mut b = Reassembler::in_pool(64, &pool);
+        a.set_isn(0);
+        b.set_isn(0);
+        assert_eq!(a.insert(1, &[7; 60]), Insert::Advanced);
+        assert!(pool.used() >= 60 && pool.used() <= 100);
+        // b may not take what a holds.
+        assert_eq!(b.insert(1, &[7; 60]), Insert::Overflow);
+        assert_eq!(pool.refused(), 1);
+        assert!(b.contiguous().is_empty());
+        drop(a);
+        assert_eq!(pool.used(), 0);
+        assert_eq!(b.insert(1, &[7; 60]), Insert::Advanced);
+        b.clear();
+        assert_eq!(pool.used(), 0);
+        assert!(pool.peak() <= 100);
+    }
+
+    proptest! {
+        /// Whatever is inserted, the pool never goes over its limit and every byte charged comes
+        /// back when the buffers are gone.
+        #[test]
+        fn pool_accounting_balances(
+            limit in 0usize..4096,
+            segs in proptest::collection::vec((0u32..3000, 1usize..700, 0usize..3), 0..40),
+        ) {
+            let pool = Pool::new(limit);
+            let mut rs: Vec<Reassembler> = (0..3).map(|_| Reassembler::in_pool(2048, &pool)).collect();
+            for (i, r) in rs.iter_mut().enumerate() {
+                if i != 2 {
+                    r.set_isn(0);
+                }
+            }
+            for (off, len, which) in segs {
+                let _ = rs[which].insert(off.wrapping_add(1), &vec![1u8; len]);
+                prop_assert!(pool.used() <= limit);
+            }
+            drop(rs);
+            prop_assert_eq!(pool.used(), 0);
+        }
     }
 
     #[test]

@@ -500,7 +500,15 @@ impl Default for QuicState {
 
 impl QuicState {
     pub fn new() -> Self {
-        let mut crypto = Reassembler::new(CRYPTO_CAP);
+        Self::with(Reassembler::new(CRYPTO_CAP))
+    }
+
+    /// CRYPTO buffer charged to the engine's reassembly budget.
+    pub fn in_pool(pool: &crate::flow::reassembly::Pool) -> Self {
+        Self::with(Reassembler::in_pool(CRYPTO_CAP, pool))
+    }
+
+    fn with(mut crypto: Reassembler) -> Self {
         // Stream offset 0 is sequence number 0.
         crypto.set_isn(u32::MAX);
         QuicState {
