@@ -334,8 +334,10 @@ fn flow_cap_bounds_the_whole_run_whatever_the_worker_count() {
 #[test]
 fn total_reassembly_budget_is_enforced_counted_and_reported() {
     let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls_pq_2seg.pcap");
-    let mut cfg = EngineConfig::default();
-    cfg.reassembly_total = 1000;
+    let cfg = EngineConfig {
+        reassembly_total: 1000,
+        ..Default::default()
+    };
     let mut hosts = Vec::new();
     let r = run_files(std::slice::from_ref(&f), cfg, 1, false, &mut |fl, _| {
         hosts.push(fl.host.clone())
