@@ -96,13 +96,23 @@ fn main() {
         std::process::exit(2);
     };
     let runs: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-    let buffer = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1024usize) * 1024;
+    let buffer = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024usize)
+        * 1024;
     type Mode<'a> = (&'a str, Box<dyn Fn() -> u64 + 'a>);
     let modes: [Mode; 4] = [
         ("mmap, reader only", Box::new(|| mmap(path, false))),
-        ("buffered, reader only", Box::new(|| buffered(path, false, buffer))),
+        (
+            "buffered, reader only",
+            Box::new(|| buffered(path, false, buffer)),
+        ),
         ("mmap + engine", Box::new(|| mmap(path, true))),
-        ("buffered + engine", Box::new(|| buffered(path, true, buffer))),
+        (
+            "buffered + engine",
+            Box::new(|| buffered(path, true, buffer)),
+        ),
     ];
     for (name, f) in modes {
         let mut times = Vec::new();

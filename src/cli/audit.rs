@@ -367,7 +367,10 @@ pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
         (s.unsupported_link, "packets of an unsupported link type"),
         (s.bad_ip_header, "packets with a bad IP header"),
         (s.ip_fragments_dropped, "IP fragments dropped"),
-        (s.tunnel_too_deep, "packets tunnelled too deep to follow"),
+        (
+            s.tunnel_too_deep,
+            "packets nested too deep to follow (VLAN tags, MPLS labels or tunnels past the limit)",
+        ),
         (
             s.reassembly_cap_hit,
             "flows whose first flight exceeded the reassembly cap",

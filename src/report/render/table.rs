@@ -37,7 +37,12 @@ pub fn render(r: &Report, colour: bool) -> String {
     let st = Style { on: colour };
     let mut o = String::new();
     let t = &r.totals;
-    let _ = writeln!(o, "{}", st.bold("egressmap audit"));
+    let title = if r.capture.is_some() {
+        "egressmap capture"
+    } else {
+        "egressmap audit"
+    };
+    let _ = writeln!(o, "{}", st.bold(title));
     for i in &r.inputs {
         let err = i
             .error
