@@ -69,6 +69,10 @@ impl BuildGuesser {
 
     pub fn render(&self) -> String {
         let mut o = String::new();
+        if self.seen.is_empty() {
+            o.push_str("\nBuild guess: no documented endpoint seen, nothing to rank.\n");
+            return o;
+        }
         let _ = writeln!(
             o,
             "\nBuild guess ({} documented endpoints seen; score = F1 of the share of seen endpoints a page lists and the share of the page seen)",
