@@ -105,6 +105,7 @@ struct Sink<'a> {
     snapshots: u64,
     failed_writes: u64,
     names_dropped: u64,
+    engine_warnings: Vec<String>,
 }
 
 impl Sink<'_> {
@@ -151,7 +152,12 @@ impl Sink<'_> {
                 "packets dropped in egressmap's queue (workers too slow)",
             ),
             (
-                counters.flows_evicted,
+                // The final report has the engines' own count (with the flag to raise).
+                if self.engine_warnings.is_empty() {
+                    counters.flows_evicted
+                } else {
+                    0
+                },
                 "flows flushed early because the flow table was full",
             ),
         ] {
@@ -165,6 +171,7 @@ impl Sink<'_> {
                 "{pcap_dropped} packets missing from the --write-pcap files"
             ));
         }
+        warnings.extend(self.engine_warnings.iter().cloned());
         if self.names_dropped > 0 {
             warnings.push(format!(
                 "{} names not kept: flows carried more than {} (--max-names-per-flow)",
@@ -444,6 +451,7 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         snapshots: 0,
         failed_writes: 0,
         names_dropped: 0,
+        engine_warnings: Vec::new(),
     };
     // A first (empty) snapshot now: a directory the capture user cannot write to fails here, not
     // after the first period, and readers find a report from the start.
@@ -486,11 +494,13 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
             .pcap_dropped
             .fetch_add(unwritten, Ordering::Relaxed);
     }
+    // The engines' own drop counters (reassembly, DNS cache, decode) are known once the workers
+    // are done: the final report carries them.
+    sink.engine_warnings = warnings_from(&engines);
     let _ = sink.snapshot();
     if let Some(w) = sink.log.take() {
         let _ = w.finish();
     }
-    let _ = warnings_from(&engines);
     eprintln!(
         "egressmap: stopped; {} packets received, {} snapshots, final report in {}",
         counters.received.load(Ordering::Relaxed),
