@@ -122,6 +122,8 @@ pub struct Flow {
     pub names_dropped: u32,
     /// Most names kept (`FlowTableConfig::max_names`, default [`MAX_NAMES_PER_FLOW`]).
     pub names_cap: u8,
+    /// `host` was carried over from an earlier flow on the same key (idle expiry, then back).
+    pub host_revived: bool,
     /// The request path of the first HTTP request (for path-qualified signatures).
     pub http_path: Option<Box<str>>,
     /// CNAME chain behind a DNS-attributed name (query name first).
@@ -157,7 +159,14 @@ impl Flow {
             Some(HostSource::Dns) => 1,
             Some(_) => 2,
         };
-        if rank(Some(source)) > rank(self.host_source) {
+        // A revived name ranks like a DNS answer: any name seen in the flow itself replaces it.
+        let current = if self.host_revived {
+            1
+        } else {
+            rank(self.host_source)
+        };
+        if rank(Some(source)) > current {
+            self.host_revived = false;
             self.host = Some(name);
             self.host_source = Some(source);
             if source != HostSource::Dns {

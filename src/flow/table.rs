@@ -23,6 +23,10 @@ pub struct FlowTableConfig {
     pub closed_linger: Nanos,
     /// Names of expired flows remembered for flows that come back on the same key.
     pub remembered_names: usize,
+    /// How long (capture time) an expired flow's name is remembered. Time, not the table's
+    /// fill level, decides what is forgotten, so the output does not depend on how flows were
+    /// sharded across threads.
+    pub remember_for: Nanos,
     /// Distinct names kept per flow (at most [`super::NAMES_PER_FLOW_LIMIT`]); more are counted.
     pub max_names: usize,
 }
@@ -38,6 +42,7 @@ impl Default for FlowTableConfig {
             other_idle: 60 * SEC,
             closed_linger: 10 * SEC,
             remembered_names: 65_536,
+            remember_for: 3600 * SEC,
             max_names: super::MAX_NAMES_PER_FLOW,
         }
     }
@@ -92,6 +97,8 @@ struct Remembered {
     ech: bool,
     inferred_host: Option<Arc<str>>,
     cnames: Option<Arc<[Arc<str>]>>,
+    /// Capture time the flow was last seen.
+    at: Nanos,
 }
 
 pub struct FlowTable {
@@ -100,6 +107,8 @@ pub struct FlowTable {
     cfg: FlowTableConfig,
     pub stats: FlowTableStats,
     next_sweep: Nanos,
+    /// Next capture time stale remembered names are purged.
+    next_forget: Nanos,
 }
 
 impl FlowTable {
@@ -110,6 +119,7 @@ impl FlowTable {
             cfg,
             stats: FlowTableStats::default(),
             next_sweep: 0,
+            next_forget: 0,
         }
     }
 
@@ -153,14 +163,14 @@ impl FlowTable {
             self.evict_oldest(ts, out);
         }
         let len = self.flows.len() as u64;
-        let cfg_max_names = self.cfg.max_names;
+        let (cfg_max_names, remember_for) = (self.cfg.max_names, self.cfg.remember_for);
         let (remembered, stats) = (&mut self.remembered, &mut self.stats);
         let (flow, created) = match self.flows.entry(key) {
             Entry::Occupied(o) => (o.into_mut(), false),
             Entry::Vacant(v) => {
                 stats.created += 1;
                 stats.peak_flows = stats.peak_flows.max(len + 1);
-                let mut flow = new_flow(remembered, stats, key, forward, d, ts, file);
+                let mut flow = new_flow(remembered, remember_for, stats, key, forward, d, ts, file);
                 flow.names_cap = u8::try_from(cfg_max_names).unwrap_or(u8::MAX);
                 (v.insert(flow), true)
             }
@@ -183,6 +193,12 @@ impl FlowTable {
             / 8)
         .clamp(SEC, 60 * SEC);
         self.next_sweep = now.saturating_add(step);
+        if now >= self.next_forget {
+            self.next_forget = now.saturating_add(self.cfg.remember_for / 8);
+            let keep = self.cfg.remember_for;
+            self.remembered
+                .retain(|_, r| now.saturating_sub(r.at) <= keep);
+        }
         let cfg = self.cfg.clone();
         let mut ended: Vec<(Flow, EndReason)> = Vec::new();
         let idle_limit = |f: &Flow| {
@@ -269,6 +285,7 @@ impl FlowTable {
                 ech: f.ech,
                 inferred_host: f.inferred_host.clone(),
                 cnames: f.cnames.clone(),
+                at: f.last_seen,
             },
         );
     }
@@ -312,8 +329,10 @@ impl FlowTable {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn new_flow(
     remembered: &mut HashMap<FlowKey, Remembered, ahash::RandomState>,
+    remember_for: Nanos,
     stats: &mut FlowTableStats,
     key: FlowKey,
     forward: bool,
@@ -370,6 +389,7 @@ fn new_flow(
         names: Vec::new(),
         names_dropped: 0,
         names_cap: super::MAX_NAMES_PER_FLOW as u8,
+        host_revived: false,
         http_path: None,
         cnames: None,
         saw_syn: flags.is_some_and(|f| f & tcp_flags::SYN != 0),
@@ -378,13 +398,18 @@ fn new_flow(
         server_isn: None,
         inspect: Default::default(),
     };
-    if let Some(r) = remembered.remove(&key) {
+    if let Some(r) = remembered
+        .remove(&key)
+        .filter(|r| ts.saturating_sub(r.at) <= remember_for)
+    {
         stats.revived_names += 1;
         flow.app = r.app;
         flow.ech = r.ech;
         flow.inferred_host = r.inferred_host;
         flow.cnames = r.cnames;
         flow.set_host(r.host, r.source);
+        // A name of the flow's own (a new query, SNI or Host) replaces the remembered one.
+        flow.host_revived = true;
     }
     flow
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use crate::capture::Nanos;
 
 const SEC: Nanos = 1_000_000_000;
+/// Stale answers are dropped this often (capture time).
+const PURGE_EVERY: Nanos = 300 * SEC;
 
 #[derive(Clone, Debug)]
 pub struct ResolverConfig {
@@ -72,6 +74,9 @@ const MAX_ECH_HINTS: usize = 16_384;
 pub struct Resolver {
     map: HashMap<IpAddr, Resolution, ahash::RandomState>,
     ech: HashMap<(IpAddr, Arc<str>), EchHint, ahash::RandomState>,
+    /// Capture time of the next purge of stale entries: memory follows the answers still
+    /// usable, not the length of the capture.
+    next_purge: Nanos,
     cfg: ResolverConfig,
     pub stats: ResolverStats,
 }
@@ -81,6 +86,7 @@ impl Resolver {
         Resolver {
             map: HashMap::default(),
             ech: HashMap::default(),
+            next_purge: 0,
             cfg,
             stats: ResolverStats::default(),
         }
@@ -104,6 +110,11 @@ impl Resolver {
         now: Nanos,
     ) {
         self.stats.answers += 1;
+        if now >= self.next_purge {
+            self.next_purge = now.saturating_add(PURGE_EVERY);
+            self.map.retain(|_, r| r.expires >= now);
+            self.ech.retain(|_, h| h.expires >= now);
+        }
         if self.map.len() >= self.cfg.max_entries && !self.map.contains_key(&addr) {
             self.make_room(now);
         }
