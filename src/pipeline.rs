@@ -291,7 +291,17 @@ fn run_worker(
             failed,
         });
     }
-    engine.finish(&mut |e| batch.push(e));
+    // End of input: the table is handed over in chunks as it drains, so a full table (a flood
+    // at the flow cap) is never copied whole into one message and the merge queue at once.
+    engine.finish(&mut |e| {
+        batch.push(e);
+        if batch.len() >= BATCH_FLOWS {
+            let _ = tx.send(Msg::Flows {
+                flows: std::mem::take(&mut batch),
+                low: u64::MAX,
+            });
+        }
+    });
     progress.done();
     let _ = tx.send(Msg::Flows {
         flows: batch,

@@ -308,10 +308,17 @@ impl FlowTable {
     }
 
     /// End of input: flush everything, oldest first, so output order is deterministic.
+    ///
+    /// Only the keys are sorted, and each flow leaves the table as it is handed out, so a full
+    /// table is never held twice (a flood at the flow cap ends with the cap's worth of flows).
     pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
-        let mut all: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
-        all.sort_by_key(|f| (f.first_seen, f.key));
-        for f in all {
+        let mut order: Vec<(Nanos, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.first_seen, *k)).collect();
+        order.sort_unstable();
+        for (_, k) in order {
+            let Some(f) = self.flows.remove(&k) else {
+                continue;
+            };
             let reason = if f.closed {
                 EndReason::FinRst
             } else {
@@ -326,6 +333,8 @@ impl FlowTable {
                 at: u64::MAX,
             });
         }
+        self.flows = HashMap::default();
+        self.remembered = HashMap::default();
     }
 }
 
