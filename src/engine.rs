@@ -657,7 +657,7 @@ fn infer_ech_name(flow: &mut Flow, ctx: &mut Ctx<'_>) {
     if let Some(outer) = flow.host.clone() {
         flow.inferred_host = ctx
             .resolver
-            .lookup_ech(flow.client.0, &outer, flow.first_seen);
+            .lookup_ech(flow.client.0, outer, flow.first_seen);
     }
 }
 

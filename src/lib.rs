@@ -7,6 +7,9 @@
 //! nameless flows can be named, [`signatures`] tags names with documented areas, and [`report`]
 //! renders the result. [`engine`] wires the stages together for one shard of traffic.
 
+// Packet bytes are hostile: outside tests, nothing may panic on an unexpected value.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod capture;
 pub mod cli;
 pub mod decode;

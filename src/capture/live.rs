@@ -208,17 +208,15 @@ pub fn run_capture(
         if batch.records.len() >= BATCH_PACKETS || started.elapsed() >= BATCH_WAIT {
             send(std::mem::replace(&mut batch, new_batch()));
             started = Instant::now();
-            if let Ok(s) = cap.stats() {
-                counters
-                    .kernel_dropped
-                    .store(u64::from(s.dropped), Ordering::Relaxed);
-                counters
-                    .interface_dropped
-                    .store(u64::from(s.if_dropped), Ordering::Relaxed);
-            }
+            store_drops(&mut cap, counters);
         }
     }
     send(batch);
+    store_drops(&mut cap, counters);
+}
+
+/// The kernel's and the interface's drop counters as libpcap reports them now.
+fn store_drops(cap: &mut pcap::Capture<pcap::Active>, counters: &LiveCounters) {
     if let Ok(s) = cap.stats() {
         counters
             .kernel_dropped

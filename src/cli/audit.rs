@@ -196,12 +196,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
         }
     }
     let mut warnings = warnings(&result);
-    if summary.names_dropped > 0 {
-        warnings.push(format!(
-            "{} names not kept: flows carried more than {} (--max-names-per-flow)",
-            summary.names_dropped, a.max_names_per_flow
-        ));
-    }
+    warnings.extend(names_dropped_warning(summary.names_dropped, a));
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
         eprintln!("egressmap: {e}");
     }
@@ -356,6 +351,16 @@ pub fn warnings(r: &RunResult) -> Vec<String> {
     }
     w.extend(warnings_from(&r.engines));
     w
+}
+
+/// Names flows could not keep (counted as flows end, so by the sink rather than the engines).
+pub fn names_dropped_warning(n: u64, a: &RunOpts) -> Option<String> {
+    (n > 0).then(|| {
+        format!(
+            "{n} names not kept: flows carried more than {} (--max-names-per-flow)",
+            a.max_names_per_flow
+        )
+    })
 }
 
 /// Packet- and flow-level drops counted by the engines.

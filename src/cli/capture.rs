@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::audit::{
-    engine_config, load_signatures, match_flow, report_context_parts, warnings_from,
+    engine_config, load_signatures, match_flow, names_dropped_warning, report_context_parts,
+    warnings_from,
 };
 use super::{CaptureArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE};
 use crate::capture::live::{self, Batch, LiveConfig, LiveCounters};
@@ -172,12 +173,7 @@ impl Sink<'_> {
             ));
         }
         warnings.extend(self.engine_warnings.iter().cloned());
-        if self.names_dropped > 0 {
-            warnings.push(format!(
-                "{} names not kept: flows carried more than {} (--max-names-per-flow)",
-                self.names_dropped, self.args.opts.max_names_per_flow
-            ));
-        }
+        warnings.extend(names_dropped_warning(self.names_dropped, &self.args.opts));
         if self.failed_writes > 0 {
             warnings.push(format!(
                 "{} report snapshots could not be written",

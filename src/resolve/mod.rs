@@ -187,10 +187,10 @@ impl Resolver {
     pub fn lookup_ech(
         &mut self,
         client: IpAddr,
-        public_name: &str,
+        public_name: Arc<str>,
         now: Nanos,
     ) -> Option<Arc<str>> {
-        let h = self.ech.get(&(client, Arc::from(public_name)))?;
+        let h = self.ech.get(&(client, public_name))?;
         if h.seen > now || h.expires < now {
             return None;
         }
@@ -253,16 +253,16 @@ mod tests {
             10 * SEC,
         );
         assert_eq!(
-            r.lookup_ech(c, "cover.example", 20 * SEC).as_deref(),
+            r.lookup_ech(c, "cover.example".into(), 20 * SEC).as_deref(),
             Some("inner.example")
         );
         // Another client, another public name, before the answer, after the TTL: nothing.
         assert!(r
-            .lookup_ech(a("10.0.0.6"), "cover.example", 20 * SEC)
+            .lookup_ech(a("10.0.0.6"), "cover.example".into(), 20 * SEC)
             .is_none());
-        assert!(r.lookup_ech(c, "other.example", 20 * SEC).is_none());
-        assert!(r.lookup_ech(c, "cover.example", 5 * SEC).is_none());
-        assert!(r.lookup_ech(c, "cover.example", 71 * SEC).is_none());
+        assert!(r.lookup_ech(c, "other.example".into(), 20 * SEC).is_none());
+        assert!(r.lookup_ech(c, "cover.example".into(), 5 * SEC).is_none());
+        assert!(r.lookup_ech(c, "cover.example".into(), 71 * SEC).is_none());
         assert_eq!(r.stats.ech_inferred, 1);
         // Bounded like the address cache.
         for i in 0..100u32 {

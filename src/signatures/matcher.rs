@@ -264,34 +264,18 @@ impl Matcher {
 
     /// Match without consulting or filling the per-name cache (benchmarks, one-off names).
     pub fn lookup_uncached(&mut self, host: &str) -> Arc<MatchResult> {
-        let raw = host.as_bytes();
-        let mut len = raw.len();
-        while len > 0 && raw[len - 1] == b'.' {
-            len -= 1;
-        }
-        if len == 0 || len > MAX_NAME {
-            return self.empty.clone();
-        }
         let mut buf = [0u8; MAX_NAME];
-        let name = &mut buf[..len];
-        name.copy_from_slice(&raw[..len]);
-        name.make_ascii_lowercase();
+        let Some(name) = normalise(host, &mut buf) else {
+            return self.empty.clone();
+        };
         self.compute(name)
     }
 
     fn lookup_host(&mut self, host: &str) -> Arc<MatchResult> {
-        let raw = host.as_bytes();
-        let mut len = raw.len();
-        while len > 0 && raw[len - 1] == b'.' {
-            len -= 1;
-        }
-        if len == 0 || len > MAX_NAME {
-            return self.empty.clone();
-        }
         let mut buf = [0u8; MAX_NAME];
-        let name = &mut buf[..len];
-        name.copy_from_slice(&raw[..len]);
-        name.make_ascii_lowercase();
+        let Some(name) = normalise(host, &mut buf) else {
+            return self.empty.clone();
+        };
         let hash = self.hasher.hash_one(&*name);
         let ix = (hash as usize) & (NAME_SLOTS - 1);
         if let Some(Slot {
@@ -378,4 +362,18 @@ fn with_path_bonus(mut e: EndpointMatch) -> EndpointMatch {
         e.specificity += path_bonus(p);
     }
     e
+}
+
+/// `host` without trailing dots, lowercased, in `buf` (no allocation); `None` when empty or
+/// longer than any name the matcher can hold.
+fn normalise<'b>(host: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&'b mut [u8]> {
+    let raw = host.as_bytes();
+    let len = raw.len() - raw.iter().rev().take_while(|&&b| b == b'.').count();
+    if len == 0 || len > MAX_NAME {
+        return None;
+    }
+    let name = buf.get_mut(..len)?;
+    name.copy_from_slice(raw.get(..len)?);
+    name.make_ascii_lowercase();
+    Some(name)
 }
