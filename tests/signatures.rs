@@ -133,13 +133,20 @@ fn every_area_is_canonical_and_builds_editions_present() {
     );
 }
 
-/// A concrete host a published pattern must match: wildcards filled with plausible text.
+/// A concrete host a published pattern must match: wildcards filled with plausible text. A `*`
+/// standing for a whole domain becomes a CDN the pages name (`akadns.net`); a `*` glued to a
+/// label stays empty, since filling it would make a registrable domain nobody owns.
 fn example(p: &Pattern) -> (String, Option<String>) {
-    let host = p
-        .host
-        .replace("*.", "a1.")
-        .replace(".*", ".example")
-        .replace('*', "x9");
+    let h = p.host.replace(".*.", ".akadns.");
+    let h = match h.strip_prefix("*.") {
+        Some(rest) => format!("a1.{rest}"),
+        None => h,
+    };
+    let h = match h.strip_suffix(".*") {
+        Some(rest) => format!("{rest}.akadns.net"),
+        None => h,
+    };
+    let host = h.replace('*', "");
     (host, p.path.as_ref().map(|p| format!("{p}index.html")))
 }
 
@@ -187,10 +194,59 @@ fn lookalikes_match_nothing() {
         "fs.microsoft.com.evil",
         "xlogin.live.com.evil.org",
         "ctldl.windowsupdate.com.evil",
+        // A `*` producing a registrable domain nobody on the ownership lists holds.
+        "store-images.evilmicrosoft.com",
+        "fe3.delivery.mp.microsoft.com.evil.org",
+        "wdcp.microsoft.com.evil.org",
+        "wdcp.microsoft.evil",
+        "cy2.x.md.mp.microsoft.com.attacker.net",
+        "a.g.akamaievil.net",
+        "x.wpc.evilcdn.net",
+        "a.login.msa.attacker.net",
+        "x.wns.evilwindows.com",
     ] {
         let r = m.lookup(host, None);
         assert!(!r.is_match(), "{host} matched {:?}", r.endpoints);
+        assert_eq!(r, std::sync::Arc::new(m.lookup_slow(host, None)));
     }
+    // The same wildcards still cover Microsoft's own names and the CDNs the pages name.
+    for (host, pattern) in [
+        (
+            "cy2.displaycatalog.md.mp.microsoft.com.akadns.net",
+            "cy2.*.md.mp.microsoft.com.*",
+        ),
+        ("wdcp.microsoft.com", "wdcp.microsoft.*"),
+        (
+            "store-images.s-microsoft.com",
+            "store-images.*microsoft.com",
+        ),
+        ("a.g.akamaiedge.net", "*.g.akamai*.net"),
+        (
+            "fe3.delivery.mp.microsoft.com.akadns.net",
+            "fe3.*.mp.microsoft.com.*",
+        ),
+    ] {
+        let r = m.lookup(host, None);
+        let e = r.endpoints.iter().find(|e| e.pattern == pattern);
+        assert!(e.is_some_and(|e| !e.shared_infrastructure), "{host}: {r:?}");
+    }
+    // Any tenant of a shared cloud matches, marked shared.
+    for (host, pattern) in [
+        ("exfil.blob.core.windows.net", "*.blob.core.windows.net"),
+        ("attacker.westus.cloudapp.azure.com", "*.cloudapp.azure.com"),
+        (
+            "wd-prod-evilfe1.cloudapp.azure.com",
+            "wd-prod-*fe*.cloudapp.azure.com",
+        ),
+    ] {
+        let r = m.lookup(host, None);
+        assert!(r.shared_infrastructure(), "{host}: {r:?}");
+        let e = r.endpoints.iter().find(|e| e.pattern == pattern);
+        assert!(e.is_some_and(|e| e.shared_infrastructure), "{host}: {r:?}");
+    }
+    assert!(!m
+        .lookup("settings-win.data.microsoft.com", None)
+        .shared_infrastructure());
     // And the genuine names do match.
     for host in [
         "au.download.windowsupdate.com",
@@ -488,6 +544,52 @@ proptest! {
             let slow = m.lookup_slow(h, None);
             prop_assert_eq!(&*fast, &slow, "host {}", h);
         }
+    }
+
+    /// The wildcard rule on the real database: whatever a pattern's `*`s are filled with
+    /// (lookalike labels, attacker suffixes), a match means the host's registrable domain is on
+    /// the ownership lists or the pattern spells that domain out literally.
+    #[test]
+    fn wildcards_never_produce_an_unowned_domain(
+        pick in any::<prop::sample::Index>(),
+        fills in prop::collection::vec(
+            prop::sample::select(vec![
+                "", "a", "x9", "evil", "com", "net", "com.evil", "evil.org", ".evil.org",
+                "attacker.net", "displaycatalog", "s-", "akadns", "evil.akadns", "blob.core",
+                "microsoft.com.evil", "-microsoft", "co.uk", "q.r",
+            ]),
+            4,
+        ),
+        tail in prop::sample::select(vec!["", ".evil", ".com", ".org.uk", ".akadns.net"]),
+    ) {
+        let db = db();
+        let owned: Vec<String> = db.owned().domains().to_vec();
+        let wild: Vec<&Endpoint> =
+            db.endpoints().iter().filter(|e| e.pattern.contains('*')).collect();
+        let e = wild[pick.index(wild.len())];
+        let p = Pattern::from_text(&e.pattern);
+        let mut host = String::new();
+        for (i, part) in p.host.split('*').enumerate() {
+            if i > 0 {
+                host.push_str(fills[(i - 1) % fills.len()]);
+            }
+            host.push_str(part);
+        }
+        host.push_str(tail);
+        let mut m = Matcher::new(&db, None, None);
+        let r = m.lookup(&host, None);
+        let reg = psl::domain_str(&host).unwrap_or(&host).to_string();
+        let is_owned = owned
+            .iter()
+            .any(|d| reg == *d || reg.ends_with(&format!(".{d}")));
+        for hit in &r.endpoints {
+            let literal: String = hit.pattern.split('/').next().unwrap_or("").replace('*', "");
+            prop_assert!(
+                is_owned || literal.ends_with(&reg),
+                "{} matched {} (registrable domain {} not owned)", host, hit.pattern, reg
+            );
+        }
+        prop_assert_eq!(&*r, &m.lookup_slow(&host, None));
     }
 
     /// Arbitrary input never panics and unrelated random names never match the real DB.

@@ -176,6 +176,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                 &FlowMatch {
                     areas,
                     pattern: endpoints.first().map(String::as_str),
+                    shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
                 },
             );
             if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
@@ -184,7 +185,10 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                 }
             }
             if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
-                if let Err(e) = w.write(&FlowRecord::new(flow, file, areas, &endpoints)) {
+                if let Err(e) = w.write(
+                    &FlowRecord::new(flow, file, areas, &endpoints)
+                        .shared(m.as_ref().is_some_and(|r| r.shared_infrastructure())),
+                ) {
                     write_error = Some(e);
                 }
             }

@@ -252,8 +252,11 @@ impl LiveSink for Sink<'_> {
         );
         if let Some(w) = self.log.as_mut() {
             let name = format!("live:{}", self.args.interface.as_deref().unwrap_or(""));
-            if w.write(&FlowRecord::new(flow, &name, areas, &endpoints))
-                .is_err()
+            if w.write(
+                &FlowRecord::new(flow, &name, areas, &endpoints)
+                    .shared(m.as_ref().is_some_and(|r| r.shared_infrastructure())),
+            )
+            .is_err()
             {
                 self.failed_writes += 1;
                 self.log = None;

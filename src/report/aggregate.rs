@@ -24,6 +24,8 @@ pub struct FlowMatch<'a> {
     pub areas: &'a [String],
     /// The most specific matching pattern.
     pub pattern: Option<&'a str>,
+    /// That pattern matched through a `*` producing a shared cloud's customer name.
+    pub shared: bool,
 }
 
 /// What the report needs from the signature database when it is finalised.
@@ -77,6 +79,8 @@ pub struct Aggregator {
     activity: BTreeMap<String, BTreeMap<u64, u64>>,
     dests: HashMap<(String, String), Dest, ahash::RandomState>,
     undocumented: HashMap<String, Dest, ahash::RandomState>,
+    /// Shared-infrastructure hosts: traffic, and the pattern's areas.
+    shared: HashMap<String, (Dest, Vec<String>), ahash::RandomState>,
     /// Per-flow lookups on every unnamed flow (a SYN flood's worth): ahash, not SipHash.
     unnamed: HashMap<(std::net::IpAddr, u16, &'static str), Stats, ahash::RandomState>,
     unattributed: Stats,
@@ -112,6 +116,7 @@ impl Aggregator {
             activity: BTreeMap::new(),
             dests: HashMap::default(),
             undocumented: HashMap::default(),
+            shared: HashMap::default(),
             unnamed: HashMap::default(),
             unattributed: Stats::default(),
             ech: Stats::default(),
@@ -182,6 +187,22 @@ impl Aggregator {
                 return;
             }
             let d = self.undocumented.entry(host.to_string()).or_default();
+            add_dest(d, f, proto);
+            return;
+        }
+        if m.shared {
+            t.shared_infrastructure_flows += 1;
+            if !self.shared.contains_key(host) && self.shared.len() >= MAX_DESTINATIONS {
+                self.overflow += 1;
+                return;
+            }
+            let (d, _) = self
+                .shared
+                .entry(host.to_string())
+                .or_insert_with(|| (Dest::default(), m.areas.to_vec()));
+            if d.pattern.is_empty() {
+                d.pattern = m.pattern.unwrap_or_default().to_string();
+            }
             add_dest(d, f, proto);
             return;
         }
@@ -323,6 +344,28 @@ impl Aggregator {
                 .then(a.host.cmp(&b.host))
         });
 
+        let mut shared_infrastructure: Vec<SharedDestination> = self
+            .shared
+            .iter()
+            .map(|(host, (d, areas))| SharedDestination {
+                host: host.clone(),
+                pattern: d.pattern.clone(),
+                areas: areas.clone(),
+                protocols_seen: d.protocols.iter().map(|p| p.to_string()).collect(),
+                flows: d.stats.flows,
+                packets: d.stats.packets,
+                bytes_up: d.stats.bytes_up,
+                bytes_down: d.stats.bytes_down,
+                first_seen: ts(d.stats.first),
+                last_seen: ts(d.stats.last),
+            })
+            .collect();
+        shared_infrastructure.sort_by(|a, b| {
+            (b.bytes_up + b.bytes_down)
+                .cmp(&(a.bytes_up + a.bytes_down))
+                .then(a.host.cmp(&b.host))
+        });
+
         let mut servers: Vec<UnnamedServer> = self
             .unnamed
             .iter()
@@ -372,6 +415,7 @@ impl Aggregator {
                 bytes_down: self.unattributed.bytes_down,
                 servers,
             },
+            shared_infrastructure,
             ech: Ech {
                 flows: self.ech.flows,
                 bytes_up: self.ech.bytes_up,

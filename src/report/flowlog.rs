@@ -43,6 +43,10 @@ pub struct FlowRecord<'a> {
     pub names: Vec<&'a str>,
     pub areas: &'a [String],
     pub endpoints: &'a [String],
+    /// The most specific endpoint matched only because a `*` produced a shared cloud's customer
+    /// name (`*.blob.core.windows.net`): anyone can own the host. Omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shared_infrastructure: bool,
 }
 
 impl<'a> FlowRecord<'a> {
@@ -76,7 +80,14 @@ impl<'a> FlowRecord<'a> {
             names: flow.names.iter().map(|n| &**n).collect(),
             areas,
             endpoints,
+            shared_infrastructure: false,
         }
+    }
+
+    /// Mark the match as shared cloud infrastructure.
+    pub fn shared(mut self, shared: bool) -> Self {
+        self.shared_infrastructure = shared;
+        self
     }
 }
 

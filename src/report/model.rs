@@ -30,6 +30,10 @@ pub struct Report {
     pub documented_not_seen: Vec<Documented>,
     pub undocumented: Vec<Undocumented>,
     pub unattributed: Unattributed,
+    /// Flows to a name that a documented wildcard covers only because any customer of a shared
+    /// cloud can own it (`*.blob.core.windows.net`): not counted as documented Windows traffic.
+    #[serde(default)]
+    pub shared_infrastructure: Vec<SharedDestination>,
     pub ech: Ech,
     pub timeline: Timeline,
     /// Live capture counters (absent for files).
@@ -81,6 +85,10 @@ pub struct Totals {
     pub undocumented_flows: u64,
     pub unattributed_flows: u64,
     pub ech_flows: u64,
+    /// Flows matched only through a shared-infrastructure wildcard (see
+    /// `Report::shared_infrastructure`); not in `documented_flows`.
+    #[serde(default)]
+    pub shared_infrastructure_flows: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -130,6 +138,23 @@ pub struct Undocumented {
     pub domain: String,
     /// Under a Microsoft-owned domain: likely an undocumented Microsoft endpoint.
     pub likely_microsoft: bool,
+    pub protocols_seen: Vec<String>,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// A host under a shared cloud suffix that a documented wildcard covers.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SharedDestination {
+    pub host: String,
+    /// The documented wildcard it matched.
+    pub pattern: String,
+    /// The areas the pattern documents (the host may belong to anyone).
+    pub areas: Vec<String>,
     pub protocols_seen: Vec<String>,
     pub flows: u64,
     pub packets: u64,

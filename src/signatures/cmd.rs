@@ -183,6 +183,8 @@ fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
                 };
                 let kind = if em.specificity >> 24 == 1 {
                     "exact"
+                } else if em.shared_infrastructure {
+                    "wildcard, shared infrastructure: any customer of this cloud can own the name"
                 } else {
                     "wildcard"
                 };

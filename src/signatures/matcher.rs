@@ -5,6 +5,7 @@
 //! the pattern's anchoring) are verified with the glob. Names unrelated to any pattern therefore
 //! cost one automaton pass and no verification. Results are cached per distinct name.
 
+use super::owned::{wildcard_rule, Owned};
 use super::pattern::{glob, path_bonus, path_ok, Pattern};
 use super::{same_build, same_edition, Database};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -39,6 +40,9 @@ pub struct EndpointMatch {
     pub specificity: u32,
     /// Path restriction, checked only when an HTTP path is known.
     pub path: Option<String>,
+    /// A `*` of the pattern produced a cloud customer's name (`*.blob.core.windows.net`): any
+    /// tenant of that cloud matches, so the match says nothing about who runs the endpoint.
+    pub shared_infrastructure: bool,
 }
 
 /// What a name matched.
@@ -55,6 +59,14 @@ pub struct MatchResult {
 impl MatchResult {
     pub fn is_match(&self) -> bool {
         !self.endpoints.is_empty()
+    }
+
+    /// The most specific match is shared cloud infrastructure (see
+    /// [`EndpointMatch::shared_infrastructure`]).
+    pub fn shared_infrastructure(&self) -> bool {
+        self.endpoints
+            .first()
+            .is_some_and(|e| e.shared_infrastructure)
     }
 
     fn from_matches(mut endpoints: Vec<EndpointMatch>) -> MatchResult {
@@ -104,7 +116,12 @@ pub struct Matcher {
     /// wildcard do), so a new name costs no result construction.
     by_set: HashMap<Box<[u32]>, Arc<MatchResult>, ahash::RandomState>,
     empty: Arc<MatchResult>,
+    /// Who may own a registrable domain a `*` produces.
+    owned: Owned,
 }
+
+/// Set in a hit id when the match is shared infrastructure (ids stay below 2^31).
+const SHARED_BIT: u32 = 1 << 31;
 
 impl Matcher {
     /// Compile the patterns of `db` restricted to a build / edition (`None` = all).
@@ -177,6 +194,7 @@ impl Matcher {
                     areas: acc.areas.into_iter().collect(),
                     builds,
                     editions,
+                    shared_infrastructure: false,
                 },
             });
             let nid = *needle_ix.entry(needle.clone()).or_insert_with(|| {
@@ -207,6 +225,7 @@ impl Matcher {
             hasher: ahash::RandomState::new(),
             by_set: HashMap::with_hasher(ahash::RandomState::new()),
             empty: Arc::new(MatchResult::default()),
+            owned: db.owned().clone(),
         }
     }
 
@@ -301,6 +320,8 @@ impl Matcher {
         };
         let mut hits: [u32; 64] = [0; 64];
         let mut nhits = 0usize;
+        // Registrable-domain facts, computed once and only for names some glob matched.
+        let mut facts = None;
         for m in ac.find_overlapping_iter(name) {
             let Some(ids) = self.needle_pats.get(m.pattern().as_usize()) else {
                 continue;
@@ -315,8 +336,18 @@ impl Matcher {
                     Anchor::Suffix => m.end() == name.len() && glob(&c.host, name),
                     Anchor::Inner => glob(&c.host, name),
                 };
-                if ok && !hits[..nhits].contains(&id) && nhits < hits.len() {
-                    hits[nhits] = id;
+                if !ok || hits[..nhits].iter().any(|&h| h & !SHARED_BIT == id) {
+                    continue;
+                }
+                let f = *facts.get_or_insert_with(|| {
+                    self.owned
+                        .facts(std::str::from_utf8(name).unwrap_or_default())
+                });
+                let Some(shared) = wildcard_rule(&c.host, name, f) else {
+                    continue;
+                };
+                if nhits < hits.len() {
+                    hits[nhits] = id | if shared { SHARED_BIT } else { 0 };
                     nhits += 1;
                 }
             }
@@ -331,8 +362,12 @@ impl Matcher {
         }
         let found = set
             .iter()
-            .filter_map(|&id| self.pats.get(id as usize))
-            .map(|c| c.info.clone())
+            .filter_map(|&id| {
+                let c = self.pats.get((id & !SHARED_BIT) as usize)?;
+                let mut e = c.info.clone();
+                e.shared_infrastructure = id & SHARED_BIT != 0;
+                Some(e)
+            })
             .collect();
         let r = Arc::new(MatchResult::from_matches(found));
         if self.by_set.len() >= CACHE_CAP {
@@ -342,15 +377,24 @@ impl Matcher {
         r
     }
 
-    /// Slow reference: every pattern's glob against the name. Used by tests.
+    /// Slow reference: every pattern's glob and the wildcard rule against the name. Used by
+    /// tests.
     pub fn lookup_slow(&self, host: &str, http_path: Option<&str>) -> MatchResult {
         let found = self
             .pats
             .iter()
-            .filter(|c| Pattern::from_text(&c.info.pattern).matches(host, http_path))
-            .map(|c| match http_path {
-                Some(_) => with_path_bonus(c.info.clone()),
-                None => c.info.clone(),
+            .filter_map(|c| {
+                let shared = Pattern::from_text(&c.info.pattern).matches_owned(
+                    host,
+                    http_path,
+                    &self.owned,
+                )?;
+                let mut e = match http_path {
+                    Some(_) => with_path_bonus(c.info.clone()),
+                    None => c.info.clone(),
+                };
+                e.shared_infrastructure = shared;
+                Some(e)
             })
             .collect();
         MatchResult::from_matches(found)

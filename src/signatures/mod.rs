@@ -10,9 +10,11 @@
 pub mod cmd;
 pub mod import;
 pub mod matcher;
+pub mod owned;
 pub mod pattern;
 
 pub use matcher::{EndpointMatch, MatchResult, Matcher};
+pub use owned::Owned;
 pub use pattern::Pattern;
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +47,8 @@ const BUILTIN_FILES: &[(&str, &str)] = &[
 const BUILTIN_AREAS: &str = include_str!("../../signatures/areas.json");
 const BUILTIN_PURPOSES: &str = include_str!("../../signatures/purposes.json");
 const BUILTIN_MS_DOMAINS: &str = include_str!("../../signatures/microsoft-domains.txt");
+const BUILTIN_CDN_DOMAINS: &str = include_str!("../../signatures/cdn-domains.txt");
+const BUILTIN_SHARED: &str = include_str!("../../signatures/shared-infrastructure.txt");
 
 /// One destination entry of one table row of one page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +118,8 @@ pub struct Database {
     areas: Vec<AreaDef>,
     purposes: Purposes,
     ms_domains: Vec<String>,
+    /// Who may own a registrable domain a `*` produces (see [`owned`]).
+    owned: Owned,
     builds: Vec<String>,
 }
 
@@ -124,7 +130,12 @@ impl Database {
             .iter()
             .map(|(b, t)| (format!("{b}.jsonl"), t.to_string()))
             .collect();
-        Self::from_parts(&files, BUILTIN_AREAS, BUILTIN_PURPOSES, BUILTIN_MS_DOMAINS)
+        Self::from_parts(
+            &files,
+            BUILTIN_AREAS,
+            BUILTIN_PURPOSES,
+            [BUILTIN_MS_DOMAINS, BUILTIN_CDN_DOMAINS, BUILTIN_SHARED],
+        )
     }
 
     /// A set from a directory laid out like `signatures/` (`--signatures DIR`).
@@ -143,11 +154,23 @@ impl Database {
             }
         }
         files.sort();
+        // Directories made before the ownership lists existed get the built-in ones.
+        let optional = |name: &str, builtin: &str| {
+            if dir.join(name).exists() {
+                read(name)
+            } else {
+                Ok(builtin.to_string())
+            }
+        };
         Self::from_parts(
             &files,
             &read("areas.json")?,
             &read("purposes.json")?,
-            &read("microsoft-domains.txt")?,
+            [
+                &read("microsoft-domains.txt")?,
+                &optional("cdn-domains.txt", BUILTIN_CDN_DOMAINS)?,
+                &optional("shared-infrastructure.txt", BUILTIN_SHARED)?,
+            ],
         )
     }
 
@@ -155,7 +178,7 @@ impl Database {
         files: &[(String, String)],
         areas: &str,
         purposes: &str,
-        ms_domains: &str,
+        [ms_domains, cdn_domains, shared]: [&str; 3],
     ) -> Result<Database, String> {
         let areas: Vec<AreaDef> =
             serde_json::from_str(areas).map_err(|e| format!("areas.json: {e}"))?;
@@ -175,22 +198,15 @@ impl Database {
         let mut builds: Vec<String> = endpoints.iter().map(|e| e.build.clone()).collect();
         builds.sort_by_key(|b| build_rank(b));
         builds.dedup();
-        let ms_domains = ms_domains
-            .lines()
-            .map(|l| {
-                l.split('#')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .filter(|l| !l.is_empty())
-            .collect();
+        let ms_domains = domain_list(ms_domains);
+        let mut all = ms_domains.clone();
+        all.extend(domain_list(cdn_domains));
         Ok(Database {
             endpoints,
             areas,
             purposes,
             ms_domains,
+            owned: Owned::new(all, domain_list(shared)),
             builds,
         })
     }
@@ -206,8 +222,20 @@ impl Database {
             areas: Vec::new(),
             purposes: Purposes::default(),
             ms_domains: Vec::new(),
+            owned: Owned::default(),
             builds,
         }
+    }
+
+    /// The same rows with these ownership lists (tests of the wildcard rule).
+    pub fn with_owned(mut self, owned: Owned) -> Database {
+        self.owned = owned;
+        self
+    }
+
+    /// Microsoft's and the named CDNs' domains and the shared cloud suffixes.
+    pub fn owned(&self) -> &Owned {
+        &self.owned
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {
@@ -299,6 +327,21 @@ impl Database {
                 && edition.is_none_or(|ed| same_edition(&e.edition, ed))
         })
     }
+}
+
+/// One lowercase domain per line, `#` comments.
+fn domain_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 fn build_rank(b: &str) -> usize {

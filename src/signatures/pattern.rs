@@ -104,13 +104,28 @@ impl Pattern {
         (u32::from(self.is_exact()) << 24) | (literal.min(0xffff) << 8)
     }
 
-    /// Slow reference semantics, used by tests and by `lookup` explanations.
+    /// Slow reference semantics of the glob alone (no ownership rule), used by tests.
     pub fn matches(&self, host: &str, http_path: Option<&str>) -> bool {
         let h = normalise_host(host);
         if !glob(self.host.as_bytes(), h.as_bytes()) {
             return false;
         }
         path_ok(self.path.as_deref(), http_path)
+    }
+
+    /// Slow reference semantics of a match: the glob, the path, and the wildcard rule of
+    /// [`super::owned`]. `Some(shared_infrastructure)` when it matches.
+    pub fn matches_owned(
+        &self,
+        host: &str,
+        http_path: Option<&str>,
+        owned: &super::Owned,
+    ) -> Option<bool> {
+        if !self.matches(host, http_path) {
+            return None;
+        }
+        let h = normalise_host(host);
+        super::owned::wildcard_rule(self.host.as_bytes(), h.as_bytes(), owned.facts(&h))
     }
 }
 

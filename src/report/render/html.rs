@@ -212,6 +212,22 @@ pub fn render(r: &Report) -> String {
         r.ech.flows,
         esc(&r.ech.outer_names.join(", "))
     );
+    if !r.shared_infrastructure.is_empty() {
+        o.push_str("<h2>Shared cloud infrastructure</h2><p>Names a documented wildcard covers only because any customer of the cloud can own them; not counted as documented.</p><table id=\"shared\"><tr><th>Host</th><th>Pattern</th><th>Areas</th><th>Flows</th><th>Up</th><th>Down</th></tr>");
+        for s in &r.shared_infrastructure {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&s.host),
+                esc(&s.pattern),
+                esc(&s.areas.join(", ")),
+                s.flows,
+                human_bytes(s.bytes_up),
+                human_bytes(s.bytes_down)
+            );
+        }
+        o.push_str("</table>");
+    }
     if !r.ech.inferred.is_empty() {
         o.push_str("<table id=\"ech-inferred\"><tr><th>Inferred name (not observed)</th><th>Outer name</th><th>Flows</th><th>Areas</th></tr>");
         for i in &r.ech.inferred {

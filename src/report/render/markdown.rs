@@ -106,6 +106,24 @@ pub fn render(r: &Report) -> String {
         human_bytes(un.bytes_down),
         r.ech.flows
     );
+    if !r.shared_infrastructure.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Shared cloud infrastructure\n\nNames a documented wildcard covers only because any customer of the cloud can own them; not counted as documented.\n\n| Host | Pattern | Areas | Flows | Up | Down |\n|---|---|---|---:|---:|---:|"
+        );
+        for s in &r.shared_infrastructure {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&s.host),
+                cell(&s.pattern),
+                cell(&s.areas.join(", ")),
+                s.flows,
+                human_bytes(s.bytes_up),
+                human_bytes(s.bytes_down)
+            );
+        }
+    }
     if !r.ech.inferred.is_empty() {
         let _ = writeln!(
             o,

@@ -191,6 +191,26 @@ pub fn render(r: &Report, colour: bool) -> String {
             human_bytes(s.bytes_down)
         );
     }
+    if !r.shared_infrastructure.is_empty() {
+        let _ = writeln!(
+            o,
+            "{} {} flows (any customer of the cloud can own these names; not counted as documented)",
+            st.bold("Shared cloud infrastructure:"),
+            r.totals.shared_infrastructure_flows
+        );
+        for s in r.shared_infrastructure.iter().take(20) {
+            let _ = writeln!(
+                o,
+                "    {:<40} {:>7} {:>10} {:>10}  via {} ({})",
+                s.host,
+                s.flows,
+                human_bytes(s.bytes_up),
+                human_bytes(s.bytes_down),
+                s.pattern,
+                s.areas.join(", ")
+            );
+        }
+    }
     if r.ech.flows > 0 {
         let _ = writeln!(
             o,
