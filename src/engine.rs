@@ -647,14 +647,22 @@ fn inspect_quic(flow: &mut Flow, payload: &[u8], ctx: &mut Ctx<'_>) {
     }
 }
 
-/// An ECH ClientHello names only the fronting service. If this client just resolved an HTTPS
-/// record whose ECH config gave that service as public name, the name it looked up is the likely
-/// inner name. Looked up as of the flow's start: the answer must precede the connection.
+/// The ECH extension alone does not make the SNI an outer name: browsers send GREASE ECH in
+/// every ClientHello when they have no ECH config, with the real name as SNI. The SNI is the
+/// outer (fronting) name only with evidence: a known public name, or an HTTPS/SVCB record seen
+/// in the capture (any client, before the flow) whose ECH config gives it as public name. Then,
+/// if this client resolved such a record, the name it looked up is the likely inner name.
 fn infer_ech_name(flow: &mut Flow, ctx: &mut Ctx<'_>) {
+    flow.ech_outer = false;
     if !flow.ech {
         return;
     }
-    if let Some(outer) = flow.host.clone() {
+    let Some(outer) = flow.host.clone() else {
+        return;
+    };
+    flow.ech_outer = tls::is_known_ech_public_name(&outer)
+        || ctx.resolver.is_ech_public_name(&outer, flow.first_seen);
+    if flow.ech_outer {
         flow.inferred_host = ctx
             .resolver
             .lookup_ech(flow.client.0, outer, flow.first_seen);

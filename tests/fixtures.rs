@@ -4,8 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use egressmap::cli::match_flow;
 use egressmap::engine::EngineConfig;
 use egressmap::pipeline::run_files;
+use egressmap::signatures::{Database, Matcher};
 use serde_json::Value;
 
 fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
@@ -22,12 +24,16 @@ fn fixtures_dir() -> PathBuf {
 /// Our flows for one file, as JSON objects shaped like the expectations.
 fn run(path: &Path, threads: usize) -> (Vec<Value>, egressmap::pipeline::RunResult) {
     let mut flows = Vec::new();
+    let db = Database::builtin().expect("built-in signatures");
+    let mut matcher = Matcher::new(&db, None, None);
     let r = run_files(
         &[path.to_path_buf()],
         EngineConfig::default(),
         threads,
         false,
         &mut |f, _| {
+            let m = match_flow(&mut matcher, f);
+            let areas: Vec<String> = m.as_ref().map(|r| r.areas.clone()).unwrap_or_default();
             flows.push(serde_json::json!({
                 "proto": f.protocol_name(),
                 "client": endpoint(f.client.0, f.client.1),
@@ -40,6 +46,9 @@ fn run(path: &Path, threads: usize) -> (Vec<Value>, egressmap::pipeline::RunResu
                 "host_source": f.host_source.map(|s| s.as_str()),
                 "ech": f.ech,
                 "inferred_host": f.inferred_host.as_deref(),
+                "ech_outer": f.ech_outer,
+                "areas": areas,
+                "shared_infrastructure": m.as_ref().is_some_and(|r| r.shared_infrastructure()),
             }));
         },
     );
@@ -94,6 +103,9 @@ fn fixtures_match_expectations_field_by_field() {
                 "host_source",
                 "ech",
                 "inferred_host",
+                "ech_outer",
+                "areas",
+                "shared_infrastructure",
             ] {
                 if let Some(w) = want.get(field) {
                     if got[field] != *w {

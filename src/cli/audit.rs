@@ -52,10 +52,11 @@ pub fn load_signatures(dir: Option<&Path>) -> Result<Database, String> {
     }
 }
 
-/// Which documented endpoints a flow matches. An ECH flow's outer name is never matched (it
-/// names the fronting service, not the endpoint); its inferred inner name is, if it has one.
+/// Which documented endpoints a flow matches. An ECH outer name is never matched (it names the
+/// fronting service, not the endpoint); its inferred inner name is, if it has one. The SNI of a
+/// GREASE ECH ClientHello (`ech` without `ech_outer`) is the real name and is matched.
 pub fn match_flow(m: &mut Matcher, f: &Flow) -> Option<Arc<MatchResult>> {
-    if f.ech {
+    if f.ech_outer {
         let r = m.lookup_chain(f.inferred_host.as_deref()?, &[], None);
         return r.is_match().then_some(r);
     }
@@ -180,7 +181,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                 },
             );
             if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
-                if agg.in_scope(flow) && !flow.ech {
+                if agg.in_scope(flow) && !flow.ech_outer {
                     g.add(r);
                 }
             }

@@ -10,6 +10,9 @@ mod audit;
 mod capture;
 mod guess;
 
+/// How a finished flow is matched (shared with tests that check areas per flow).
+pub use audit::match_flow;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -112,6 +112,11 @@ pub struct Flow {
     pub host: Option<Arc<str>>,
     pub host_source: Option<HostSource>,
     pub ech: bool,
+    /// The SNI is an ECH *outer* name (the fronting service, not the destination): only with
+    /// evidence, an HTTPS/SVCB record in the capture whose ECH public name it is, or a known
+    /// public name (`proto::tls::KNOWN_ECH_PUBLIC_NAMES`). Chromium-family browsers send the
+    /// ECH extension in every ClientHello (GREASE ECH); its SNI is the real name.
+    pub ech_outer: bool,
     /// ECH flows: the name this client looked up whose HTTPS record named the outer SNI as its
     /// ECH public name (see `resolve::Resolver::lookup_ech`). Inferred, never observed.
     pub inferred_host: Option<Arc<str>>,

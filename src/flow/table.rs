@@ -95,6 +95,7 @@ struct Remembered {
     host: Arc<str>,
     source: HostSource,
     ech: bool,
+    ech_outer: bool,
     inferred_host: Option<Arc<str>>,
     cnames: Option<Arc<[Arc<str>]>>,
     /// Capture time the flow was last seen.
@@ -283,6 +284,7 @@ impl FlowTable {
                 host: host.clone(),
                 source,
                 ech: f.ech,
+                ech_outer: f.ech_outer,
                 inferred_host: f.inferred_host.clone(),
                 cnames: f.cnames.clone(),
                 at: f.last_seen,
@@ -393,6 +395,7 @@ fn new_flow(
         host: None,
         host_source: None,
         ech: false,
+        ech_outer: false,
         inferred_host: None,
         quic_version: None,
         names: Vec::new(),
@@ -414,6 +417,7 @@ fn new_flow(
         stats.revived_names += 1;
         flow.app = r.app;
         flow.ech = r.ech;
+        flow.ech_outer = r.ech_outer;
         flow.inferred_host = r.inferred_host;
         flow.cnames = r.cnames;
         flow.set_host(r.host, r.source);

@@ -35,13 +35,26 @@ const EXT_ECH: u16 = 0xfe0d;
 const EXT_ESNI: u16 = 0xffce;
 const ALPN_MAX: usize = 16;
 
+/// Client-facing ECH public names of the services that deploy ECH, known without seeing their
+/// HTTPS records (a client may have cached the record before the capture began). An SNI in this
+/// list with the ECH extension is an outer name. Kept short on purpose: anything else needs an
+/// HTTPS/SVCB record in the capture as evidence (documented in the README).
+pub const KNOWN_ECH_PUBLIC_NAMES: &[&str] = &["cloudflare-ech.com", "encryptedsni.com"];
+
+/// Whether `sni` (normalized) is a known ECH public name.
+pub fn is_known_ech_public_name(sni: &str) -> bool {
+    KNOWN_ECH_PUBLIC_NAMES.contains(&sni)
+}
+
 /// What a ClientHello says about where the client is going.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientHello {
     /// Normalized server name; `None` when absent or an IP literal.
     pub sni: Option<String>,
-    /// ECH (0xfe0d) or its ESNI predecessor (0xffce) offered: the SNI above, if any, is then the
-    /// public (outer) name, not the real destination.
+    /// ECH (0xfe0d) or its ESNI predecessor (0xffce) offered. Alone this says nothing about the
+    /// SNI: browsers send GREASE ECH (a random extension of the same shape) whenever they have
+    /// no ECH config, and then the SNI is the real name. Whether it is an outer name is decided
+    /// from evidence (see [`KNOWN_ECH_PUBLIC_NAMES`] and `engine`).
     pub ech: bool,
     /// Offered ALPN protocol ids, in order (lossy UTF-8, at most 16).
     pub alpn: Vec<String>,

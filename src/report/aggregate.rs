@@ -144,7 +144,7 @@ impl Aggregator {
         t.bytes_up += f.up.bytes;
         t.bytes_down += f.down.bytes;
         let proto = protocol_seen(f);
-        if f.ech {
+        if f.ech_outer {
             t.ech_flows += 1;
             self.ech.add(f);
             if let Some(h) = &f.host {

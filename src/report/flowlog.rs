@@ -32,6 +32,9 @@ pub struct FlowRecord<'a> {
     pub host: Option<&'a str>,
     pub host_source: Option<&'static str>,
     pub ech: bool,
+    /// The SNI is an ECH outer name (evidence: a known public name or an HTTPS/SVCB record in
+    /// the capture naming it); false for GREASE ECH, whose SNI is the real name.
+    pub ech_outer: bool,
     /// ECH flows only: the name inferred from an HTTPS record this client resolved whose ECH
     /// public name is the outer SNI (`host`). When set, `areas` and `endpoints` are this name's.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +77,7 @@ impl<'a> FlowRecord<'a> {
             host: flow.host.as_deref(),
             host_source: flow.host_source.map(|s| s.as_str()),
             ech: flow.ech,
+            ech_outer: flow.ech_outer,
             inferred_host: flow.inferred_host.as_deref(),
             quic_version: flow.quic_version.map(VersionName),
             public: is_public(&flow.server.0),

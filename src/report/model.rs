@@ -184,7 +184,9 @@ pub struct UnnamedServer {
     pub bytes_down: u64,
 }
 
-/// Flows whose real name is hidden by Encrypted Client Hello.
+/// Flows whose real name is hidden by Encrypted Client Hello: the SNI is a known or observed ECH
+/// public name (`ech_outer` in the flow log). GREASE ECH flows are not here: their SNI is the
+/// real name and they are matched like any other flow.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Ech {
     pub flows: u64,

@@ -55,6 +55,10 @@ pub struct ResolverStats {
     pub ech_inferred: u64,
     /// ECH hints dropped because their table was full.
     pub ech_hints_evicted: u64,
+    /// ECH public names seen in HTTPS/SVCB answers (any client), and ones forgotten because
+    /// that set was full.
+    pub ech_public_names: u64,
+    pub ech_public_names_evicted: u64,
 }
 
 /// An HTTPS record with ECH that a client received: `(client, public name)` to the name it
@@ -74,6 +78,9 @@ const MAX_ECH_HINTS: usize = 16_384;
 pub struct Resolver {
     map: HashMap<IpAddr, Resolution, ahash::RandomState>,
     ech: HashMap<(IpAddr, Arc<str>), EchHint, ahash::RandomState>,
+    /// ECH public name -> capture time it was first seen in an answer: the evidence that an
+    /// ECH ClientHello with that SNI is an outer name, not GREASE ECH.
+    ech_public: HashMap<Arc<str>, Nanos, ahash::RandomState>,
     /// Capture time of the next purge of stale entries: memory follows the answers still
     /// usable, not the length of the capture.
     next_purge: Nanos,
@@ -86,6 +93,7 @@ impl Resolver {
         Resolver {
             map: HashMap::default(),
             ech: HashMap::default(),
+            ech_public: HashMap::default(),
             next_purge: 0,
             cfg,
             stats: ResolverStats::default(),
@@ -154,6 +162,7 @@ impl Resolver {
         now: Nanos,
     ) {
         self.stats.ech_hints += 1;
+        self.note_ech_public_name(&public_name, now);
         let key = (client, public_name);
         if self.ech.len() >= MAX_ECH_HINTS.min(self.cfg.max_entries) && !self.ech.contains_key(&key)
         {
@@ -180,6 +189,32 @@ impl Resolver {
                 expires,
             },
         );
+    }
+
+    /// An HTTPS/SVCB answer named `public_name` as an ECH public name at `now`.
+    fn note_ech_public_name(&mut self, public_name: &Arc<str>, now: Nanos) {
+        if let Some(t) = self.ech_public.get_mut(public_name) {
+            *t = (*t).min(now);
+            return;
+        }
+        if self.ech_public.len() >= MAX_ECH_HINTS {
+            // Public names are few (one per fronting service); a full set means a flood:
+            // forget the newer half, keeping the long-established names.
+            let before = self.ech_public.len();
+            let mut seen: Vec<Nanos> = self.ech_public.values().copied().collect();
+            let mid = seen.len() / 2;
+            let (_, cut, _) = seen.select_nth_unstable(mid);
+            let cut = *cut;
+            self.ech_public.retain(|_, t| *t < cut);
+            self.stats.ech_public_names_evicted += (before - self.ech_public.len()) as u64;
+        }
+        self.stats.ech_public_names += 1;
+        self.ech_public.insert(public_name.clone(), now);
+    }
+
+    /// Whether an answer seen at or before `at` gave `name` as an ECH public name.
+    pub fn is_ech_public_name(&self, name: &str, at: Nanos) -> bool {
+        self.ech_public.get(name).is_some_and(|&t| t <= at)
     }
 
     /// The name `client` most recently looked up whose HTTPS record gave `public_name` as its
