@@ -15,7 +15,8 @@ use crate::flow::table::Ended;
 use crate::flow::FlowTableStats;
 use crate::flow::{Flow, FlowKey, FlowTable, FlowTableConfig, HostSource};
 use crate::proto::{dns, http, quic, tls, App, Parse};
-use crate::resolve::{Resolver, ResolverConfig, ResolverStats};
+use crate::resolve::validate::{Exchange, Validated, Validator};
+use crate::resolve::{BindingSource, DnsFact, Resolver, ResolverConfig, ResolverStats};
 
 /// Knobs of one engine (all bounded resources have one).
 #[derive(Clone, Debug)]
@@ -128,6 +129,8 @@ pub struct Engine {
     decoder: Decoder,
     pub table: FlowTable,
     pub resolver: Resolver,
+    /// Outstanding DNS queries: which answers may feed the resolver.
+    pub validator: Validator,
     names: Interner,
     pub stats: EngineStats,
     /// Budget shared by every first-flight buffer of this engine.
@@ -141,6 +144,9 @@ pub struct Engine {
 /// the flow lives inside the table).
 struct Ctx<'e> {
     resolver: &'e mut Resolver,
+    validator: &'e mut Validator,
+    /// The current UDP datagram to or from port 53, already parsed (no second parse).
+    udp_dns: Option<&'e dns::DnsMessage>,
     names: &'e mut Interner,
     stats: &'e mut EngineStats,
     pool: &'e Pool,
@@ -154,6 +160,7 @@ impl Engine {
             decoder: Decoder::new(cfg.fragment_bytes),
             table: FlowTable::new(cfg.table.clone()),
             resolver: Resolver::new(cfg.resolver.clone()),
+            validator: Validator::default(),
             names: Interner {
                 set: HashSet::default(),
                 cap: cfg.interned_names.max(1),
@@ -195,22 +202,36 @@ impl Engine {
         self.stats.decoded += 1;
         self.table.sweep(pkt.ts, out);
         let (key, forward) = FlowKey::of(&d);
+        // Every worker validates every UDP DNS exchange (whoever owns the flow), so all learn
+        // the same answers at the same capture time. A port comparison, no hash, for the rest.
+        let udp_dns = match d.transport {
+            Transport::Udp { src_port, dst_port } if src_port == 53 || dst_port == 53 => {
+                dns::parse(d.payload)
+            }
+            _ => None,
+        };
+        if let (Some(m), Transport::Udp { src_port, dst_port }) = (&udp_dns, d.transport) {
+            let mut ctx = Ctx {
+                resolver: &mut self.resolver,
+                validator: &mut self.validator,
+                udp_dns: None,
+                names: &mut self.names,
+                stats: &mut self.stats,
+                pool: &self.pool,
+                cap: self.cfg.reassembly_cap,
+                quic: self.cfg.quic,
+            };
+            observe_udp_dns(m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
+        }
         if let Some((index, count)) = self.cfg.shard {
             if key.shard_hash() % count.max(1) != index {
-                let mut ctx = Ctx {
-                    resolver: &mut self.resolver,
-                    names: &mut self.names,
-                    stats: &mut self.stats,
-                    pool: &self.pool,
-                    cap: self.cfg.reassembly_cap,
-                    quic: self.cfg.quic,
-                };
-                learn_dns(&d, pkt.ts, &mut ctx);
                 return;
             }
         }
         let (flow, created) = self.table.lookup(&d, key, forward, pkt.ts, file, out);
         let mut ctx = Ctx {
+            udp_dns: udp_dns.as_ref(),
+            validator: &mut self.validator,
             resolver: &mut self.resolver,
             names: &mut self.names,
             stats: &mut self.stats,
@@ -313,15 +334,39 @@ impl Engine {
     }
 }
 
-/// A packet of a flow another shard owns: only its DNS answers matter here, so that every
-/// shard's resolver holds the same answers at the same capture time.
-fn learn_dns(d: &Decoded<'_>, ts: Nanos, ctx: &mut Ctx<'_>) {
-    if let Transport::Udp { src_port: 53, .. } = d.transport {
-        if let Some(m) = dns::parse(d.payload) {
-            if m.is_response {
-                feed_resolver(&m, d.dst, ts, ctx);
-            }
+/// A UDP datagram to or from port 53: a query opens an exchange, a response from port 53 may
+/// answer one (see [`crate::resolve::validate`]); a response sent *to* port 53 is ignored.
+fn observe_udp_dns(
+    m: &dns::DnsMessage,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    ts: Nanos,
+    ctx: &mut Ctx<'_>,
+) {
+    if !m.is_response {
+        if dst.1 == 53 {
+            let x = Exchange {
+                tcp: false,
+                client: src,
+                server: dst,
+                id: m.id,
+            };
+            ctx.validator.query(x, m, ts);
         }
+        return;
+    }
+    if src.1 != 53 {
+        ctx.validator.response_from_client();
+        return;
+    }
+    let x = Exchange {
+        tcp: false,
+        client: dst,
+        server: src,
+        id: m.id,
+    };
+    if let Some(v) = ctx.validator.answer(x, m, ts) {
+        feed_resolver(&v, dst.0, ts, ctx);
     }
 }
 
@@ -346,9 +391,13 @@ fn orient_by_payload(flow: &mut Flow, d: &Decoded<'_>) {
 }
 
 fn name_from_dns(flow: &mut Flow, ctx: &mut Ctx<'_>, now: Nanos) {
-    if let Some(r) = ctx.resolver.lookup(&flow.server.0, now) {
-        let (name, cnames) = (r.name.clone(), r.cnames.clone());
-        flow.set_host(name, HostSource::Dns);
+    if let Some(b) = ctx.resolver.lookup(flow.client.0, flow.server.0, now) {
+        let source = match b.source {
+            BindingSource::SameClient => HostSource::Dns,
+            BindingSource::OtherClient => HostSource::DnsOtherClient,
+        };
+        let (name, cnames) = (b.resolution.name, b.resolution.cnames);
+        flow.set_host(name, source);
         if !cnames.is_empty() {
             flow.cnames = Some(cnames);
         }
@@ -561,7 +610,7 @@ fn inspect_dns_tcp(
                     let done = ff.dns_done[dir].min(stream.len());
                     let (msgs, used) = dns::split_tcp(stream.get(done..).unwrap_or(&[]));
                     for m in msgs {
-                        handle_dns(flow, m, true, ts, ctx);
+                        handle_dns(flow, m, Some(up), ts, ctx);
                     }
                     ff.dns_done[dir] = done + used;
                 }
@@ -587,7 +636,7 @@ fn inspect_udp(
     ctx: &mut Ctx<'_>,
 ) {
     match flow.inspect {
-        Inspect::Dns => handle_dns(flow, payload, sp == 53, ts, ctx),
+        Inspect::Dns => handle_dns(flow, payload, None, ts, ctx),
         Inspect::Quic(_) => {
             if up {
                 inspect_quic(flow, payload, ctx);
@@ -597,7 +646,7 @@ fn inspect_udp(
             if dns::probe_udp(payload, sp, dp) {
                 flow.app = Some(App::Dns);
                 flow.inspect = Inspect::Dns;
-                handle_dns(flow, payload, sp == 53, ts, ctx);
+                handle_dns(flow, payload, None, ts, ctx);
             } else if ctx.quic && up && quic::looks_like_quic(payload) {
                 flow.inspect = Inspect::Quic(Box::new(quic::QuicState::in_pool(ctx.pool)));
                 inspect_quic(flow, payload, ctx);
@@ -669,67 +718,73 @@ fn infer_ech_name(flow: &mut Flow, ctx: &mut Ctx<'_>) {
     }
 }
 
-/// Names from a DNS message; answers feed the resolver when `feed` (UDP answers from port 53,
-/// the same rule [`learn_dns`] applies for other shards' flows, and DNS over TCP).
-fn handle_dns(flow: &mut Flow, msg: &[u8], feed: bool, ts: Nanos, ctx: &mut Ctx<'_>) {
-    let Some(m) = dns::parse(msg) else {
-        ctx.stats.dns_unparsed += 1;
-        return;
+/// Names from a DNS message of this flow. UDP answers were validated and learned for every
+/// flow by [`observe_udp_dns`]; DNS over TCP (`tcp_up`: the message's direction) is validated
+/// here, from the flow's own reassembled streams: queries from the client open exchanges,
+/// responses from the server (port 53) may answer them, responses from the client are ignored.
+fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx: &mut Ctx<'_>) {
+    let parsed;
+    let m = match (tcp_up, ctx.udp_dns) {
+        (None, Some(m)) => m,
+        _ => match dns::parse(msg) {
+            Some(m) => {
+                parsed = m;
+                &parsed
+            }
+            None => {
+                ctx.stats.dns_unparsed += 1;
+                return;
+            }
+        },
     };
     ctx.stats.dns_messages += 1;
     for (q, _) in &m.questions {
         let n = ctx.names.get(q, ctx.stats);
         flow.set_host(n, HostSource::DnsQuery);
     }
-    if feed && m.is_response {
-        feed_resolver(&m, flow.client.0, ts, ctx);
+    let Some(up) = tcp_up else {
+        return;
+    };
+    if flow.server.1 != 53 {
+        return;
+    }
+    let x = Exchange {
+        tcp: true,
+        client: flow.client,
+        server: flow.server,
+        id: m.id,
+    };
+    match (up, m.is_response) {
+        (true, false) => ctx.validator.query(x, m, ts),
+        (true, true) => ctx.validator.response_from_client(),
+        (false, true) => {
+            if let Some(v) = ctx.validator.answer(x, m, ts) {
+                feed_resolver(&v, flow.client.0, ts, ctx);
+            }
+        }
+        (false, false) => {}
     }
 }
 
-/// Every address in a response now resolves to the name the client asked for (the first
-/// question), through the CNAME chain the response gave. `client` is the host that asked: ECH
-/// hints are remembered per client.
-fn feed_resolver(m: &dns::DnsMessage, client: IpAddr, ts: Nanos, ctx: &mut Ctx<'_>) {
-    let Some((q, _)) = m.questions.first() else {
-        return;
-    };
-    let qname = ctx.names.get(q, ctx.stats);
-    let mut chain: Vec<Arc<str>> = Vec::new();
-    for a in &m.answers {
-        if let dns::AnswerData::Cname(c) = &a.data {
-            if chain.len() < 16 {
-                chain.push(ctx.names.get(c, ctx.stats));
-            }
-        }
+/// A validated answer: every address it gives now resolves, for `client`, to the name it asked
+/// for through the CNAME chain; ECH public names become evidence and per-client hints.
+fn feed_resolver(v: &Validated, client: IpAddr, ts: Nanos, ctx: &mut Ctx<'_>) {
+    let qname = ctx.names.get(&v.qname, ctx.stats);
+    let chain: Arc<[Arc<str>]> = v
+        .chain
+        .iter()
+        .map(|c| ctx.names.get(c, ctx.stats))
+        .collect();
+    for (public, ttl) in &v.ech_public_names {
+        let public = ctx.names.get(public, ctx.stats);
+        ctx.resolver
+            .insert_ech(client, public, qname.clone(), *ttl, ts);
     }
-    let chain: Arc<[Arc<str>]> = chain.into();
-    for a in &m.answers {
-        match &a.data {
-            dns::AnswerData::Addr(ip) => {
-                ctx.resolver
-                    .insert(*ip, qname.clone(), chain.clone(), a.ttl, ts);
-            }
-            dns::AnswerData::Https {
-                ipv4hint,
-                ipv6hint,
-                ech_public_name,
-                ..
-            } => {
-                if let Some(public) = ech_public_name {
-                    let public = ctx.names.get(public, ctx.stats);
-                    ctx.resolver
-                        .insert_ech(client, public, qname.clone(), a.ttl, ts);
-                }
-                let hints = ipv4hint
-                    .iter()
-                    .map(|a| IpAddr::V4(*a))
-                    .chain(ipv6hint.iter().map(|a| IpAddr::V6(*a)));
-                for ip in hints {
-                    ctx.resolver
-                        .insert(ip, qname.clone(), chain.clone(), a.ttl, ts);
-                }
-            }
-            _ => {}
-        }
-    }
+    ctx.resolver.learn(&DnsFact {
+        client,
+        name: qname,
+        cnames: chain,
+        addrs: &v.addrs,
+        ts,
+    });
 }

@@ -36,6 +36,7 @@ pub fn engine_config(a: &RunOpts) -> EngineConfig {
         resolver: ResolverConfig {
             max_entries: a.dns_cache.max(1),
             grace: a.dns_grace.saturating_mul(SEC),
+            ..Default::default()
         },
         reassembly_cap: a.reassembly_cap.max(64),
         reassembly_total: usize::try_from(a.reassembly_total).unwrap_or(usize::MAX),
@@ -372,6 +373,13 @@ pub fn names_dropped_warning(n: u64, a: &RunOpts) -> Option<String> {
 pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
     let mut w = Vec::new();
     let (s, t, rs) = Engine::merged_stats(engines);
+    // Every worker validates the same UDP exchanges; DNS over TCP only its owner: sum the TCP
+    // part by taking the largest count (exact with one worker, a lower bound otherwise).
+    let vs = engines
+        .iter()
+        .map(|e| e.validator.stats)
+        .max_by_key(|v| v.queries)
+        .unwrap_or_default();
     let counters = [
         (s.truncated, "packets with truncated headers"),
         (s.unsupported_link, "packets of an unsupported link type"),
@@ -396,7 +404,27 @@ pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
         ),
         (
             rs.evicted,
-            "DNS answers evicted from the cache (--dns-cache)",
+            "DNS answers evicted, oldest first per client, because a client or the cache was full (--dns-cache)",
+        ),
+        (
+            vs.answers_unsolicited,
+            "DNS responses ignored: no outstanding query on their exchange (unsolicited, spoofed or late)",
+        ),
+        (
+            vs.answers_wrong_question,
+            "DNS responses ignored: question differs from the query's",
+        ),
+        (
+            vs.records_out_of_chain,
+            "DNS address records ignored: owner is not the question or its CNAME chain",
+        ),
+        (
+            vs.responses_from_client,
+            "DNS responses sent by a client (QR=1 towards port 53) ignored",
+        ),
+        (
+            vs.queries_dropped,
+            "outstanding DNS queries forgotten because their table was full",
         ),
     ];
     for (n, what) in counters {

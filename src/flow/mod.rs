@@ -64,8 +64,11 @@ pub enum HostSource {
     TlsSni,
     HttpHost,
     QuicSni,
-    /// A DNS answer for the server address, seen before the flow started.
+    /// A DNS answer the flow's client received for the server address before the flow started.
     Dns,
+    /// Such an answer, but only another client received it (flagged: it may not be what this
+    /// client's resolver said).
+    DnsOtherClient,
     /// The flow is itself a DNS exchange; the host is its first query name.
     DnsQuery,
 }
@@ -77,6 +80,7 @@ impl HostSource {
             HostSource::HttpHost => "http-host",
             HostSource::QuicSni => "quic-sni",
             HostSource::Dns => "dns",
+            HostSource::DnsOtherClient => "dns-other-client",
             HostSource::DnsQuery => "dns-query",
         }
     }
@@ -161,7 +165,7 @@ impl Flow {
         self.add_name(&name);
         let rank = |s: Option<HostSource>| match s {
             None => 0,
-            Some(HostSource::Dns) => 1,
+            Some(HostSource::Dns | HostSource::DnsOtherClient) => 1,
             Some(_) => 2,
         };
         // A revived name ranks like a DNS answer: any name seen in the flow itself replaces it.
@@ -174,7 +178,7 @@ impl Flow {
             self.host_revived = false;
             self.host = Some(name);
             self.host_source = Some(source);
-            if source != HostSource::Dns {
+            if !matches!(source, HostSource::Dns | HostSource::DnsOtherClient) {
                 self.cnames = None;
             }
         }
