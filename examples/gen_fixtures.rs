@@ -1070,11 +1070,16 @@ fn main() {
         f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24,
     ];
-    let fixtures: Vec<Fixture> = gens.iter().chain(names::GENS).map(|g| g(&dir)).collect();
+    let fixtures: Vec<Fixture> = gens
+        .iter()
+        .chain(names::GENS)
+        .chain(names::DNS_GENS)
+        .map(|g| g(&dir))
+        .collect();
     let expected: Vec<Value> = fixtures
         .iter()
         .map(|fx| {
-            json!({
+            let mut v = json!({
                 "file": fx.file,
                 "format": fx.format,
                 "link_types": fx.link_types,
@@ -1083,7 +1088,9 @@ fn main() {
                 "exercises": fx.exercises,
                 "notes": fx.notes,
                 "flows": fx.flows.iter().map(flow_json).collect::<Vec<_>>(),
-            })
+            });
+            names::run_options(fx.file, &mut v);
+            v
         })
         .collect();
     let mut js = serde_json::to_string_pretty(&expected).expect("serializing expectations");

@@ -131,6 +131,9 @@ pub struct Engine {
     pub resolver: Resolver,
     /// Outstanding DNS queries: which answers may feed the resolver.
     pub validator: Validator,
+    /// DNS-over-TCP flows other workers own, reassembled here only to learn their answers (so
+    /// every worker's resolver holds the same answers); never reported.
+    shadow: Option<Box<Shadow>>,
     names: Interner,
     pub stats: EngineStats,
     /// Budget shared by every first-flight buffer of this engine.
@@ -138,6 +141,13 @@ pub struct Engine {
     cfg: EngineConfig,
     /// Flows ended by the current record, sorted before they are handed out (reused buffer).
     ended: Vec<Ended>,
+}
+
+/// Flow table, buffer budget and scratch counters of the shadowed DNS-over-TCP flows.
+struct Shadow {
+    table: FlowTable,
+    pool: Pool,
+    stats: EngineStats,
 }
 
 /// The mutable state inspection needs besides the flow (split out to satisfy the borrow checker:
@@ -161,6 +171,7 @@ impl Engine {
             table: FlowTable::new(cfg.table.clone()),
             resolver: Resolver::new(cfg.resolver.clone()),
             validator: Validator::default(),
+            shadow: None,
             names: Interner {
                 set: HashSet::default(),
                 cap: cfg.interned_names.max(1),
@@ -225,6 +236,38 @@ impl Engine {
         }
         if let Some((index, count)) = self.cfg.shard {
             if key.shard_hash() % count.max(1) != index {
+                if let Transport::Tcp {
+                    src_port, dst_port, ..
+                } = d.transport
+                {
+                    if src_port == 53 || dst_port == 53 {
+                        let sh = self.shadow.get_or_insert_with(|| {
+                            Box::new(Shadow {
+                                table: FlowTable::new(self.cfg.table.clone()),
+                                pool: Pool::new(self.cfg.reassembly_total),
+                                stats: EngineStats::default(),
+                            })
+                        });
+                        sh.table.sweep(pkt.ts, &mut |_| {});
+                        let (flow, created) =
+                            sh.table.lookup(&d, key, forward, pkt.ts, file, &mut |_| {});
+                        if created {
+                            orient_by_payload(flow, &d);
+                        }
+                        // Reassembled and validated like an owned flow, only to learn answers.
+                        let mut ctx = Ctx {
+                            udp_dns: None,
+                            validator: &mut self.validator,
+                            resolver: &mut self.resolver,
+                            names: &mut self.names,
+                            stats: &mut sh.stats,
+                            pool: &sh.pool,
+                            cap: self.cfg.reassembly_cap,
+                            quic: false,
+                        };
+                        track_and_inspect(flow, &d, pkt.ts, &mut ctx);
+                    }
+                }
                 return;
             }
         }
@@ -245,11 +288,18 @@ impl Engine {
                 name_from_dns(flow, &mut ctx, pkt.ts);
             }
         }
-        let up = (d.src, src_port(&d)) == flow.client;
+        track_and_inspect(flow, &d, pkt.ts, &mut ctx);
+    }
+}
+
+/// Count a packet on its flow, note TCP handshake and close, and inspect its payload.
+fn track_and_inspect(flow: &mut Flow, d: &Decoded<'_>, ts: Nanos, ctx: &mut Ctx<'_>) {
+    {
+        let up = (d.src, src_port(d)) == flow.client;
         let c = if up { &mut flow.up } else { &mut flow.down };
         c.packets += 1;
         c.bytes += u64::from(d.ip_bytes);
-        flow.last_seen = flow.last_seen.max(pkt.ts);
+        flow.last_seen = flow.last_seen.max(ts);
         if let Transport::Tcp { flags, seq, .. } = d.transport {
             if flags & tcp_flags::SYN != 0 {
                 flow.saw_syn = true;
@@ -264,9 +314,11 @@ impl Engine {
                 flow.closed = true;
             }
         }
-        inspect(flow, &d, up, pkt.ts, &mut ctx);
+        inspect(flow, d, up, ts, ctx);
     }
+}
 
+impl Engine {
     /// End of input: every remaining flow is handed to `out`, oldest first.
     pub fn finish(&mut self, out: &mut dyn FnMut(Ended)) {
         self.table.drain(out);

@@ -23,35 +23,49 @@ fn fixtures_dir() -> PathBuf {
 
 /// Our flows for one file, as JSON objects shaped like the expectations.
 fn run(path: &Path, threads: usize) -> (Vec<Value>, egressmap::pipeline::RunResult) {
+    run_with(path, threads, EngineConfig::default())
+}
+
+/// Engine options an expectation asks for (`dns_cache`, `dns_per_client`).
+fn config_for(fx: &Value) -> EngineConfig {
+    let mut cfg = EngineConfig::default();
+    if let Some(n) = fx.get("dns_cache").and_then(Value::as_u64) {
+        cfg.resolver.max_entries = n as usize;
+    }
+    if let Some(n) = fx.get("dns_per_client").and_then(Value::as_u64) {
+        cfg.resolver.max_per_client = n as usize;
+    }
+    cfg
+}
+
+fn run_with(
+    path: &Path,
+    threads: usize,
+    cfg: EngineConfig,
+) -> (Vec<Value>, egressmap::pipeline::RunResult) {
     let mut flows = Vec::new();
     let db = Database::builtin().expect("built-in signatures");
     let mut matcher = Matcher::new(&db, None, None);
-    let r = run_files(
-        &[path.to_path_buf()],
-        EngineConfig::default(),
-        threads,
-        false,
-        &mut |f, _| {
-            let m = match_flow(&mut matcher, f);
-            let areas: Vec<String> = m.as_ref().map(|r| r.areas.clone()).unwrap_or_default();
-            flows.push(serde_json::json!({
-                "proto": f.protocol_name(),
-                "client": endpoint(f.client.0, f.client.1),
-                "server": endpoint(f.server.0, f.server.1),
-                "packets_up": f.up.packets,
-                "packets_down": f.down.packets,
-                "bytes_up": f.up.bytes,
-                "bytes_down": f.down.bytes,
-                "host": f.host.as_deref(),
-                "host_source": f.host_source.map(|s| s.as_str()),
-                "ech": f.ech,
-                "inferred_host": f.inferred_host.as_deref(),
-                "ech_outer": f.ech_outer,
-                "areas": areas,
-                "shared_infrastructure": m.as_ref().is_some_and(|r| r.shared_infrastructure()),
-            }));
-        },
-    );
+    let r = run_files(&[path.to_path_buf()], cfg, threads, false, &mut |f, _| {
+        let m = match_flow(&mut matcher, f);
+        let areas: Vec<String> = m.as_ref().map(|r| r.areas.clone()).unwrap_or_default();
+        flows.push(serde_json::json!({
+            "proto": f.protocol_name(),
+            "client": endpoint(f.client.0, f.client.1),
+            "server": endpoint(f.server.0, f.server.1),
+            "packets_up": f.up.packets,
+            "packets_down": f.down.packets,
+            "bytes_up": f.up.bytes,
+            "bytes_down": f.down.bytes,
+            "host": f.host.as_deref(),
+            "host_source": f.host_source.map(|s| s.as_str()),
+            "ech": f.ech,
+            "inferred_host": f.inferred_host.as_deref(),
+            "ech_outer": f.ech_outer,
+            "areas": areas,
+            "shared_infrastructure": m.as_ref().is_some_and(|r| r.shared_infrastructure()),
+        }));
+    });
     (flows, r)
 }
 
@@ -64,7 +78,7 @@ fn fixtures_match_expectations_field_by_field() {
     let mut failures = Vec::new();
     for fx in &expected {
         let file = fx["file"].as_str().expect("file");
-        let (ours, result) = run(&fixtures_dir().join(file), 1);
+        let (ours, result) = run_with(&fixtures_dir().join(file), 1, config_for(fx));
         if let Some(want_err) = fx.get("error").and_then(Value::as_str) {
             let got = result
                 .files
@@ -144,7 +158,7 @@ fn output_is_independent_of_thread_count() {
             continue;
         }
         let (one, _) = run(&p, 1);
-        for threads in [2, 3] {
+        for threads in [2, 3, 4] {
             let (many, _) = run(&p, threads);
             assert_eq!(
                 one,
