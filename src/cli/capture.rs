@@ -248,6 +248,7 @@ impl LiveSink for Sink<'_> {
             &FlowMatch {
                 areas,
                 pattern: endpoints.first().map(String::as_str),
+                shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
             },
         );
         if let Some(w) = self.log.as_mut() {

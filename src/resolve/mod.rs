@@ -320,7 +320,7 @@ impl Resolver {
     /// The name for a flow from `client` to `server` starting at `at`: from `client`'s own
     /// answers, else (marked) from another client's most recent one.
     pub fn lookup(&mut self, client: IpAddr, server: IpAddr, at: Nanos) -> Option<Binding> {
-        match self.current(client, server, at).map(Resolution::clone) {
+        match self.current(client, server, at).cloned() {
             Ok(r) => {
                 self.stats.lookups_hit += 1;
                 return Some(Binding {
