@@ -821,7 +821,7 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
 /// A validated answer: every address it gives now resolves, for `client`, to the name it asked
 /// for through the CNAME chain; ECH public names become evidence and per-client hints.
 fn feed_resolver(v: &Validated, client: IpAddr, ts: Nanos, ctx: &mut Ctx<'_>) {
-    let qname = ctx.names.get(&v.qname, ctx.stats);
+    let qname = ctx.names.get(v.qname, ctx.stats);
     let chain: Arc<[Arc<str>]> = v
         .chain
         .iter()

@@ -220,6 +220,14 @@ impl Resolver {
             q.live += 1;
             self.total += 1;
         }
+        if q.order.len() > 2 * q.live + 64 {
+            // Records of bindings gone (expired, superseded): compact, amortised O(1).
+            let map = &self.map;
+            q.order.retain(|(a, seen)| {
+                map.get(&(client, *a))
+                    .is_some_and(|h| h.iter().any(|r| r.seen == *seen))
+            });
+        }
         let cl = self.by_addr.entry(addr).or_default();
         cl.retain(|c| *c != client);
         if cl.len() >= CLIENTS_PER_ADDR {
@@ -281,26 +289,33 @@ impl Resolver {
         }
     }
 
-    /// Drop expired answers and rebuild the bookkeeping around what is left.
+    /// Drop expired answers. Bookkeeping is fixed only where something expired (a hash per
+    /// expired binding, not per binding held); eviction order records of expired bindings are
+    /// skipped when met and compacted in [`Self::insert`].
     fn purge(&mut self, now: Nanos) {
-        self.map.retain(|_, h| {
+        let (clients, by_addr) = (&mut self.clients, &mut self.by_addr);
+        self.map.retain(|&(c, a), h| {
+            let before = h.len();
             h.retain(|r| r.expires >= now);
-            !h.is_empty()
+            let gone = before - h.len();
+            if gone > 0 {
+                if let Some(q) = clients.get_mut(&c) {
+                    q.live = q.live.saturating_sub(gone);
+                }
+            }
+            if h.is_empty() {
+                if let Some(cl) = by_addr.get_mut(&a) {
+                    cl.retain(|x| *x != c);
+                    if cl.is_empty() {
+                        by_addr.remove(&a);
+                    }
+                }
+                return false;
+            }
+            true
         });
-        let map = &self.map;
-        self.clients.retain(|c, q| {
-            q.order.retain(|(a, seen)| {
-                map.get(&(*c, *a))
-                    .is_some_and(|h| h.iter().any(|r| r.seen == *seen))
-            });
-            q.live = q.order.len();
-            q.live > 0
-        });
+        self.clients.retain(|_, q| q.live > 0);
         self.total = self.clients.values().map(|q| q.live).sum();
-        self.by_addr.retain(|a, cl| {
-            cl.retain(|c| map.contains_key(&(*c, *a)));
-            !cl.is_empty()
-        });
         self.ech.retain(|_, h| h.expires >= now);
     }
 

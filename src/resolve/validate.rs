@@ -32,9 +32,11 @@ pub struct Exchange {
     pub id: u16,
 }
 
+/// The question is kept as a keyed hash of its name (no allocation per query; the key is random
+/// per process, so a sender cannot aim at a collision).
 #[derive(Clone, Debug)]
 struct Pending {
-    qname: Box<str>,
+    qname_hash: u64,
     qtype: u16,
     at: Nanos,
 }
@@ -56,20 +58,22 @@ pub struct ValidatorStats {
     pub queries_dropped: u64,
 }
 
-/// What a validated answer says: the question, the chain, and the addresses that may be bound.
+/// What a validated answer says: the question, the chain, and the addresses that may be bound
+/// (names borrowed from the message; DNS names are parsed lowercase).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Validated {
-    pub qname: String,
-    pub chain: Vec<String>,
+pub struct Validated<'m> {
+    pub qname: &'m str,
+    pub chain: Vec<&'m str>,
     /// Addresses of A/AAAA records and HTTPS hints in the chain, with their TTLs.
     pub addrs: Vec<(IpAddr, u32)>,
     /// ECH public names of HTTPS/SVCB records in the chain, with their TTLs.
-    pub ech_public_names: Vec<(String, u32)>,
+    pub ech_public_names: Vec<(&'m str, u32)>,
 }
 
 #[derive(Default)]
 pub struct Validator {
     pending: HashMap<Exchange, Pending, ahash::RandomState>,
+    names: ahash::RandomState,
     pub stats: ValidatorStats,
 }
 
@@ -97,7 +101,7 @@ impl Validator {
         self.pending.insert(
             x,
             Pending {
-                qname: q.as_str().into(),
+                qname_hash: self.names.hash_one(q.as_str()),
                 qtype: *qtype,
                 at: now,
             },
@@ -110,7 +114,12 @@ impl Validator {
     }
 
     /// A response sent by `x.server` to `x.client`; `Some` when it answers an outstanding query.
-    pub fn answer(&mut self, x: Exchange, m: &DnsMessage, now: Nanos) -> Option<Validated> {
+    pub fn answer<'m>(
+        &mut self,
+        x: Exchange,
+        m: &'m DnsMessage,
+        now: Nanos,
+    ) -> Option<Validated<'m>> {
         let Some(p) = self
             .pending
             .get(&x)
@@ -119,39 +128,37 @@ impl Validator {
             self.stats.answers_unsolicited += 1;
             return None;
         };
-        let same_question = m
+        let question = m
             .questions
             .first()
-            .is_some_and(|(q, t)| *t == p.qtype && q.eq_ignore_ascii_case(&p.qname));
-        if !same_question {
+            .filter(|(q, t)| *t == p.qtype && self.names.hash_one(q.as_str()) == p.qname_hash);
+        let Some((qname, _)) = question else {
             self.stats.answers_wrong_question += 1;
             return None;
-        }
-        let p = self.pending.remove(&x)?;
+        };
+        self.pending.remove(&x);
         self.stats.answers_accepted += 1;
-        let qname = p.qname.to_ascii_lowercase();
+        let qname = qname.as_str();
         // The chain: CNAME links from the question, in order, whatever order the records have.
-        let mut chain: Vec<String> = Vec::new();
-        let mut tail = qname.clone();
+        let mut chain: Vec<&str> = Vec::new();
+        let mut tail = qname;
         for _ in 0..MAX_CHAIN {
             let next = m.answers.iter().find_map(|a| match &a.data {
-                AnswerData::Cname(c) if a.name.eq_ignore_ascii_case(&tail) => Some(c),
+                AnswerData::Cname(c) if a.name == tail => Some(c.as_str()),
                 _ => None,
             });
             match next {
-                Some(c) if *c != qname && !chain.contains(c) => {
-                    chain.push(c.clone());
-                    tail = c.clone();
+                Some(c) if c != qname && !chain.contains(&c) => {
+                    chain.push(c);
+                    tail = c;
                 }
                 _ => break,
             }
         }
-        let in_chain = |n: &str| n.eq_ignore_ascii_case(&qname) || chain.iter().any(|c| c == n);
+        let in_chain = |n: &str| n == qname || chain.contains(&n);
         let mut out = Validated {
-            qname: qname.clone(),
-            chain: Vec::new(),
-            addrs: Vec::new(),
-            ech_public_names: Vec::new(),
+            qname,
+            ..Default::default()
         };
         for a in &m.answers {
             match &a.data {
@@ -173,7 +180,7 @@ impl Validator {
                         continue;
                     }
                     if let Some(pn) = ech_public_name {
-                        out.ech_public_names.push((pn.clone(), a.ttl));
+                        out.ech_public_names.push((pn.as_str(), a.ttl));
                     }
                     out.addrs
                         .extend(ipv4hint.iter().map(|v4| (IpAddr::V4(*v4), a.ttl)));
