@@ -241,31 +241,22 @@ impl Engine {
                 } = d.transport
                 {
                     if src_port == 53 || dst_port == 53 {
-                        let sh = self.shadow.get_or_insert_with(|| {
-                            Box::new(Shadow {
-                                table: FlowTable::new(self.cfg.table.clone()),
-                                pool: Pool::new(self.cfg.reassembly_total),
-                                stats: EngineStats::default(),
-                            })
-                        });
-                        sh.table.sweep(pkt.ts, &mut |_| {});
-                        let (flow, created) =
-                            sh.table.lookup(&d, key, forward, pkt.ts, file, &mut |_| {});
-                        if created {
-                            orient_by_payload(flow, &d);
-                        }
-                        // Reassembled and validated like an owned flow, only to learn answers.
-                        let mut ctx = Ctx {
-                            udp_dns: None,
-                            validator: &mut self.validator,
-                            resolver: &mut self.resolver,
-                            names: &mut self.names,
-                            stats: &mut sh.stats,
-                            pool: &sh.pool,
-                            cap: self.cfg.reassembly_cap,
-                            quic: false,
-                        };
-                        track_and_inspect(flow, &d, pkt.ts, &mut ctx);
+                        shadow_dns_tcp(
+                            &mut self.shadow,
+                            &self.cfg,
+                            Ctx {
+                                udp_dns: None,
+                                validator: &mut self.validator,
+                                resolver: &mut self.resolver,
+                                names: &mut self.names,
+                                // Replaced by the shadow's own scratch counters and budget.
+                                stats: &mut self.stats,
+                                pool: &self.pool,
+                                cap: self.cfg.reassembly_cap,
+                                quic: false,
+                            },
+                            (&d, key, forward, pkt.ts, file),
+                        );
                     }
                 }
                 return;
@@ -292,7 +283,38 @@ impl Engine {
     }
 }
 
+/// A DNS-over-TCP packet of a flow another worker owns: reassembled and validated like an
+/// owned flow in a shadow table, only to learn its answers (never reported).
+#[cold]
+#[inline(never)]
+fn shadow_dns_tcp(
+    shadow: &mut Option<Box<Shadow>>,
+    cfg: &EngineConfig,
+    ctx: Ctx<'_>,
+    (d, key, forward, ts, file): (&Decoded<'_>, FlowKey, bool, Nanos, u16),
+) {
+    let sh = shadow.get_or_insert_with(|| {
+        Box::new(Shadow {
+            table: FlowTable::new(cfg.table.clone()),
+            pool: Pool::new(cfg.reassembly_total),
+            stats: EngineStats::default(),
+        })
+    });
+    sh.table.sweep(ts, &mut |_| {});
+    let (flow, created) = sh.table.lookup(d, key, forward, ts, file, &mut |_| {});
+    if created {
+        orient_by_payload(flow, d);
+    }
+    let mut ctx = Ctx {
+        stats: &mut sh.stats,
+        pool: &sh.pool,
+        ..ctx
+    };
+    track_and_inspect(flow, d, ts, &mut ctx);
+}
+
 /// Count a packet on its flow, note TCP handshake and close, and inspect its payload.
+#[inline(always)]
 fn track_and_inspect(flow: &mut Flow, d: &Decoded<'_>, ts: Nanos, ctx: &mut Ctx<'_>) {
     {
         let up = (d.src, src_port(d)) == flow.client;
@@ -388,6 +410,7 @@ impl Engine {
 
 /// A UDP datagram to or from port 53: a query opens an exchange, a response from port 53 may
 /// answer one (see [`crate::resolve::validate`]); a response sent *to* port 53 is ignored.
+#[inline(never)]
 fn observe_udp_dns(
     m: &dns::DnsMessage,
     src: (IpAddr, u16),
@@ -457,6 +480,7 @@ fn name_from_dns(flow: &mut Flow, ctx: &mut Ctx<'_>, now: Nanos) {
 }
 
 /// Look at a packet's payload if the flow still has something to tell.
+#[inline(always)]
 fn inspect(flow: &mut Flow, d: &Decoded<'_>, up: bool, ts: Nanos, ctx: &mut Ctx<'_>) {
     if matches!(flow.inspect, Inspect::Done) || d.payload.is_empty() {
         return;

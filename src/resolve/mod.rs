@@ -229,11 +229,13 @@ impl Resolver {
             });
         }
         let cl = self.by_addr.entry(addr).or_default();
-        cl.retain(|c| *c != client);
-        if cl.len() >= CLIENTS_PER_ADDR {
-            cl.remove(0);
+        if cl.last() != Some(&client) {
+            cl.retain(|c| *c != client);
+            if cl.len() >= CLIENTS_PER_ADDR {
+                cl.remove(0);
+            }
+            cl.push(client);
         }
-        cl.push(client);
         if self
             .clients
             .get(&client)
