@@ -287,10 +287,30 @@ pub fn dns_pointer_loops(dir: &Path, rounds: usize) -> std::io::Result<u64> {
     m.extend_from_slice(&[3, b'c', b'o', b'm', 0, 0, 1, 0, 1]);
     m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 93, 184, 216, 34]);
     msgs.push(m);
+    // The query the valid response answers: only answers to an outstanding query count.
+    let mut query = dns_header(5, 0);
+    query[2] = 1;
+    query[3] = 0;
+    query.extend_from_slice(&[
+        3, b'w', b'w', b'w', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e',
+    ]);
+    query.extend_from_slice(&[3, b'c', b'o', b'm', 0, 0, 1, 0, 1]);
     let mut ts = T0;
     for r in 0..rounds {
+        let c = SocketAddr::new(client.ip(), 40000 + (r % 20000) as u16);
+        ts += 5;
+        p.packet(
+            ts,
+            &ip_packet(
+                c.ip(),
+                server.ip(),
+                17,
+                1,
+                64,
+                &udp_datagram(c, server, &query),
+            ),
+        )?;
         for m in &msgs {
-            let c = SocketAddr::new(client.ip(), 40000 + (r % 20000) as u16);
             let u = udp_datagram(server, c, m);
             ts += 5;
             p.packet(ts, &ip_packet(server.ip(), c.ip(), 17, 1, 64, &u))?;
