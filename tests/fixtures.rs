@@ -30,8 +30,8 @@ fn run(path: &Path, threads: usize) -> (Vec<Value>, egressmap::pipeline::RunResu
         &mut |f, _| {
             flows.push(serde_json::json!({
                 "proto": f.protocol_name(),
-                "client": endpoint(f.client.0, f.client.1),
-                "server": endpoint(f.server.0, f.server.1),
+                "client": endpoint(f.client().0, f.client().1),
+                "server": endpoint(f.server().0, f.server().1),
                 "packets_up": f.up.packets,
                 "packets_down": f.down.packets,
                 "bytes_up": f.up.bytes,
@@ -39,7 +39,7 @@ fn run(path: &Path, threads: usize) -> (Vec<Value>, egressmap::pipeline::RunResu
                 "host": f.host.as_deref(),
                 "host_source": f.host_source.map(|s| s.as_str()),
                 "ech": f.ech,
-                "inferred_host": f.inferred_host.as_deref(),
+                "inferred_host": f.extra().inferred_host.as_deref(),
             }));
         },
     );
