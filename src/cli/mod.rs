@@ -40,6 +40,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum Command {
     /// Read capture files (pcap/pcapng), name every flow, and report documented endpoints by area.
     Audit(AuditArgs),
