@@ -189,8 +189,18 @@ pub fn reassembly_pinning(dir: &Path, n: u32) -> std::io::Result<u64> {
     let far = vec![0x41u8; 65_001];
     for i in 0..n {
         let client = addr4(10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8, 40000);
-        let (port, off) = if i % 2 == 0 { (443, 16_000) } else { (53, 65_000) };
-        tcp_flow(&mut p, client, addr4(13, 107, 4, 52, port), &far, &[(off, 1)])?;
+        let (port, off) = if i % 2 == 0 {
+            (443, 16_000)
+        } else {
+            (53, 65_000)
+        };
+        tcp_flow(
+            &mut p,
+            client,
+            addr4(13, 107, 4, 52, port),
+            &far,
+            &[(off, 1)],
+        )?;
     }
     let hello = client_hello("genuine.example.com", 0);
     let half = hello.len() / 2;

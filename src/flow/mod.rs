@@ -455,4 +455,44 @@ mod tests {
         assert_eq!(TcpState::Established.next(RST, true), TcpState::Closed);
         assert_eq!(TcpState::SynSent.next(RST | ACK, false), TcpState::Closed);
     }
+
+    #[test]
+    fn interim_records_and_the_end_add_up_to_the_flow() {
+        let key = FlowKey {
+            protocol: TCP,
+            lo: ("10.0.0.1".parse().unwrap(), 50000),
+            hi: ("20.0.0.1".parse().unwrap(), 443),
+            vlans: Default::default(),
+        };
+        let mut f = Flow::new(key, true, 0, 0);
+        let (mut packets, mut bytes, mut flows) = (0, 0, 0);
+        let mut count = |r: &Flow| {
+            let (new, up, down) = r.delta();
+            flows += u64::from(new);
+            packets += up.packets + down.packets;
+            bytes += up.bytes + down.bytes;
+        };
+        for round in 1..=3u64 {
+            f.up.packets += round;
+            f.up.bytes += 100 * round;
+            f.down.packets += 1;
+            f.down.bytes += 40;
+            let kind = if round == 2 {
+                InterimKind::Update
+            } else {
+                InterimKind::Snapshot
+            };
+            let copy = f.interim_copy(kind);
+            assert_eq!(copy.interim(), Some(kind));
+            assert_eq!(f.interim(), None);
+            count(&copy);
+        }
+        f.up.packets += 7;
+        f.up.bytes += 700;
+        count(&f);
+        assert_eq!(flows, 1);
+        assert_eq!(packets, f.up.packets + f.down.packets);
+        assert_eq!(bytes, f.up.bytes + f.down.bytes);
+        assert_eq!(f.extra().reported.map(|r| r.updates), Some(1));
+    }
 }

@@ -98,8 +98,8 @@ pub struct FlowTableStats {
     pub evicted: u64,
     /// TCP flows ended because their handshake never completed (SYN scans, unreachable hosts).
     pub expired_handshake: u64,
-    /// Flows whose reassembly or decryption buffers were released because they went silent
-    /// while still being inspected (`inspect_idle`).
+    /// Unnamed flows whose reassembly or decryption buffers were released because they went
+    /// silent while still being inspected (`inspect_idle`).
     pub inspect_timed_out: u64,
     /// Interim records emitted for open flows (report snapshots and `--flow-update`).
     pub interim_records: u64,
@@ -348,7 +348,9 @@ impl FlowTable {
             }
             if silent > self.cfg.inspect_idle && f.inspect.is_buffering() {
                 f.inspect = super::reassembly::Inspect::Done;
-                self.stats.inspect_timed_out += 1;
+                // Only a flow left without a name lost something (a DNS-over-TCP flow keeps
+                // its buffers between queries and has its name already).
+                self.stats.inspect_timed_out += u64::from(f.host.is_none());
             }
             if let Some(every) = self.cfg.flow_update.filter(|e| *e > 0) {
                 let done = f
