@@ -75,7 +75,7 @@ fn peak_rss_bytes() -> u64 {
 }
 
 /// How long a snapshot waits for the engines' interim records when none has come (no flow open,
-/// or the workers are behind).
+/// or the workers are behind); at most half a period.
 const SNAPSHOT_GRACE: u64 = 3_000_000_000;
 
 /// `--report-every` in nanoseconds (at least a second).
@@ -284,7 +284,7 @@ impl LiveSink for Sink<'_> {
         let epoch = now / every;
         if epoch > self.last_epoch
             && (self.open_since_snapshot > 0
-                || now >= (epoch * every).saturating_add(SNAPSHOT_GRACE))
+                || now >= (epoch * every).saturating_add(SNAPSHOT_GRACE.min(every / 2)))
         {
             self.last_epoch = epoch;
             self.open_flows = std::mem::take(&mut self.open_since_snapshot);
