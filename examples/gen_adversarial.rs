@@ -4,6 +4,8 @@
 //!
 //! Writes into DIR:
 //! - `syn_flood.pcap`: 10,000,000 SYNs (100,000 with `--small`) from random IPv4 sources.
+//! - `reassembly_pinning.pcap`: 8,200 connections each sending one byte far ahead in the stream
+//!   (16,000 on 443, 65,000 on DNS-over-TCP 53), then a genuine two-segment ClientHello.
 //! - `ooo_tiny_segments.pcap`: one TCP flow whose client sends a ClientHello plus filler as
 //!   100,000 one-byte segments in random order.
 //! - `dns_pointer_loops.pcap`: DNS responses whose names are compression-pointer loops (self,
@@ -177,6 +179,39 @@ fn client_hello(sni: &str, extra_exts: usize) -> Vec<u8> {
         out.extend_from_slice(chunk);
     }
     out
+}
+
+/// `n` connections (half to 443, half to DNS over TCP on 53) that each send one byte far ahead
+/// in their stream and nothing else (a buffer indexed by offset would allocate the distance), then
+/// a genuine ClientHello in two segments, which must still be named.
+pub fn reassembly_pinning(dir: &Path, n: u32) -> std::io::Result<u64> {
+    let mut p = Pcap::create(&dir.join("reassembly_pinning.pcap"), LINK_RAW, 65535)?;
+    let far = vec![0x41u8; 65_001];
+    for i in 0..n {
+        let client = addr4(10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8, 40000);
+        let (port, off) = if i % 2 == 0 {
+            (443, 16_000)
+        } else {
+            (53, 65_000)
+        };
+        tcp_flow(
+            &mut p,
+            client,
+            addr4(13, 107, 4, 52, port),
+            &far,
+            &[(off, 1)],
+        )?;
+    }
+    let hello = client_hello("genuine.example.com", 0);
+    let half = hello.len() / 2;
+    tcp_flow(
+        &mut p,
+        addr4(10, 0, 0, 9, 50001),
+        addr4(13, 107, 4, 53, 443),
+        &hello,
+        &[(0, half), (half, hello.len() - half)],
+    )?;
+    p.finish()
 }
 
 pub fn ooo_tiny_segments(dir: &Path, n: usize) -> std::io::Result<u64> {
@@ -494,7 +529,11 @@ fn main() {
     let run = || -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let syns = if small { 100_000 } else { 10_000_000 };
-        let steps: [Step; 9] = [
+        let steps: [Step; 10] = [
+            (
+                "reassembly_pinning",
+                Box::new(|| reassembly_pinning(dir, if small { 1_000 } else { 8_200 })),
+            ),
             ("syn_flood", Box::new(|| syn_flood(dir, syns))),
             (
                 "ooo_tiny_segments",

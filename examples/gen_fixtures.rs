@@ -4,6 +4,8 @@
 //!
 //! `cargo run --example gen_fixtures` regenerates everything byte-identically.
 
+#[path = "fixtures/flows.rs"]
+mod flows;
 #[path = "synth/mod.rs"]
 mod synth;
 
@@ -1066,9 +1068,34 @@ fn readme(fixtures: &[Fixture]) -> String {
 fn main() {
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     std::fs::create_dir_all(&dir).expect("creating fixtures/");
-    let gens: [fn(&Path) -> Fixture; 24] = [
-        f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11, f12, f13, f14, f15, f16, f17, f18,
-        f19, f20, f21, f22, f23, f24,
+    let gens: [fn(&Path) -> Fixture; 27] = [
+        f01,
+        f02,
+        f03,
+        f04,
+        f05,
+        f06,
+        f07,
+        f08,
+        f09,
+        f10,
+        f11,
+        f12,
+        f13,
+        f14,
+        f15,
+        f16,
+        f17,
+        f18,
+        f19,
+        f20,
+        f21,
+        f22,
+        f23,
+        f24,
+        flows::flows_wns_week,
+        flows::flows_silent_2d_fin,
+        flows::flows_syn_scan,
     ];
     let fixtures: Vec<Fixture> = gens
         .iter()

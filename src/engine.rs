@@ -37,6 +37,9 @@ pub struct EngineConfig {
     /// Decrypt QUIC client Initials for their ClientHello (off: QUIC flows are named only
     /// through DNS).
     pub quic: bool,
+    /// Live capture: every time [`Engine::tick`]'s clock crosses a multiple of this, an interim
+    /// record of every open flow is emitted (the report snapshot then counts open flows too).
+    pub snapshot_every: Option<Nanos>,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +53,7 @@ impl Default for EngineConfig {
             interned_names: 100_000,
             shard: None,
             quic: true,
+            snapshot_every: None,
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct EngineStats {
     pub bad_ip_header: u64,
     pub ip_fragments_held: u64,
     pub ip_fragments_dropped: u64,
+    /// Incomplete datagrams pushed out of the fragment pool to make room (`--fragment` bound).
+    pub ip_fragments_evicted: u64,
     pub tunnel_too_deep: u64,
     pub tls_client_hellos: u64,
     pub http_requests: u64,
@@ -72,6 +78,8 @@ pub struct EngineStats {
     pub dns_unparsed: u64,
     /// Flows whose first flight outgrew the reassembly cap before a name was found.
     pub reassembly_cap_hit: u64,
+    /// Flows given up on because a hole in their first flight stayed open for several segments.
+    pub reassembly_gap_gave_up: u64,
     /// Times the name interner was full and started over (memory bound, not data loss).
     pub interner_resets: u64,
     /// QUIC/gQUIC client hellos read (flows named or known nameless from their Initials).
@@ -141,6 +149,8 @@ pub struct Engine {
     cfg: EngineConfig,
     /// Flows ended by the current record, sorted before they are handed out (reused buffer).
     ended: Vec<Ended>,
+    /// Multiple of `snapshot_every` the clock was last in (None: not started).
+    snapshot_epoch: Option<u64>,
 }
 
 /// Flow table, buffer budget and scratch counters of the shadowed DNS-over-TCP flows.
@@ -180,6 +190,7 @@ impl Engine {
             pool: Pool::new(cfg.reassembly_total),
             cfg,
             ended: Vec::new(),
+            snapshot_epoch: None,
         }
     }
 
@@ -193,7 +204,8 @@ impl Engine {
             for e in &mut ended {
                 e.at = seq;
             }
-            ended.sort_unstable_by_key(Ended::order);
+            // Stable: an interim record and the end of the same flow keep their order.
+            ended.sort_by_key(Ended::order);
             for e in ended.drain(..) {
                 out(e);
             }
@@ -317,7 +329,7 @@ fn shadow_dns_tcp(
 #[inline(always)]
 fn track_and_inspect(flow: &mut Flow, d: &Decoded<'_>, ts: Nanos, ctx: &mut Ctx<'_>) {
     {
-        let up = (d.src, src_port(d)) == flow.client;
+        let up = (d.src, src_port(d)) == flow.client();
         let c = if up { &mut flow.up } else { &mut flow.down };
         c.packets += 1;
         c.bytes += u64::from(d.ip_bytes);
@@ -325,16 +337,9 @@ fn track_and_inspect(flow: &mut Flow, d: &Decoded<'_>, ts: Nanos, ctx: &mut Ctx<
         if let Transport::Tcp { flags, seq, .. } = d.transport {
             if flags & tcp_flags::SYN != 0 {
                 flow.saw_syn = true;
-                let isn = if up {
-                    &mut flow.client_isn
-                } else {
-                    &mut flow.server_isn
-                };
-                isn.get_or_insert(seq);
+                flow.inspect.set_isn(up, seq);
             }
-            if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
-                flow.closed = true;
-            }
+            flow.tcp = flow.tcp.next(flags, up);
         }
         inspect(flow, d, up, ts, ctx);
     }
@@ -346,13 +351,34 @@ impl Engine {
         self.table.drain(out);
     }
 
-    /// Advance capture time without a packet (live capture on a quiet link).
+    /// Advance capture time without a packet (live capture on a quiet link). With
+    /// `snapshot_every`, crossing a multiple of it emits an interim record of every open flow
+    /// ([`Engine::interim`]).
     pub fn tick(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
         let seq = self.stats.packets;
         self.table.sweep(now, &mut |mut e| {
             e.at = seq;
             out(e)
         });
+        if let Some(every) = self.cfg.snapshot_every.filter(|e| *e > 0) {
+            let epoch = now / every;
+            match self.snapshot_epoch {
+                Some(e) if epoch > e => {
+                    self.snapshot_epoch = Some(epoch);
+                    self.interim(out);
+                }
+                None => self.snapshot_epoch = Some(epoch),
+                _ => {}
+            }
+        }
+    }
+
+    /// An interim record of every open flow, oldest first, ordered after everything the records
+    /// processed so far ended: what a report snapshot needs to count connections that are still
+    /// open. Each flow then counts as reported up to here ([`Flow::delta`]), so reports that add
+    /// deltas count nothing twice.
+    pub fn interim(&mut self, out: &mut dyn FnMut(Ended)) {
+        self.table.interim_all(self.stats.packets, out);
     }
 
     /// Counters merged over shards: packet-level counts are the same in every shard (each sees
@@ -378,6 +404,11 @@ impl Engine {
             e.quic_gave_up,
         ) = (0, 0, 0, 0);
         (e.reassembly_budget_refused, e.reassembly_peak_bytes) = (0, 0);
+        e.reassembly_gap_gave_up = 0;
+        // Every shard decodes every record: the fragment pool's count is the same in each.
+        e.ip_fragments_evicted = engines
+            .first()
+            .map_or(0, |x| x.decoder.fragment_stats().evicted);
         (r.lookups_hit, r.lookups_stale) = (0, 0);
         for x in engines {
             let s = &x.stats;
@@ -386,6 +417,7 @@ impl Engine {
             e.dns_messages += s.dns_messages;
             e.dns_unparsed += s.dns_unparsed;
             e.reassembly_cap_hit += s.reassembly_cap_hit;
+            e.reassembly_gap_gave_up += s.reassembly_gap_gave_up;
             e.quic_client_hellos += s.quic_client_hellos;
             e.quic_initials_decrypted += s.quic_initials_decrypted;
             e.quic_decrypt_failed += s.quic_decrypt_failed;
@@ -398,6 +430,9 @@ impl Engine {
             t.ended_fin_rst += ts.ended_fin_rst;
             t.expired_idle += ts.expired_idle;
             t.evicted += ts.evicted;
+            t.expired_handshake += ts.expired_handshake;
+            t.inspect_timed_out += ts.inspect_timed_out;
+            t.interim_records += ts.interim_records;
             t.revived_names += ts.revived_names;
             t.remembered_names_evicted += ts.remembered_names_evicted;
             t.peak_flows += ts.peak_flows;
@@ -457,7 +492,7 @@ fn orient_by_payload(flow: &mut Flow, d: &Decoded<'_>) {
     if let Transport::Udp { src_port, dst_port } = d.transport {
         if dns::probe_udp(d.payload, src_port, dst_port) {
             let is_query = d.payload.get(2).is_some_and(|b| b & 0x80 == 0);
-            let sender_is_client = (d.src, src_port) == flow.client;
+            let sender_is_client = (d.src, src_port) == flow.client();
             if is_query != sender_is_client {
                 flow.swap_orientation();
             }
@@ -466,7 +501,7 @@ fn orient_by_payload(flow: &mut Flow, d: &Decoded<'_>) {
 }
 
 fn name_from_dns(flow: &mut Flow, ctx: &mut Ctx<'_>, now: Nanos) {
-    if let Some(b) = ctx.resolver.lookup(flow.client.0, flow.server.0, now) {
+    if let Some(b) = ctx.resolver.lookup(flow.client().0, flow.server().0, now) {
         let source = match b.source {
             BindingSource::SameClient => HostSource::Dns,
             BindingSource::OtherClient => HostSource::DnsOtherClient,
@@ -474,7 +509,7 @@ fn name_from_dns(flow: &mut Flow, ctx: &mut Ctx<'_>, now: Nanos) {
         let (name, cnames) = (b.resolution.name, b.resolution.cnames);
         flow.set_host(name, source);
         if !cnames.is_empty() {
-            flow.cnames = Some(cnames);
+            flow.extra_mut().cnames = Some(cnames);
         }
     }
 }
@@ -544,8 +579,9 @@ fn record_http(flow: &mut Flow, req: http::HttpRequest, ctx: &mut Ctx<'_>) {
         let n = ctx.names.get(&host, ctx.stats);
         flow.set_host(n, HostSource::HttpHost);
     }
-    if flow.http_path.is_none() {
-        flow.http_path = Some(req.path.into_boxed_str());
+    let x = flow.extra_mut();
+    if x.http_path.is_none() {
+        x.http_path = Some(req.path.into_boxed_str());
     }
 }
 
@@ -557,7 +593,7 @@ const HTTP_FOLLOW_MAX: u16 = 64;
 const GIVE_UP_PACKETS: u64 = 64;
 
 fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, ctx: &mut Ctx<'_>) {
-    if flow.server.1 == 53 || flow.client.1 == 53 {
+    if flow.server().1 == 53 || flow.client().1 == 53 {
         return inspect_dns_tcp(flow, payload, seq, up, ts, ctx);
     }
     if let Inspect::HttpFollow { requests } = &mut flow.inspect {
@@ -580,8 +616,11 @@ fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, c
         return;
     }
     // Fast path: the first client segment, in order, holds the whole first flight.
-    if matches!(flow.inspect, Inspect::Fresh)
-        && flow.client_isn.is_none_or(|isn| isn.wrapping_add(1) == seq)
+    if matches!(flow.inspect, Inspect::Fresh { .. })
+        && flow
+            .inspect
+            .isn(true)
+            .is_none_or(|isn| isn.wrapping_add(1) == seq)
     {
         match classify(flow, payload, ctx) {
             Verdict::Finished => {
@@ -595,9 +634,9 @@ fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, c
             Verdict::NeedMore => {}
         }
     }
-    if matches!(flow.inspect, Inspect::Fresh) {
+    if matches!(flow.inspect, Inspect::Fresh { .. }) {
         let mut client = Reassembler::in_pool(ctx.cap, ctx.pool);
-        if let Some(isn) = flow.client_isn {
+        if let Some(isn) = flow.inspect.isn(true) {
             client.set_isn(isn);
         }
         flow.inspect = Inspect::Buffering(Box::new(FirstFlight {
@@ -618,6 +657,10 @@ fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, c
         }
         Insert::Overflow => {
             ctx.stats.reassembly_cap_hit += 1;
+            Verdict::Finished
+        }
+        Insert::Gap => {
+            ctx.stats.reassembly_gap_gave_up += 1;
             Verdict::Finished
         }
         Insert::Advanced => {
@@ -655,13 +698,13 @@ fn inspect_dns_tcp(
     ts: Nanos,
     ctx: &mut Ctx<'_>,
 ) {
-    if matches!(flow.inspect, Inspect::Fresh) {
+    if matches!(flow.inspect, Inspect::Fresh { .. }) {
         let mut client = Reassembler::in_pool(ctx.cap * 4, ctx.pool);
         let mut server = Reassembler::in_pool(ctx.cap * 4, ctx.pool);
-        if let Some(isn) = flow.client_isn {
+        if let Some(isn) = flow.inspect.isn(true) {
             client.set_isn(isn);
         }
-        if let Some(isn) = flow.server_isn {
+        if let Some(isn) = flow.inspect.isn(false) {
             server.set_isn(isn);
         }
         flow.app = Some(App::Dns);
@@ -694,6 +737,10 @@ fn inspect_dns_tcp(
                     ctx.stats.reassembly_cap_hit += 1;
                     return;
                 }
+                Insert::Gap => {
+                    ctx.stats.reassembly_gap_gave_up += 1;
+                    return;
+                }
                 Insert::Pending => {}
             }
         }
@@ -718,7 +765,7 @@ fn inspect_udp(
                 inspect_quic(flow, payload, ctx);
             }
         }
-        Inspect::Fresh => {
+        Inspect::Fresh { .. } => {
             if dns::probe_udp(payload, sp, dp) {
                 flow.app = Some(App::Dns);
                 flow.inspect = Inspect::Dns;
@@ -749,7 +796,7 @@ fn inspect_quic(flow: &mut Flow, payload: &[u8], ctx: &mut Ctx<'_>) {
     if let Some(v) = version {
         // An Initial authenticated: this is QUIC whatever comes next.
         flow.app = Some(App::Quic);
-        flow.quic_version = Some(v);
+        flow.extra_mut().quic_version = Some(v);
     }
     match outcome {
         quic::Outcome::Pending => {}
@@ -760,7 +807,7 @@ fn inspect_quic(flow: &mut Flow, payload: &[u8], ctx: &mut Ctx<'_>) {
         quic::Outcome::Done(h) => {
             ctx.stats.quic_client_hellos += 1;
             flow.app = Some(App::Quic);
-            flow.quic_version = Some(h.version);
+            flow.extra_mut().quic_version = Some(h.version);
             flow.ech = h.hello.ech;
             if let Some(sni) = h.hello.sni {
                 let n = ctx.names.get(&sni, ctx.stats);
@@ -788,9 +835,10 @@ fn infer_ech_name(flow: &mut Flow, ctx: &mut Ctx<'_>) {
     flow.ech_outer = tls::is_known_ech_public_name(&outer)
         || ctx.resolver.is_ech_public_name(&outer, flow.first_seen);
     if flow.ech_outer {
-        flow.inferred_host = ctx
+        let inferred = ctx
             .resolver
-            .lookup_ech(flow.client.0, outer, flow.first_seen);
+            .lookup_ech(flow.client().0, outer, flow.first_seen);
+        flow.extra_mut().inferred_host = inferred;
     }
 }
 
@@ -821,13 +869,13 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
     let Some(up) = tcp_up else {
         return;
     };
-    if flow.server.1 != 53 {
+    if flow.server().1 != 53 {
         return;
     }
     let x = Exchange {
         tcp: true,
-        client: flow.client,
-        server: flow.server,
+        client: flow.client(),
+        server: flow.server(),
         id: m.id,
     };
     match (up, m.is_response) {
@@ -835,7 +883,7 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
         (true, true) => ctx.validator.response_from_client(),
         (false, true) => {
             if let Some(v) = ctx.validator.answer(x, m, ts) {
-                feed_resolver(&v, flow.client.0, ts, ctx);
+                feed_resolver(&v, flow.client().0, ts, ctx);
             }
         }
         (false, false) => {}

@@ -51,9 +51,9 @@ fn run(path: &Path) -> Vec<OurFlow> {
         &mut |f, _| {
             flows.push(OurFlow {
                 proto: f.protocol_name(),
-                client: endpoint(f.client.0, f.client.1),
-                server: endpoint(f.server.0, f.server.1),
-                names: f.names.iter().map(|n| n.to_string()).collect(),
+                client: endpoint(f.client().0, f.client().1),
+                server: endpoint(f.server().0, f.server().1),
+                names: f.names().iter().map(|n| n.to_string()).collect(),
                 host: f.host.as_deref().map(str::to_string),
             });
         },

@@ -51,8 +51,8 @@ fn run_with(
         let areas: Vec<String> = m.as_ref().map(|r| r.areas.clone()).unwrap_or_default();
         flows.push(serde_json::json!({
             "proto": f.protocol_name(),
-            "client": endpoint(f.client.0, f.client.1),
-            "server": endpoint(f.server.0, f.server.1),
+            "client": endpoint(f.client().0, f.client().1),
+            "server": endpoint(f.server().0, f.server().1),
             "packets_up": f.up.packets,
             "packets_down": f.down.packets,
             "bytes_up": f.up.bytes,
@@ -60,7 +60,7 @@ fn run_with(
             "host": f.host.as_deref(),
             "host_source": f.host_source.map(|s| s.as_str()),
             "ech": f.ech,
-            "inferred_host": f.inferred_host.as_deref(),
+            "inferred_host": f.extra().inferred_host.as_deref(),
             "ech_outer": f.ech_outer,
             "areas": areas,
             "shared_infrastructure": m.as_ref().is_some_and(|r| r.shared_infrastructure()),

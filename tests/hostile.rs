@@ -105,7 +105,7 @@ fn names_per_flow_are_bounded_counted_and_reported() {
     let mut cfg = EngineConfig::default();
     cfg.table.max_names = 10;
     let r = run_files(std::slice::from_ref(&f), cfg, 1, false, &mut |fl, _| {
-        kept.push((fl.names.len(), fl.names_dropped))
+        kept.push((fl.names().len(), fl.extra().names_dropped))
     });
     assert_eq!(r.engines[0].stats.decoded, 2_000);
     assert_eq!(

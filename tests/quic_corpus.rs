@@ -60,7 +60,7 @@ fn every_quic_name_in_the_corpus_is_found() {
             false,
             &mut |f, _| {
                 if f.host_source == Some(egressmap::flow::HostSource::QuicSni) {
-                    ours.extend(f.names.iter().map(|n| n.to_string()));
+                    ours.extend(f.names().iter().map(|n| n.to_string()));
                 }
             },
         );

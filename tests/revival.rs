@@ -77,7 +77,7 @@ fn hosts(path: &PathBuf, threads: usize) -> Vec<(String, Option<String>, Option<
         false,
         &mut |f, _| {
             out.push((
-                format!("{}:{}", f.client.0, f.client.1),
+                format!("{}:{}", f.client().0, f.client().1),
                 f.host.as_deref().map(str::to_string),
                 f.host_source.map(|s| s.as_str()),
             ))

@@ -22,12 +22,22 @@ use crate::signatures::{Database, MatchResult, Matcher};
 
 const SEC: u64 = 1_000_000_000;
 
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 pub fn engine_config(a: &RunOpts) -> EngineConfig {
     EngineConfig {
         table: FlowTableConfig {
             max_flows: a.max_flows.max(1),
-            tcp_idle: a.tcp_idle.saturating_mul(SEC),
-            udp_idle: a.udp_idle.saturating_mul(SEC),
+            tcp_idle: nanos(a.tcp_idle),
+            tcp_handshake_idle: nanos(a.tcp_handshake_idle),
+            tcp_half_closed_idle: nanos(a.tcp_half_closed_idle),
+            closed_linger: nanos(a.tcp_closed_idle),
+            udp_idle: nanos(a.udp_idle),
+            dns_idle: nanos(a.dns_idle),
+            inspect_idle: nanos(a.inspect_idle),
+            flow_update: a.flow_update.map(nanos).filter(|n| *n > 0),
             max_names: a
                 .max_names_per_flow
                 .clamp(1, crate::flow::NAMES_PER_FLOW_LIMIT),
@@ -58,16 +68,17 @@ pub fn load_signatures(dir: Option<&Path>) -> Result<Database, String> {
 /// GREASE ECH ClientHello (`ech` without `ech_outer`) is the real name and is matched.
 pub fn match_flow(m: &mut Matcher, f: &Flow) -> Option<Arc<MatchResult>> {
     if f.ech_outer {
-        let r = m.lookup_chain(f.inferred_host.as_deref()?, &[], None);
+        let r = m.lookup_chain(f.extra().inferred_host.as_deref()?, &[], None);
         return r.is_match().then_some(r);
     }
     let host = f.host.as_deref()?;
     let cnames: Vec<&str> = f
+        .extra()
         .cnames
         .iter()
         .flat_map(|c| c.iter().map(|n| &**n))
         .collect();
-    let r = m.lookup_chain(host, &cnames, f.http_path.as_deref());
+    let r = m.lookup_chain(host, &cnames, f.extra().http_path.as_deref());
     r.is_match().then_some(r)
 }
 
@@ -164,6 +175,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
         a.threads,
         !a.quiet,
         &mut |flow, file| {
+            let interim = flow.interim().is_some();
             let m = match_flow(&mut matcher, flow);
             let (areas, endpoints): (&[String], Vec<String>) = match &m {
                 Some(r) => (
@@ -172,7 +184,9 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                 ),
                 None => (&[], Vec::new()),
             };
-            summary.add(flow);
+            if !interim {
+                summary.add(flow);
+            }
             agg.add(
                 flow,
                 &FlowMatch {
@@ -182,7 +196,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                 },
             );
             if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
-                if agg.in_scope(flow) && !flow.ech_outer {
+                if !interim && agg.in_scope(flow) && !flow.ech_outer {
                     g.add(r);
                 }
             }
@@ -386,12 +400,24 @@ pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
         (s.bad_ip_header, "packets with a bad IP header"),
         (s.ip_fragments_dropped, "IP fragments dropped"),
         (
+            s.ip_fragments_evicted,
+            "incomplete IP datagrams evicted from the fragment pool to make room (their fragments were never used)",
+        ),
+        (
             s.tunnel_too_deep,
             "packets nested too deep to follow (VLAN tags, MPLS labels or tunnels past the limit)",
         ),
         (
             s.reassembly_cap_hit,
             "flows whose first flight exceeded the reassembly cap",
+        ),
+        (
+            s.reassembly_gap_gave_up,
+            "flows no longer inspected: a hole in their first flight stayed open for several segments",
+        ),
+        (
+            t.inspect_timed_out,
+            "flows no longer inspected: silent for --inspect-idle with their first flight incomplete",
         ),
         (
             s.reassembly_budget_refused,

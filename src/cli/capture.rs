@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::audit::{
     engine_config, load_signatures, match_flow, names_dropped_warning, report_context_parts,
@@ -15,30 +15,13 @@ use super::audit::{
 };
 use super::{CaptureArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE};
 use crate::capture::live::{self, Batch, LiveConfig, LiveCounters};
-use crate::flow::Flow;
+use crate::flow::{Flow, InterimKind};
 use crate::pipeline::{run_live, LiveSink};
 use crate::report::aggregate::{Aggregator, FlowMatch};
 use crate::report::flowlog::{FlowLogWriter, FlowRecord};
 use crate::report::model::{CaptureCounters, Input, Report, Scope};
 use crate::report::render::{render, Format};
 use crate::signatures::{Database, Matcher};
-
-/// "7d", "1h", "30m", "90s" or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (e.g. 7d, 1h, 30m, 90s)"))?;
-    let mult = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(format!("invalid duration unit in {s:?} (s, m, h, d)")),
-    };
-    Ok(Duration::from_secs(n.saturating_mul(mult)))
-}
 
 /// Reports go into a directory nobody else can write to (a report others can swap is worthless).
 /// A directory we create as root belongs to `owner`, the user the capture drops to, or that user
@@ -91,6 +74,17 @@ fn peak_rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// How long a snapshot waits for the engines' interim records when none has come (no flow open,
+/// or the workers are behind); at most half a period.
+const SNAPSHOT_GRACE: u64 = 3_000_000_000;
+
+/// `--report-every` in nanoseconds (at least a second).
+fn snapshot_nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1_000_000_000)
+}
+
 struct Sink<'a> {
     db: &'a Database,
     sigdir: Option<&'a Path>,
@@ -101,8 +95,13 @@ struct Sink<'a> {
     counters: &'a LiveCounters,
     stop: &'a AtomicBool,
     started: Instant,
-    last_report: Instant,
-    packets: u64,
+    /// Multiple of `--report-every` (wall clock) of the last periodic snapshot.
+    last_epoch: u64,
+    /// Interim records of open flows received since the last snapshot (the engines emit one
+    /// per open flow when the clock crosses a multiple of `--report-every`).
+    open_since_snapshot: u64,
+    /// Open flows counted in the last snapshot.
+    open_flows: u64,
     snapshots: u64,
     failed_writes: u64,
     names_dropped: u64,
@@ -137,6 +136,7 @@ impl Sink<'_> {
             flows_evicted: c.flows_evicted.load(Ordering::Relaxed),
             names_evicted: c.names_evicted.load(Ordering::Relaxed),
             peak_rss_bytes: peak_rss_bytes(),
+            open_flows: self.open_flows,
         };
         let mut warnings = Vec::new();
         for (n, what) in [
@@ -233,6 +233,10 @@ impl Sink<'_> {
 
 impl LiveSink for Sink<'_> {
     fn flow(&mut self, flow: &Flow) {
+        let interim = flow.interim();
+        if interim == Some(InterimKind::Snapshot) {
+            self.open_since_snapshot += 1;
+        }
         let m = match_flow(&mut self.matcher, flow);
         let (areas, endpoints): (&[String], Vec<String>) = match &m {
             Some(r) => (
@@ -241,8 +245,9 @@ impl LiveSink for Sink<'_> {
             ),
             None => (&[], Vec::new()),
         };
-        self.packets += flow.up.packets + flow.down.packets;
-        self.names_dropped += u64::from(flow.names_dropped);
+        if interim.is_none() {
+            self.names_dropped += u64::from(flow.extra().names_dropped);
+        }
         self.agg.add(
             flow,
             &FlowMatch {
@@ -251,7 +256,8 @@ impl LiveSink for Sink<'_> {
                 shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
             },
         );
-        if let Some(w) = self.log.as_mut() {
+        // Snapshot records only feed the report; `--flow-update` ones go to the log too.
+        if let (Some(w), false) = (self.log.as_mut(), interim == Some(InterimKind::Snapshot)) {
             let name = format!("live:{}", self.args.interface.as_deref().unwrap_or(""));
             if w.write(
                 &FlowRecord::new(flow, &name, areas, &endpoints)
@@ -273,8 +279,19 @@ impl LiveSink for Sink<'_> {
         {
             self.stop.store(true, Ordering::Relaxed);
         }
-        if self.last_report.elapsed() >= self.args.report_every {
-            self.last_report = Instant::now();
+        // Snapshots fall on multiples of --report-every, when the engines' interim records of
+        // open flows for that moment are in (they arrive together: every worker emits them at
+        // the same record, and the merge hands them over at once), or a little later if no
+        // flow is open.
+        let every = snapshot_nanos(self.args.report_every);
+        let now = live::now_nanos();
+        let epoch = now / every;
+        if epoch > self.last_epoch
+            && (self.open_since_snapshot > 0
+                || now >= (epoch * every).saturating_add(SNAPSHOT_GRACE.min(every / 2)))
+        {
+            self.last_epoch = epoch;
+            self.open_flows = std::mem::take(&mut self.open_since_snapshot);
             let _ = self.snapshot();
         }
     }
@@ -446,8 +463,9 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         counters: &counters,
         stop: &stop,
         started: Instant::now(),
-        last_report: Instant::now(),
-        packets: 0,
+        last_epoch: live::now_nanos() / snapshot_nanos(a.report_every),
+        open_since_snapshot: 0,
+        open_flows: 0,
         snapshots: 0,
         failed_writes: 0,
         names_dropped: 0,
@@ -479,9 +497,11 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         a.report_every,
         a.out.display()
     );
+    let mut engine_cfg = engine_config(&a.opts);
+    engine_cfg.snapshot_every = Some(snapshot_nanos(a.report_every));
     let engines = run_live(
         cap,
-        engine_config(&a.opts),
+        engine_cfg,
         a.opts.threads,
         &stop,
         &counters,
@@ -497,6 +517,7 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
     // The engines' own drop counters (reassembly, DNS cache, decode) are known once the workers
     // are done: the final report carries them.
     sink.engine_warnings = warnings_from(&engines);
+    sink.open_flows = 0;
     let _ = sink.snapshot();
     if let Some(w) = sink.log.take() {
         let _ = w.finish();

@@ -43,6 +43,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum Command {
     /// Read capture files (pcap/pcapng), name every flow, and report documented endpoints by area.
     Audit(AuditArgs),
@@ -84,11 +85,11 @@ pub struct CaptureArgs {
     pub filter: Option<String>,
 
     /// Stop after this long (e.g. 7d, 12h); default: until SIGINT/SIGTERM.
-    #[arg(long, value_parser = capture::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<std::time::Duration>,
 
     /// Write a snapshot of the cumulative report this often (report.json plus the chosen format).
-    #[arg(long, value_parser = capture::parse_duration, default_value = "1h", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, default_value = "1h", value_name = "DURATION")]
     pub report_every: std::time::Duration,
 
     /// Directory for report snapshots (must not be writable by other users).
@@ -166,13 +167,40 @@ pub struct RunOpts {
     #[arg(long, default_value_t = 500_000, value_name = "N")]
     pub max_flows: usize,
 
-    /// Seconds of silence after which a TCP flow ends.
-    #[arg(long, default_value_t = 900, value_name = "SECS")]
-    pub tcp_idle: u64,
+    /// Silence after which an established TCP connection ends (seconds, or 30m, 12h, 5d).
+    #[arg(long, value_parser = parse_duration, default_value = "5d", value_name = "DURATION")]
+    pub tcp_idle: std::time::Duration,
 
-    /// Seconds of silence after which a UDP flow ends.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    pub udp_idle: u64,
+    /// Silence after which a TCP connection whose handshake never completed ends (a SYN
+    /// without answer, a SYN-ACK without the client's ACK).
+    #[arg(long, value_parser = parse_duration, default_value = "30", value_name = "DURATION")]
+    pub tcp_handshake_idle: std::time::Duration,
+
+    /// Silence after which a TCP connection ends once one side sent FIN.
+    #[arg(long, value_parser = parse_duration, default_value = "120", value_name = "DURATION")]
+    pub tcp_half_closed_idle: std::time::Duration,
+
+    /// How long a TCP connection closed by both FINs or an RST waits for its last packets.
+    #[arg(long, value_parser = parse_duration, default_value = "10", value_name = "DURATION")]
+    pub tcp_closed_idle: std::time::Duration,
+
+    /// Silence after which a UDP flow ends.
+    #[arg(long, value_parser = parse_duration, default_value = "60", value_name = "DURATION")]
+    pub udp_idle: std::time::Duration,
+
+    /// Silence after which a DNS exchange over UDP ends.
+    #[arg(long, value_parser = parse_duration, default_value = "10", value_name = "DURATION")]
+    pub dns_idle: std::time::Duration,
+
+    /// Silence after which a flow still holding reassembly buffers stops being inspected
+    /// (the buffers are released; the flow goes on).
+    #[arg(long, value_parser = parse_duration, default_value = "30", value_name = "DURATION")]
+    pub inspect_idle: std::time::Duration,
+
+    /// Write an interim record of every open flow this long after it started, and again every
+    /// such period (IPFIX active timeout; e.g. 1h). Interim records carry `"interim": true`.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub flow_update: Option<std::time::Duration>,
 
     /// Bytes of a flow's first flight buffered to find its name.
     #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
@@ -239,6 +267,23 @@ pub struct RunOpts {
     /// No progress display on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// "7d", "1h", "30m", "90s" or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (e.g. 7d, 1h, 30m, 90s)"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("invalid duration unit in {s:?} (s, m, h, d)")),
+    };
+    Ok(std::time::Duration::from_secs(n.saturating_mul(mult)))
 }
 
 /// "1G", "100M", "64K" or plain bytes (binary units).

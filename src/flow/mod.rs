@@ -98,22 +98,129 @@ pub const MAX_NAMES_PER_FLOW: usize = 64;
 /// Largest `--max-names-per-flow` (the per-flow bound is stored in a byte).
 pub const NAMES_PER_FLOW_LIMIT: usize = 255;
 
-/// Everything we know about one flow. Kept small: it lives in the table for the flow's lifetime.
+/// Where a TCP connection is in its life; decides how long it may stay silent (see
+/// [`FlowTableConfig`]): conntrack's states, reduced to what a passive observer can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpState {
+    /// The client's SYN, no answer yet (a scan or an unreachable server).
+    SynSent,
+    /// The server's SYN-ACK, the client has not gone on yet.
+    SynAnswered,
+    /// Traffic after the handshake (or a capture that started mid-connection).
+    Established,
+    /// One side sent FIN: the other may still send.
+    ClientFin,
+    ServerFin,
+    /// Both sides sent FIN, or either sent RST.
+    Closed,
+}
+
+impl TcpState {
+    /// FIN or RST seen: the connection is ending.
+    pub fn is_closing(self) -> bool {
+        matches!(
+            self,
+            TcpState::ClientFin | TcpState::ServerFin | TcpState::Closed
+        )
+    }
+
+    /// The state after a segment with `flags` from the client (`up`) or the server.
+    pub fn next(self, flags: u8, up: bool) -> TcpState {
+        use crate::decode::tcp_flags::{ACK, FIN, RST, SYN};
+        if flags & RST != 0 {
+            return TcpState::Closed;
+        }
+        if flags & FIN != 0 {
+            return match (self, up) {
+                (TcpState::ServerFin, true)
+                | (TcpState::ClientFin, false)
+                | (TcpState::Closed, _) => TcpState::Closed,
+                (_, true) => TcpState::ClientFin,
+                (_, false) => TcpState::ServerFin,
+            };
+        }
+        match self {
+            TcpState::SynSent if !up && flags & (SYN | ACK) == SYN | ACK => TcpState::SynAnswered,
+            // A SYN again (retransmission) keeps the handshake where it is.
+            TcpState::SynSent | TcpState::SynAnswered if flags & SYN != 0 => self,
+            TcpState::SynSent | TcpState::SynAnswered => TcpState::Established,
+            s => s,
+        }
+    }
+}
+
+/// What interim records already reported of a flow that is still open (see
+/// [`Flow::delta`]): reports add only what is new, so nothing is counted twice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reported {
+    pub up: Counters,
+    pub down: Counters,
+    /// `--flow-update` records written for this flow so far.
+    pub updates: u32,
+}
+
+/// Why an interim record of an open flow was emitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InterimKind {
+    /// A report snapshot (live capture): counted in the report, not written to the flow log.
+    Snapshot,
+    /// `--flow-update`: also written to the flow log, marked interim.
+    Update,
+}
+
+/// The parts of a flow most flows never need, kept out of line so the table's slots stay small
+/// (a SYN flood's flows never allocate one).
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    pub names: Vec<Arc<str>>,
+    /// Names not kept because the flow already had `names_cap` of them.
+    pub names_dropped: u32,
+    /// ECH flows: the name this client looked up whose HTTPS record named the outer SNI as its
+    /// ECH public name (see `resolve::Resolver::lookup_ech`). Inferred, never observed.
+    pub inferred_host: Option<Arc<str>>,
+    /// QUIC version of the client's Initials (wire value; see `proto::quic::VersionName`).
+    pub quic_version: Option<u32>,
+    /// The request path of the first HTTP request (for path-qualified signatures).
+    pub http_path: Option<Box<str>>,
+    /// CNAME chain behind a DNS-attributed name (query name first).
+    pub cnames: Option<Arc<[Arc<str>]>>,
+    /// Counted by interim records already (none: never reported while open).
+    pub reported: Option<Reported>,
+    /// Set on an interim record (a copy of an open flow), never on the flow in the table.
+    pub interim: Option<InterimKind>,
+}
+
+static NO_EXTRA: Extra = Extra {
+    names: Vec::new(),
+    names_dropped: 0,
+    inferred_host: None,
+    quic_version: None,
+    http_path: None,
+    cnames: None,
+    reported: None,
+    interim: None,
+};
+
+/// Everything we know about one flow. Kept small (one slot of the flow table, at most 160
+/// bytes): key, orientation, counters, timestamps and the name; inspection state and rarely
+/// needed data live out of line and are freed when no longer needed.
 #[derive(Debug)]
 pub struct Flow {
     pub key: FlowKey,
-    pub client: (IpAddr, u16),
-    pub server: (IpAddr, u16),
-    /// Whether `client` is `key.lo` (so a packet with `forward == client_is_lo` is upstream).
-    pub client_is_lo: bool,
     pub first_seen: Nanos,
     pub last_seen: Nanos,
     pub up: Counters,
     pub down: Counters,
+    pub host: Option<Arc<str>>,
+    /// Names, paths, CNAMEs, interim bookkeeping: allocated when first needed.
+    pub extra: Option<Box<Extra>>,
+    /// Inspection state of the client's first flight (and the server's, for DNS over TCP).
+    pub inspect: reassembly::Inspect,
     /// Index of the input file where the flow was first seen.
     pub file: u16,
+    /// Whether the client is `key.lo` (so a packet with `forward == client_is_lo` is upstream).
+    pub client_is_lo: bool,
     pub app: Option<App>,
-    pub host: Option<Arc<str>>,
     pub host_source: Option<HostSource>,
     pub ech: bool,
     /// The SNI is an ECH *outer* name (the fronting service, not the destination): only with
@@ -121,42 +228,136 @@ pub struct Flow {
     /// public name (`proto::tls::KNOWN_ECH_PUBLIC_NAMES`). Chromium-family browsers send the
     /// ECH extension in every ClientHello (GREASE ECH); its SNI is the real name.
     pub ech_outer: bool,
-    /// ECH flows: the name this client looked up whose HTTPS record named the outer SNI as its
-    /// ECH public name (see `resolve::Resolver::lookup_ech`). Inferred, never observed.
-    pub inferred_host: Option<Arc<str>>,
-    /// QUIC version of the client's Initials (wire value; see `proto::quic::VersionName`).
-    pub quic_version: Option<u32>,
-    pub names: Vec<Arc<str>>,
-    /// Names not kept because the flow already had `names_cap` of them.
-    pub names_dropped: u32,
     /// Most names kept (`FlowTableConfig::max_names`, default [`MAX_NAMES_PER_FLOW`]).
     pub names_cap: u8,
     /// `host` was carried over from an earlier flow on the same key (idle expiry, then back).
     pub host_revived: bool,
-    /// The request path of the first HTTP request (for path-qualified signatures).
-    pub http_path: Option<Box<str>>,
-    /// CNAME chain behind a DNS-attributed name (query name first).
-    pub cnames: Option<Arc<[Arc<str>]>>,
     /// TCP: a SYN was seen, so orientation is certain.
     pub saw_syn: bool,
-    /// TCP: FIN or RST seen; the flow ends when the next SYN arrives or it goes quiet.
-    pub closed: bool,
-    /// TCP initial sequence numbers from the SYN and SYN-ACK: where each stream starts.
-    pub client_isn: Option<u32>,
-    pub server_isn: Option<u32>,
-    /// Inspection state of the client's first flight (and the server's, for DNS over TCP).
-    pub inspect: reassembly::Inspect,
+    /// TCP: where the connection is (decides its idle timeout). Meaningless for other protocols.
+    pub tcp: TcpState,
 }
 
 impl Flow {
+    /// A new flow with nothing counted.
+    pub fn new(key: FlowKey, client_is_lo: bool, ts: Nanos, file: u16) -> Self {
+        Flow {
+            key,
+            first_seen: ts,
+            last_seen: ts,
+            up: Counters::default(),
+            down: Counters::default(),
+            host: None,
+            extra: None,
+            inspect: Default::default(),
+            file,
+            client_is_lo,
+            app: None,
+            host_source: None,
+            ech: false,
+            ech_outer: false,
+            names_cap: MAX_NAMES_PER_FLOW as u8,
+            host_revived: false,
+            saw_syn: false,
+            tcp: TcpState::Established,
+        }
+    }
+
+    pub fn client(&self) -> (IpAddr, u16) {
+        if self.client_is_lo {
+            self.key.lo
+        } else {
+            self.key.hi
+        }
+    }
+
+    pub fn server(&self) -> (IpAddr, u16) {
+        if self.client_is_lo {
+            self.key.hi
+        } else {
+            self.key.lo
+        }
+    }
+
+    /// The out-of-line parts (empty ones when never allocated).
+    pub fn extra(&self) -> &Extra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    pub fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    pub fn names(&self) -> &[Arc<str>] {
+        &self.extra().names
+    }
+
+    /// Whether this is an interim record of a flow still open, and why it was emitted.
+    pub fn interim(&self) -> Option<InterimKind> {
+        self.extra().interim
+    }
+
+    /// What this record adds to a report: whether the flow is new to it (never reported by an
+    /// interim record), and the packets and bytes since the last interim record.
+    pub fn delta(&self) -> (bool, Counters, Counters) {
+        let sub = |a: Counters, b: Counters| Counters {
+            packets: a.packets.saturating_sub(b.packets),
+            bytes: a.bytes.saturating_sub(b.bytes),
+        };
+        match self.extra().reported {
+            None => (true, self.up, self.down),
+            Some(r) => (false, sub(self.up, r.up), sub(self.down, r.down)),
+        }
+    }
+
+    /// A copy of an open flow for an interim record (the inspection state stays behind), and
+    /// the flow now counts as reported up to here.
+    pub fn interim_copy(&mut self, kind: InterimKind) -> Flow {
+        let mut extra = self.extra().clone();
+        extra.interim = Some(kind);
+        let copy = Flow {
+            key: self.key,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            up: self.up,
+            down: self.down,
+            host: self.host.clone(),
+            extra: Some(Box::new(extra)),
+            inspect: reassembly::Inspect::Done,
+            file: self.file,
+            client_is_lo: self.client_is_lo,
+            app: self.app,
+            host_source: self.host_source,
+            ech: self.ech,
+            ech_outer: self.ech_outer,
+            names_cap: self.names_cap,
+            host_revived: self.host_revived,
+            saw_syn: self.saw_syn,
+            tcp: self.tcp,
+        };
+        let (up, down) = (self.up, self.down);
+        let r = self
+            .extra_mut()
+            .reported
+            .get_or_insert_with(Default::default);
+        r.up = up;
+        r.down = down;
+        if kind == InterimKind::Update {
+            r.updates = r.updates.saturating_add(1);
+        }
+        copy
+    }
+
     pub fn add_name(&mut self, name: &Arc<str>) {
-        if self.names.iter().any(|n| n == name) {
+        let cap = usize::from(self.names_cap);
+        let x = self.extra_mut();
+        if x.names.iter().any(|n| n == name) {
             return;
         }
-        if self.names.len() < usize::from(self.names_cap) {
-            self.names.push(name.clone());
+        if x.names.len() < cap {
+            x.names.push(name.clone());
         } else {
-            self.names_dropped += 1;
+            x.names_dropped += 1;
         }
     }
 
@@ -179,7 +380,9 @@ impl Flow {
             self.host = Some(name);
             self.host_source = Some(source);
             if !matches!(source, HostSource::Dns | HostSource::DnsOtherClient) {
-                self.cnames = None;
+                if let Some(x) = self.extra.as_deref_mut() {
+                    x.cnames = None;
+                }
             }
         }
     }
@@ -187,9 +390,8 @@ impl Flow {
     /// Turn the flow around: the side we took for the client is the server. Only valid before
     /// any packet was counted or inspected.
     pub fn swap_orientation(&mut self) {
-        std::mem::swap(&mut self.client, &mut self.server);
         std::mem::swap(&mut self.up, &mut self.down);
-        std::mem::swap(&mut self.client_isn, &mut self.server_isn);
+        self.inspect.swap_isns();
         self.client_is_lo = !self.client_is_lo;
     }
 
@@ -234,4 +436,75 @@ pub fn is_service_port(port: u16) -> bool {
                 | 8888
                 | 9443
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tcp_flags::{ACK, FIN, RST, SYN};
+
+    #[test]
+    fn a_flow_slot_stays_small() {
+        // The table holds one `Flow` per slot plus a 4-byte index bucket: the budget
+        // is 160 bytes a slot, and a SYN flood's flows allocate nothing besides.
+        let size = std::mem::size_of::<Flow>();
+        eprintln!("size_of::<Flow>() = {size}");
+        assert!(size + 5 <= 160, "Flow is {size} bytes");
+    }
+
+    #[test]
+    fn tcp_states_follow_the_handshake_and_the_close() {
+        let s = TcpState::SynSent;
+        assert_eq!(s.next(SYN, true), TcpState::SynSent);
+        let s = s.next(SYN | ACK, false);
+        assert_eq!(s, TcpState::SynAnswered);
+        let s = s.next(ACK, true);
+        assert_eq!(s, TcpState::Established);
+        let s = s.next(FIN | ACK, false);
+        assert_eq!(s, TcpState::ServerFin);
+        assert_eq!(s.next(ACK, false), TcpState::ServerFin);
+        assert_eq!(s.next(FIN | ACK, true), TcpState::Closed);
+        assert_eq!(TcpState::Established.next(RST, true), TcpState::Closed);
+        assert_eq!(TcpState::SynSent.next(RST | ACK, false), TcpState::Closed);
+    }
+
+    #[test]
+    fn interim_records_and_the_end_add_up_to_the_flow() {
+        let key = FlowKey {
+            protocol: TCP,
+            lo: ("10.0.0.1".parse().unwrap(), 50000),
+            hi: ("20.0.0.1".parse().unwrap(), 443),
+            vlans: Default::default(),
+        };
+        let mut f = Flow::new(key, true, 0, 0);
+        let (mut packets, mut bytes, mut flows) = (0, 0, 0);
+        let mut count = |r: &Flow| {
+            let (new, up, down) = r.delta();
+            flows += u64::from(new);
+            packets += up.packets + down.packets;
+            bytes += up.bytes + down.bytes;
+        };
+        for round in 1..=3u64 {
+            f.up.packets += round;
+            f.up.bytes += 100 * round;
+            f.down.packets += 1;
+            f.down.bytes += 40;
+            let kind = if round == 2 {
+                InterimKind::Update
+            } else {
+                InterimKind::Snapshot
+            };
+            let copy = f.interim_copy(kind);
+            assert_eq!(copy.interim(), Some(kind));
+            assert_eq!(f.interim(), None);
+            count(&copy);
+        }
+        f.up.packets += 7;
+        f.up.bytes += 700;
+        count(&f);
+        assert_eq!(flows, 1);
+        assert_eq!(packets, f.up.packets + f.down.packets);
+        assert_eq!(bytes, f.up.bytes + f.down.bytes);
+        assert_eq!(f.extra().reported.map(|r| r.updates), Some(1));
+    }
 }

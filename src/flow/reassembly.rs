@@ -3,8 +3,10 @@
 //! Only the first flight matters to us (ClientHello, HTTP request head, DNS messages), so the
 //! buffer is capped and dropped as soon as the flow is named: this is what keeps per-flow memory
 //! small on a mirror port. Segments may arrive out of order, retransmitted or overlapping; bytes
-//! are placed by offset, so the result does not depend on arrival order (a later copy of a byte
-//! overwrites an earlier one, which only matters for inconsistent retransmissions).
+//! are placed by offset, so the result does not depend on arrival order (the first copy of a byte
+//! to reach the contiguous prefix wins, which only matters for inconsistent retransmissions).
+//! Memory follows the bytes received, never the offset of the furthest byte, and a hole that is
+//! not filled within a few segments ends the inspection: a flow cannot pin buffers it never fills.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -70,8 +72,14 @@ impl Pool {
         self.0.refused.load(Ordering::Relaxed)
     }
 }
-/// Gaps tracked at most; a flow with more holes than this is given up on.
-const MAX_RANGES: usize = 64;
+/// Out-of-order segments held at most; a flow with more holes than this is given up on.
+const MAX_SEGMENTS: usize = 16;
+/// Segments that may arrive while a hole before them stays open; then the flow is given up on
+/// (a retransmission fills a real hole within a round trip or two).
+pub const GAP_PATIENCE: u8 = 8;
+/// What one held out-of-order segment costs besides its bytes (charged to the pool, so a flood
+/// of one-byte segments is bounded like real data).
+const SEGMENT_OVERHEAD: usize = 32;
 
 /// Outcome of inserting a segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,22 +88,29 @@ pub enum Insert {
     Advanced,
     /// Nothing new at the front (duplicate, or a segment after a hole).
     Pending,
-    /// Data reached past the cap, or too many holes: the caller should stop inspecting.
+    /// Data reached past the cap, too many holes, or the budget is spent: stop inspecting.
     Overflow,
+    /// A hole stayed open for [`GAP_PATIENCE`] segments: stop inspecting.
+    Gap,
 }
 
-/// Offset-indexed buffer of one direction's first bytes.
+/// One direction's first bytes: the contiguous prefix from stream offset 0, plus the few
+/// segments that arrived after a hole. Memory follows the bytes actually received (one byte far
+/// ahead costs one byte, not the distance to it), and every byte is charged to the pool.
 #[derive(Debug, Default)]
 pub struct Reassembler {
     /// Sequence number of stream byte 0.
     base: Option<u32>,
     /// True when `base` came from a SYN, so it can't move.
     base_fixed: bool,
+    /// Bytes `[0, buf.len())` of the stream.
     buf: Vec<u8>,
-    /// Filled byte ranges `[start, end)`, sorted and disjoint.
-    ranges: Vec<(u32, u32)>,
+    /// Segments past a hole: (stream offset, bytes), sorted by offset (they may overlap).
+    ahead: Vec<(u32, Box<[u8]>)>,
+    /// Segments inserted since a hole opened without filling it.
+    waiting: u8,
     cap: usize,
-    /// Budget `buf`'s capacity is charged to (none: only `cap` bounds it).
+    /// Budget the buffers are charged to (none: only `cap` bounds them).
     pool: Option<Pool>,
 }
 
@@ -111,43 +126,50 @@ impl Reassembler {
             base: None,
             base_fixed: false,
             buf: Vec::new(),
-            ranges: Vec::new(),
+            ahead: Vec::new(),
+            waiting: 0,
             cap,
             pool: None,
         }
     }
 
-    /// A reassembler whose buffer is charged to `pool`: when the pool is spent, inserts that
-    /// would grow the buffer return [`Insert::Overflow`].
+    /// A reassembler whose buffers are charged to `pool`: when the pool is spent, inserts that
+    /// would grow them return [`Insert::Overflow`].
     pub fn in_pool(cap: usize, pool: &Pool) -> Self {
         let mut r = Reassembler::new(cap);
         r.pool = Some(pool.clone());
         r
     }
 
-    /// Grow `buf` to `len` bytes, charging the pool exactly for the new capacity.
-    fn grow(&mut self, len: usize) -> bool {
-        let old = self.buf.capacity();
-        if len <= old {
-            self.buf.resize(len, 0);
-            return true;
-        }
+    fn charge(&self, n: usize) -> bool {
+        self.pool.as_ref().is_none_or(|p| p.take(n))
+    }
+
+    fn refund(&self, n: usize) {
         if let Some(p) = &self.pool {
-            if !p.take(len - old) {
+            p.give(n);
+        }
+    }
+
+    /// Append `data` to the prefix, charging the pool for any new capacity (doubling, up to
+    /// the cap, so appends stay amortised O(1)).
+    fn append(&mut self, data: &[u8]) -> bool {
+        let need = self.buf.len() + data.len();
+        let old = self.buf.capacity();
+        if need > old {
+            let want = need.max(old.saturating_mul(2)).min(self.cap.max(need));
+            if !self.charge(want - old) {
                 return false;
             }
-        }
-        self.buf.reserve_exact(len - self.buf.len());
-        let extra = self.buf.capacity().saturating_sub(len);
-        if let (Some(p), true) = (&self.pool, extra > 0) {
-            // The allocator rounded up: charge that too (rarely refused; never unbounded).
-            if !p.take(extra) {
-                p.give(len - old);
+            self.buf.reserve_exact(want - self.buf.len());
+            let extra = self.buf.capacity().saturating_sub(want);
+            if extra > 0 && !self.charge(extra) {
+                self.refund(want - old);
                 self.buf.shrink_to(old);
                 return false;
             }
         }
-        self.buf.resize(len, 0);
+        self.buf.extend_from_slice(data);
         true
     }
 
@@ -166,28 +188,31 @@ impl Reassembler {
     /// Whether `seq` is exactly the next byte the contiguous prefix needs and nothing is buffered:
     /// the caller may then parse the segment in place, without copying.
     pub fn is_next_and_empty(&self, seq: u32) -> bool {
-        self.buf.is_empty() && self.base.is_none_or(|b| b == seq)
+        self.buf.is_empty() && self.ahead.is_empty() && self.base.is_none_or(|b| b == seq)
     }
 
     /// Bytes available from stream offset 0 without a hole.
     pub fn contiguous(&self) -> &[u8] {
-        match self.ranges.first() {
-            Some(&(0, end)) => self.buf.get(..end as usize).unwrap_or(&[]),
-            _ => &[],
-        }
+        &self.buf
     }
 
+    /// Bytes held (prefix and segments past a hole).
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.ahead.iter().map(|(_, d)| d.len()).sum::<usize>()
     }
 
-    /// Release the buffer (the flow is named or given up on).
+    /// Release the buffers (the flow is named or given up on).
     pub fn clear(&mut self) {
-        if let Some(p) = &self.pool {
-            p.give(self.buf.capacity());
-        }
+        let held = self.buf.capacity()
+            + self
+                .ahead
+                .iter()
+                .map(|(_, d)| d.len() + SEGMENT_OVERHEAD)
+                .sum::<usize>();
+        self.refund(held);
         self.buf = Vec::new();
-        self.ranges = Vec::new();
+        self.ahead = Vec::new();
+        self.waiting = 0;
     }
 
     pub fn insert(&mut self, seq: u32, data: &[u8]) -> Insert {
@@ -195,99 +220,123 @@ impl Reassembler {
             return Insert::Pending;
         }
         let base = *self.base.get_or_insert(seq);
-        let mut off = seq.wrapping_sub(base) as i32 as i64;
+        let off = seq.wrapping_sub(base) as i32 as i64;
         let mut data = data;
-        if off < 0 {
+        let start = if off < 0 {
             let before = off.unsigned_abs() as usize;
-            if !self.base_fixed && before + self.buf.len() <= self.cap {
+            let extent = self.extent();
+            if !self.base_fixed && before.saturating_add(extent) <= self.cap {
                 // Capture started mid-stream and an earlier segment showed up late: move the
                 // start of the stream back rather than lose the front.
-                if !self.rebase(before) {
-                    return Insert::Overflow;
-                }
+                self.rebase(before);
                 self.base = Some(seq);
-                off = 0;
+                0
             } else if before >= data.len() {
                 return Insert::Pending;
             } else {
                 data = &data[before..];
-                off = 0;
+                0
             }
-        }
-        let start = off as usize;
+        } else {
+            off as usize
+        };
         if start >= self.cap {
             return Insert::Overflow;
         }
         let end = start.saturating_add(data.len()).min(self.cap);
         let clipped = end - start < data.len();
-        if self.buf.len() < end && !self.grow(end) {
-            return Insert::Overflow;
-        }
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(start..end), data.get(..end - start)) {
-            dst.copy_from_slice(src);
-        }
-        let before_front = self.front_len();
-        if !self.add_range(start as u32, end as u32) {
-            return Insert::Overflow;
-        }
-        if self.front_len() > before_front {
-            Insert::Advanced
-        } else if clipped {
-            Insert::Overflow
+        let data = data.get(..end - start).unwrap_or(&[]);
+        let front = self.buf.len();
+        if start <= front {
+            // Joins the prefix: keep what is new, then pull in the segments it reached.
+            if end > front {
+                if !self.append(data.get(front - start..).unwrap_or(&[])) {
+                    return Insert::Overflow;
+                }
+                self.absorb();
+            }
         } else {
-            Insert::Pending
+            if self.ahead.len() >= MAX_SEGMENTS {
+                return Insert::Overflow;
+            }
+            let dup = self
+                .ahead
+                .iter()
+                .any(|(s, d)| *s as usize <= start && *s as usize + d.len() >= end);
+            if !dup {
+                if !self.charge(data.len() + SEGMENT_OVERHEAD) {
+                    return Insert::Overflow;
+                }
+                let at = self.ahead.partition_point(|(s, _)| (*s as usize) <= start);
+                self.ahead.insert(at, (start as u32, data.into()));
+            }
         }
+        if self.buf.len() > front {
+            self.waiting = 0;
+            return Insert::Advanced;
+        }
+        if clipped {
+            return Insert::Overflow;
+        }
+        if !self.ahead.is_empty() {
+            self.waiting = self.waiting.saturating_add(1);
+            if self.waiting > GAP_PATIENCE {
+                return Insert::Gap;
+            }
+        }
+        Insert::Pending
     }
 
-    fn front_len(&self) -> u32 {
-        match self.ranges.first() {
-            Some(&(0, end)) => end,
-            _ => 0,
-        }
+    /// One past the furthest byte held.
+    fn extent(&self) -> usize {
+        self.ahead
+            .iter()
+            .map(|(s, d)| *s as usize + d.len())
+            .fold(self.buf.len(), usize::max)
     }
 
-    fn rebase(&mut self, by: usize) -> bool {
-        let len = self.buf.len();
-        if !self.grow(by + len) {
-            return false;
-        }
-        self.buf.copy_within(..len, by);
-        if let Some(front) = self.buf.get_mut(..by) {
-            front.fill(0);
-        }
-        for r in &mut self.ranges {
-            r.0 += by as u32;
-            r.1 += by as u32;
-        }
-        true
-    }
-
-    /// Merge `[start, end)` into the sorted, disjoint range list. False if too fragmented.
-    fn add_range(&mut self, start: u32, end: u32) -> bool {
-        let mut s = start;
-        let mut e = end;
-        // Ranges that overlap or touch the new one are absorbed into it.
-        let first = self.ranges.partition_point(|r| r.1 < s);
-        let mut last = first;
-        while let Some(&(rs, re)) = self.ranges.get(last) {
-            if rs > e {
+    /// Move segments the prefix now reaches into it.
+    fn absorb(&mut self) {
+        while let Some((s, _)) = self.ahead.first() {
+            if *s as usize > self.buf.len() {
                 break;
             }
-            s = s.min(rs);
-            e = e.max(re);
-            last += 1;
+            let (s, d) = self.ahead.remove(0);
+            self.refund(d.len() + SEGMENT_OVERHEAD);
+            let skip = self.buf.len() - s as usize;
+            if let Some(tail) = d.get(skip..) {
+                if !tail.is_empty() && !self.append(tail) {
+                    // Budget spent: what could not be appended is dropped; the next insert
+                    // past the front will say Overflow.
+                    break;
+                }
+            }
         }
-        self.ranges.splice(first..last, std::iter::once((s, e)));
-        self.ranges.len() <= MAX_RANGES
+    }
+
+    /// The stream starts `by` bytes earlier than thought: what was the prefix is now a segment
+    /// after a hole.
+    fn rebase(&mut self, by: usize) {
+        for (s, _) in &mut self.ahead {
+            *s += by as u32;
+        }
+        if !self.buf.is_empty() {
+            let old = std::mem::take(&mut self.buf);
+            self.refund(old.capacity());
+            // Refused: the old front is dropped (the budget is spent).
+            if self.charge(old.len() + SEGMENT_OVERHEAD) {
+                self.ahead.insert(0, (by as u32, old.into_boxed_slice()));
+            }
+        }
     }
 }
 
 /// Where a flow is in its inspection: looking at the first flight, or done.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub enum Inspect {
-    /// No payload seen yet.
-    #[default]
-    Fresh,
+    /// No payload seen yet; the initial sequence numbers of the SYN and SYN-ACK (where each
+    /// stream starts) once seen, client's first.
+    Fresh { isns: [u32; 2], have: [bool; 2] },
     /// Buffering the first flight (boxed: most flows in a big table are past this stage).
     Buffering(Box<FirstFlight>),
     /// HTTP/1.x keep-alive: later requests are probed segment by segment for more Host names.
@@ -298,6 +347,51 @@ pub enum Inspect {
     Quic(Box<crate::proto::quic::QuicState>),
     /// Nothing more to learn from payload.
     Done,
+}
+
+impl Default for Inspect {
+    fn default() -> Self {
+        Inspect::Fresh {
+            isns: [0; 2],
+            have: [false; 2],
+        }
+    }
+}
+
+impl Inspect {
+    /// The client's (or server's) initial sequence number, while nothing was inspected.
+    pub fn isn(&self, client: bool) -> Option<u32> {
+        match self {
+            Inspect::Fresh { isns, have } => {
+                let i = usize::from(!client);
+                have[i].then_some(isns[i])
+            }
+            _ => None,
+        }
+    }
+
+    /// Remember a SYN's sequence number (the first one seen per side).
+    pub fn set_isn(&mut self, client: bool, seq: u32) {
+        if let Inspect::Fresh { isns, have } = self {
+            let i = usize::from(!client);
+            if !have[i] {
+                isns[i] = seq;
+                have[i] = true;
+            }
+        }
+    }
+
+    pub fn swap_isns(&mut self) {
+        if let Inspect::Fresh { isns, have } = self {
+            isns.swap(0, 1);
+            have.swap(0, 1);
+        }
+    }
+
+    /// Holding reassembly or decryption buffers.
+    pub fn is_buffering(&self) -> bool {
+        matches!(self, Inspect::Buffering(_) | Inspect::Quic(_))
+    }
 }
 
 /// The reassembly state of a flow still being inspected.
@@ -425,12 +519,47 @@ mod tests {
     }
 
     #[test]
-    fn too_many_holes_overflows() {
+    fn a_hole_left_open_gives_up() {
         let mut r = Reassembler::new(4096);
         r.set_isn(0);
+        let mut seen = Vec::new();
+        for i in 0..(GAP_PATIENCE as u32 + 2) {
+            seen.push(r.insert(10 + i * 3, b"x"));
+        }
+        assert_eq!(
+            seen[..GAP_PATIENCE as usize],
+            [Insert::Pending; GAP_PATIENCE as usize]
+        );
+        assert_eq!(seen.last(), Some(&Insert::Gap));
+    }
+
+    #[test]
+    fn a_byte_far_ahead_costs_a_byte() {
+        let pool = Pool::new(1 << 20);
+        let mut r = Reassembler::in_pool(65_536, &pool);
+        r.set_isn(0);
+        assert_eq!(r.insert(60_000, b"x"), Insert::Pending);
+        assert!(pool.used() <= 1 + SEGMENT_OVERHEAD, "{}", pool.used());
+        assert_eq!(r.buffered(), 1);
+        // The hole filled: the prefix reaches the held byte and takes it in.
+        assert_eq!(r.insert(1, &vec![b'a'; 59_999]), Insert::Advanced);
+        assert_eq!(r.contiguous().len(), 60_000);
+        assert_eq!(r.contiguous().last(), Some(&b'x'));
+        drop(r);
+        assert_eq!(pool.used(), 0);
+    }
+
+    #[test]
+    fn too_many_segments_ahead_overflows() {
+        let mut r = Reassembler::new(4096);
+        r.set_isn(0);
+        // Filling the hole now and then resets the patience, not the segment bound.
         let mut last = Insert::Pending;
-        for i in 0..(MAX_RANGES as u32 + 2) {
-            last = r.insert(10 + i * 3, b"x");
+        for i in 0..(MAX_SEGMENTS as u32 + 1) {
+            last = r.insert(100 + i * 3, b"x");
+            if i % 4 == 3 {
+                r.waiting = 0;
+            }
         }
         assert_eq!(last, Insert::Overflow);
     }
@@ -441,8 +570,9 @@ mod tests {
         #[test]
         fn order_does_not_matter(
             stream in proptest::collection::vec(any::<u8>(), 1..600),
-            cuts in proptest::collection::vec(any::<u16>(), 0..20),
-            dups in proptest::collection::vec(any::<u16>(), 0..10),
+            // At most 13 pieces and 4 duplicates: never more than MAX_SEGMENTS ahead of a hole.
+            cuts in proptest::collection::vec(any::<u16>(), 0..12),
+            dups in proptest::collection::vec(any::<u16>(), 0..4),
             order_seed in any::<u64>(),
             isn in any::<u32>(),
         ) {

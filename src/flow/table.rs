@@ -1,26 +1,45 @@
 //! The flow table: one hash lookup per packet, bounded size, idle expiry, and memory of the names
 //! of flows that expired (a quiet push connection that wakes up keeps its hostname).
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{is_service_port, Counters, Flow, FlowKey, HostSource, TCP, UDP};
+use super::{is_service_port, Flow, FlowKey, HostSource, InterimKind, TcpState, TCP, UDP};
 use crate::capture::Nanos;
 use crate::decode::{tcp_flags, Decoded, Transport};
 use crate::proto::App;
 
 const SEC: Nanos = 1_000_000_000;
+const DAY: Nanos = 86_400 * SEC;
 
+/// Limits of the table. Timeouts follow the connection's state as conntrack's do: a connection
+/// that is established stays one flow for days of silence, one that never got going or is
+/// closing goes quickly. A flow that comes back after its timeout is a new flow (its name is
+/// remembered, see `remember_for`).
 #[derive(Clone, Debug)]
 pub struct FlowTableConfig {
-    /// Flows held at once; when full the least recently seen are flushed early (counted).
+    /// Flows held at once; when full, flows that are not established and then the least
+    /// recently seen are flushed early (counted).
     pub max_flows: usize,
+    /// Silence that ends an established TCP connection (`--tcp-idle`).
     pub tcp_idle: Nanos,
-    pub udp_idle: Nanos,
-    pub other_idle: Nanos,
-    /// How long a TCP flow that saw FIN/RST stays to collect its last packets.
+    /// Silence that ends a TCP connection whose handshake did not complete: a SYN without
+    /// answer (a scan), or a SYN-ACK the client never followed (`--tcp-handshake-idle`).
+    pub tcp_handshake_idle: Nanos,
+    /// Silence that ends a TCP connection after one side's FIN (`--tcp-half-closed-idle`).
+    pub tcp_half_closed_idle: Nanos,
+    /// How long a TCP flow closed by both FINs or an RST stays to collect its last packets.
     pub closed_linger: Nanos,
+    pub udp_idle: Nanos,
+    /// Silence that ends a DNS exchange over UDP (`--dns-idle`).
+    pub dns_idle: Nanos,
+    pub other_idle: Nanos,
+    /// A flow still holding reassembly or decryption buffers that stays silent this long is
+    /// given up on and its buffers released (the flow itself stays).
+    pub inspect_idle: Nanos,
+    /// IPFIX-style active timeout (`--flow-update`): an open flow gets an interim record this
+    /// often after it started.
+    pub flow_update: Option<Nanos>,
     /// Names of expired flows remembered for flows that come back on the same key.
     pub remembered_names: usize,
     /// How long (capture time) an expired flow's name is remembered. Time, not the table's
@@ -35,15 +54,37 @@ impl Default for FlowTableConfig {
     fn default() -> Self {
         FlowTableConfig {
             max_flows: 500_000,
-            // Windows push (WNS) connections send keep-alives every few minutes; 15 minutes keeps
-            // them one flow.
-            tcp_idle: 900 * SEC,
-            udp_idle: 60 * SEC,
-            other_idle: 60 * SEC,
+            // conntrack's established timeout: Windows push (WNS) and Delivery Optimization
+            // connections stay open for days with keep-alives an hour apart.
+            tcp_idle: 5 * DAY,
+            tcp_handshake_idle: 30 * SEC,
+            tcp_half_closed_idle: 120 * SEC,
             closed_linger: 10 * SEC,
+            udp_idle: 60 * SEC,
+            dns_idle: 10 * SEC,
+            other_idle: 60 * SEC,
+            inspect_idle: 30 * SEC,
+            flow_update: None,
             remembered_names: 65_536,
             remember_for: 3600 * SEC,
             max_names: super::MAX_NAMES_PER_FLOW,
+        }
+    }
+}
+
+impl FlowTableConfig {
+    /// How long `f` may stay silent in its current state.
+    pub fn idle_limit(&self, f: &Flow) -> Nanos {
+        match f.key.protocol {
+            TCP => match f.tcp {
+                TcpState::SynSent | TcpState::SynAnswered => self.tcp_handshake_idle,
+                TcpState::Established => self.tcp_idle,
+                TcpState::ClientFin | TcpState::ServerFin => self.tcp_half_closed_idle,
+                TcpState::Closed => self.closed_linger,
+            },
+            UDP if f.app == Some(App::Dns) => self.dns_idle,
+            UDP => self.udp_idle,
+            _ => self.other_idle,
         }
     }
 }
@@ -55,6 +96,13 @@ pub struct FlowTableStats {
     pub expired_idle: u64,
     /// Flushed before their time because the table was full.
     pub evicted: u64,
+    /// TCP flows ended because their handshake never completed (SYN scans, unreachable hosts).
+    pub expired_handshake: u64,
+    /// Unnamed flows whose reassembly or decryption buffers were released because they went
+    /// silent while still being inspected (`inspect_idle`).
+    pub inspect_timed_out: u64,
+    /// Interim records emitted for open flows (report snapshots and `--flow-update`).
+    pub interim_records: u64,
     /// Flows that came back after expiring and got their old name again.
     pub revived_names: u64,
     /// Remembered names dropped because that memory was full.
@@ -62,9 +110,10 @@ pub struct FlowTableStats {
     pub peak_flows: u64,
 }
 
-/// A flow leaving the table, with why and when. `at` is the capture time; the engine replaces it
-/// with the number of the record that ended the flow (`u64::MAX` at end of input), so output
-/// ordered by [`Ended::order`] does not depend on how flows were sharded across threads.
+/// A flow leaving the table, with why and when, or an interim record of a flow still open
+/// ([`EndReason::Interim`]: a copy, see [`Flow::interim`]). `at` is the capture time; the engine
+/// replaces it with the number of the record that ended the flow (`u64::MAX` at end of input),
+/// so output ordered by [`Ended::order`] does not depend on how flows were sharded across threads.
 #[derive(Debug)]
 pub struct Ended {
     pub flow: Flow,
@@ -75,6 +124,11 @@ pub struct Ended {
 impl Ended {
     pub fn order(&self) -> (u64, Nanos, FlowKey) {
         (self.at, self.flow.first_seen, self.flow.key)
+    }
+
+    /// An interim record of a flow that is still open.
+    pub fn is_interim(&self) -> bool {
+        self.reason == EndReason::Interim
     }
 }
 
@@ -87,6 +141,8 @@ pub enum EndReason {
     /// A new SYN on a closed flow's tuple.
     Reused,
     EndOfInput,
+    /// Not an end: an interim record of an open flow (snapshot or `--flow-update`).
+    Interim,
 }
 
 #[derive(Clone, Debug)]
@@ -102,8 +158,12 @@ struct Remembered {
     at: Nanos,
 }
 
+/// Flows live in a dense slab; the hash index holds only slab positions (4 bytes a bucket), so
+/// a full table costs about one [`Flow`] per flow and growing it never holds two copies.
 pub struct FlowTable {
-    flows: HashMap<FlowKey, Flow, ahash::RandomState>,
+    slab: Vec<Flow>,
+    index: hashbrown::HashTable<u32>,
+    hasher: ahash::RandomState,
     remembered: HashMap<FlowKey, Remembered, ahash::RandomState>,
     cfg: FlowTableConfig,
     pub stats: FlowTableStats,
@@ -115,7 +175,14 @@ pub struct FlowTable {
 impl FlowTable {
     pub fn new(cfg: FlowTableConfig) -> Self {
         FlowTable {
-            flows: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1_024), Default::default()),
+            slab: Vec::new(),
+            index: hashbrown::HashTable::new(),
+            hasher: ahash::RandomState::with_seeds(
+                0x666c_6f77,
+                0x7461_626c,
+                0x6567_7265,
+                0x7373_6d61,
+            ),
             remembered: HashMap::default(),
             cfg,
             stats: FlowTableStats::default(),
@@ -124,16 +191,64 @@ impl FlowTable {
         }
     }
 
+    pub fn config(&self) -> &FlowTableConfig {
+        &self.cfg
+    }
+
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.slab.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.slab.is_empty()
+    }
+
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<usize> {
+        let slab = &self.slab;
+        self.index
+            .find(hash, |&i| {
+                slab.get(i as usize).is_some_and(|f| f.key == *key)
+            })
+            .map(|&i| i as usize)
+    }
+
+    fn push(&mut self, hash: u64, flow: Flow) -> usize {
+        let i = self.slab.len();
+        self.slab.push(flow);
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index.insert_unique(hash, i as u32, |&j| {
+            slab.get(j as usize).map_or(0, |f| hasher.hash_one(f.key))
+        });
+        i
+    }
+
+    /// Take the flow at slab position `i` out (the last flow moves into its place).
+    fn take(&mut self, i: usize) -> Option<Flow> {
+        let key = self.slab.get(i)?.key;
+        let hash = self.hasher.hash_one(key);
+        if let Ok(e) = self.index.find_entry(hash, |&j| j as usize == i) {
+            e.remove();
+        }
+        let flow = self.slab.swap_remove(i);
+        if let Some(moved) = self.slab.get(i) {
+            let (old, hash) = (self.slab.len() as u32, self.hasher.hash_one(moved.key));
+            if let Some(slot) = self.index.find_mut(hash, |&j| j == old) {
+                *slot = i as u32;
+            }
+        }
+        Some(flow)
+    }
+
+    /// Take the flows at `positions` out, in any order.
+    fn take_all(&mut self, mut positions: Vec<usize>) -> Vec<Flow> {
+        // Highest first: a flow moved into a freed place is never one still to be taken.
+        positions.sort_unstable_by(|a, b| b.cmp(a));
+        positions.into_iter().filter_map(|i| self.take(i)).collect()
     }
 
     /// The flow a packet belongs to, created (and oriented) if new. Returns the flow and whether
-    /// it was created by this packet. Flows pushed out to make room are handed to `out`.
+    /// it was created by this packet. Flows pushed out to make room, past their timeout, or
+    /// replaced by a new connection on the same tuple are handed to `out`.
     pub fn lookup(
         &mut self,
         d: &Decoded<'_>,
@@ -145,52 +260,76 @@ impl FlowTable {
     ) -> (&mut Flow, bool) {
         let syn_only = matches!(d.transport, Transport::Tcp { flags, .. }
             if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN);
-        if syn_only {
-            if let Some(f) = self.flows.get(&key) {
-                let is_new_conn = f.closed || (f.saw_syn && f.up.packets + f.down.packets > 3);
-                if is_new_conn && f.client_is_lo == forward {
-                    if let Some(old) = self.flows.remove(&key) {
-                        self.stats.ended_fin_rst += u64::from(old.closed);
+        let hash = self.hasher.hash_one(key);
+        let mut found = self.find(hash, &key);
+        if let Some(i) = found {
+            if let Some(f) = self.slab.get(i) {
+                let expired = ts.saturating_sub(f.last_seen) > self.cfg.idle_limit(f);
+                let closing = f.tcp.is_closing() && f.key.protocol == TCP;
+                let is_new_conn = closing || (f.saw_syn && f.up.packets + f.down.packets > 3);
+                if expired {
+                    // Past its timeout (the sweep has not come round yet): the packet starts
+                    // a new flow, exactly as if the sweep had run.
+                    if let Some(old) = self.take(i) {
+                        let reason = end_reason(&old);
+                        self.finish(old, reason, ts, out);
+                    }
+                    found = None;
+                } else if syn_only && is_new_conn && f.client_is_lo == forward {
+                    if let Some(old) = self.take(i) {
+                        self.stats.ended_fin_rst += u64::from(closing);
                         out(Ended {
                             flow: old,
                             reason: EndReason::Reused,
                             at: ts,
                         });
                     }
+                    found = None;
                 }
             }
         }
-        if self.flows.len() >= self.cfg.max_flows && !self.flows.contains_key(&key) {
-            self.evict_oldest(ts, out);
-        }
-        let len = self.flows.len() as u64;
-        let (cfg_max_names, remember_for) = (self.cfg.max_names, self.cfg.remember_for);
-        let (remembered, stats) = (&mut self.remembered, &mut self.stats);
-        let (flow, created) = match self.flows.entry(key) {
-            Entry::Occupied(o) => (o.into_mut(), false),
-            Entry::Vacant(v) => {
-                stats.created += 1;
-                stats.peak_flows = stats.peak_flows.max(len + 1);
-                let mut flow = new_flow(remembered, remember_for, stats, key, forward, d, ts, file);
-                flow.names_cap = u8::try_from(cfg_max_names).unwrap_or(u8::MAX);
-                (v.insert(flow), true)
+        let i = match found {
+            Some(i) => i,
+            None => {
+                if self.slab.len() >= self.cfg.max_flows {
+                    self.evict_oldest(ts, out);
+                }
+                self.stats.created += 1;
+                self.stats.peak_flows = self.stats.peak_flows.max(self.slab.len() as u64 + 1);
+                let mut flow = new_flow(
+                    &mut self.remembered,
+                    self.cfg.remember_for,
+                    &mut self.stats,
+                    key,
+                    forward,
+                    d,
+                    ts,
+                    file,
+                );
+                flow.names_cap = u8::try_from(self.cfg.max_names).unwrap_or(u8::MAX);
+                let i = self.push(hash, flow);
+                return (&mut self.slab[i], true);
             }
         };
-        (flow, created)
+        (&mut self.slab[i], false)
     }
 
-    /// Flush flows that have been idle too long. Cheap to call per packet: it scans the table
-    /// once per eighth of the shortest idle timeout of capture time (so a flow leaves at most
-    /// that late, and a sparse capture spanning hours does not rescan the table every second).
+    /// Flush flows past their timeout, release the buffers of flows that went silent while
+    /// being inspected, and emit `--flow-update` interim records that are due. Cheap to call
+    /// per packet: it scans the table once per eighth of the shortest timeout of capture time
+    /// (a packet for a flow past its timeout starts a new flow in [`FlowTable::lookup`] anyway,
+    /// so the sweep's timing changes only when records come out, never what they say).
     pub fn sweep(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
         if now < self.next_sweep {
             return;
         }
-        let step = (self
-            .cfg
+        let c = &self.cfg;
+        let step = (c
             .udp_idle
-            .min(self.cfg.tcp_idle)
-            .min(self.cfg.other_idle)
+            .min(c.other_idle)
+            .min(c.tcp_handshake_idle)
+            .min(c.inspect_idle)
+            .min(c.flow_update.unwrap_or(Nanos::MAX))
             / 8)
         .clamp(SEC, 60 * SEC);
         self.next_sweep = now.saturating_add(step);
@@ -200,43 +339,78 @@ impl FlowTable {
             self.remembered
                 .retain(|_, r| now.saturating_sub(r.at) <= keep);
         }
-        let cfg = self.cfg.clone();
-        let mut ended: Vec<(Flow, EndReason)> = Vec::new();
-        let idle_limit = |f: &Flow| {
-            if f.closed {
-                cfg.closed_linger
-            } else {
-                match f.key.protocol {
-                    TCP => cfg.tcp_idle,
-                    UDP => cfg.udp_idle,
-                    _ => cfg.other_idle,
+        let mut expired = Vec::new();
+        let mut updates = Vec::new();
+        for (i, f) in self.slab.iter_mut().enumerate() {
+            let silent = now.saturating_sub(f.last_seen);
+            if silent > self.cfg.idle_limit(f) {
+                expired.push(i);
+                continue;
+            }
+            if silent > self.cfg.inspect_idle && f.inspect.is_buffering() {
+                f.inspect = super::reassembly::Inspect::Done;
+                // Only a flow left without a name lost something (a DNS-over-TCP flow keeps
+                // its buffers between queries and has its name already).
+                self.stats.inspect_timed_out += u64::from(f.host.is_none());
+            }
+            if let Some(every) = self.cfg.flow_update.filter(|e| *e > 0) {
+                let done = f
+                    .extra
+                    .as_ref()
+                    .and_then(|x| x.reported)
+                    .map_or(0, |r| r.updates);
+                let due = f
+                    .first_seen
+                    .saturating_add(every.saturating_mul(u64::from(done) + 1));
+                if now >= due {
+                    updates.push(i);
                 }
             }
-        };
-        let mut keys = Vec::new();
-        for (k, f) in &self.flows {
-            if now.saturating_sub(f.last_seen) > idle_limit(f) {
-                keys.push(*k);
+        }
+        if !updates.is_empty() {
+            updates.sort_unstable_by_key(|&i| self.slab.get(i).map(|f| (f.first_seen, f.key)));
+            for i in updates {
+                if let Some(f) = self.slab.get_mut(i) {
+                    self.stats.interim_records += 1;
+                    out(Ended {
+                        flow: f.interim_copy(InterimKind::Update),
+                        reason: EndReason::Interim,
+                        at: now,
+                    });
+                }
             }
         }
-        for k in keys {
-            if let Some(f) = self.flows.remove(&k) {
-                let reason = if f.closed {
-                    EndReason::FinRst
-                } else {
-                    EndReason::Idle
-                };
-                ended.push((f, reason));
-            }
+        let mut ended = self.take_all(expired);
+        // A sweep walks the whole slab: give memory back after a burst so that later sweeps
+        // (and RSS) follow the live flow count.
+        if self.slab.capacity() > 4_096 && self.slab.len() < self.slab.capacity() / 8 {
+            self.slab.shrink_to(self.slab.len() * 2);
+            let (slab, hasher) = (&self.slab, &self.hasher);
+            self.index.shrink_to(self.slab.len() * 2, |&j| {
+                slab.get(j as usize).map_or(0, |f| hasher.hash_one(f.key))
+            });
         }
-        // A sweep walks the whole allocation, not just the live flows: give memory back after a
-        // burst so that later sweeps (and RSS) follow the live flow count.
-        if self.flows.capacity() > 4_096 && self.flows.len() < self.flows.capacity() / 8 {
-            self.flows.shrink_to(self.flows.len() * 2);
-        }
-        ended.sort_by_key(|(f, _)| (f.first_seen, f.key));
-        for (f, reason) in ended {
+        ended.sort_by_key(|f| (f.first_seen, f.key));
+        for f in ended {
+            let reason = end_reason(&f);
             self.finish(f, reason, now, out);
+        }
+    }
+
+    /// An interim record of every open flow (a report snapshot), oldest first.
+    pub fn interim_all(&mut self, at: u64, out: &mut dyn FnMut(Ended)) {
+        let mut order: Vec<u32> = (0..self.slab.len() as u32).collect();
+        let slab = &self.slab;
+        order.sort_unstable_by_key(|&i| slab.get(i as usize).map(|f| (f.first_seen, f.key)));
+        for i in order {
+            if let Some(f) = self.slab.get_mut(i as usize) {
+                self.stats.interim_records += 1;
+                out(Ended {
+                    flow: f.interim_copy(InterimKind::Snapshot),
+                    reason: EndReason::Interim,
+                    at,
+                });
+            }
         }
     }
 
@@ -245,13 +419,18 @@ impl FlowTable {
             EndReason::FinRst => self.stats.ended_fin_rst += 1,
             EndReason::Idle => {
                 self.stats.expired_idle += 1;
+                if f.key.protocol == TCP
+                    && matches!(f.tcp, TcpState::SynSent | TcpState::SynAnswered)
+                {
+                    self.stats.expired_handshake += 1;
+                }
                 self.remember(&f);
             }
             EndReason::Evicted => {
                 self.stats.evicted += 1;
                 self.remember(&f);
             }
-            EndReason::Reused | EndReason::EndOfInput => {}
+            EndReason::Reused | EndReason::EndOfInput | EndReason::Interim => {}
         }
         out(Ended {
             flow: f,
@@ -277,6 +456,7 @@ impl FlowTable {
             });
             self.stats.remembered_names_evicted += (before - self.remembered.len()) as u64;
         }
+        let x = f.extra();
         self.remembered.insert(
             f.key,
             Remembered {
@@ -285,43 +465,50 @@ impl FlowTable {
                 source,
                 ech: f.ech,
                 ech_outer: f.ech_outer,
-                inferred_host: f.inferred_host.clone(),
-                cnames: f.cnames.clone(),
+                inferred_host: x.inferred_host.clone(),
+                cnames: x.cnames.clone(),
                 at: f.last_seen,
             },
         );
     }
 
-    /// Make room by flushing the least recently seen sixteenth of the table (amortised O(1)).
+    /// Make room by flushing a sixteenth of the table (amortised O(1)): connections that never
+    /// got established or are closing first (a SYN flood pushes out its own flows, not the
+    /// quiet long-lived connections), then the least recently seen.
     fn evict_oldest(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
-        let mut ages: Vec<(Nanos, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.last_seen, *k)).collect();
+        let rank = |f: &Flow| {
+            let settled = f.key.protocol != TCP || f.tcp == TcpState::Established;
+            (u64::from(settled) << 63) | (f.last_seen & (u64::MAX >> 1))
+        };
+        let mut ages: Vec<(u64, u32)> = self
+            .slab
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (rank(f), i as u32))
+            .collect();
         let n = (ages.len() / 16).max(1);
         if n < ages.len() {
-            ages.select_nth_unstable_by_key(n, |a| a.0);
+            ages.select_nth_unstable(n);
         }
         ages.truncate(n);
-        ages.sort_by_key(|a| a.0);
-        for (_, k) in ages {
-            if let Some(f) = self.flows.remove(&k) {
-                self.finish(f, EndReason::Evicted, now, out);
-            }
+        let mut flows = self.take_all(ages.into_iter().map(|(_, i)| i as usize).collect());
+        flows.sort_by_key(|f| (rank(f), f.first_seen, f.key));
+        for f in flows {
+            self.finish(f, EndReason::Evicted, now, out);
         }
     }
 
     /// End of input: flush everything, oldest first, so output order is deterministic.
     ///
-    /// Only the keys are sorted, and each flow leaves the table as it is handed out, so a full
+    /// The slab is sorted in place and each flow leaves it as it is handed out, so a full
     /// table is never held twice (a flood at the flow cap ends with the cap's worth of flows).
     pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
-        let mut order: Vec<(Nanos, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.first_seen, *k)).collect();
-        order.sort_unstable();
-        for (_, k) in order {
-            let Some(f) = self.flows.remove(&k) else {
-                continue;
-            };
-            let reason = if f.closed {
+        self.index = hashbrown::HashTable::new();
+        self.remembered = HashMap::default();
+        let mut slab = std::mem::take(&mut self.slab);
+        slab.sort_unstable_by_key(|f| (f.first_seen, f.key));
+        for f in slab {
+            let reason = if f.key.protocol == TCP && f.tcp.is_closing() {
                 EndReason::FinRst
             } else {
                 EndReason::EndOfInput
@@ -335,8 +522,15 @@ impl FlowTable {
                 at: u64::MAX,
             });
         }
-        self.flows = HashMap::default();
-        self.remembered = HashMap::default();
+    }
+}
+
+/// Why a flow past its timeout ends: its close, or silence.
+fn end_reason(f: &Flow) -> EndReason {
+    if f.key.protocol == TCP && f.tcp.is_closing() {
+        EndReason::FinRst
+    } else {
+        EndReason::Idle
     }
 }
 
@@ -376,40 +570,18 @@ fn new_flow(
         }
     };
     let client_is_lo = sender_is_client == forward;
-    let (client, server) = if sender_is_client {
-        ((d.src, sp), (d.dst, dp))
-    } else {
-        ((d.dst, dp), (d.src, sp))
-    };
-    let mut flow = Flow {
-        key,
-        client,
-        server,
-        client_is_lo,
-        first_seen: ts,
-        last_seen: ts,
-        up: Counters::default(),
-        down: Counters::default(),
-        file,
-        app: None,
-        host: None,
-        host_source: None,
-        ech: false,
-        ech_outer: false,
-        inferred_host: None,
-        quic_version: None,
-        names: Vec::new(),
-        names_dropped: 0,
-        names_cap: super::MAX_NAMES_PER_FLOW as u8,
-        host_revived: false,
-        http_path: None,
-        cnames: None,
-        saw_syn: flags.is_some_and(|f| f & tcp_flags::SYN != 0),
-        closed: false,
-        client_isn: None,
-        server_isn: None,
-        inspect: Default::default(),
-    };
+    let mut flow = Flow::new(key, client_is_lo, ts, file);
+    if let Some(f) = flags {
+        flow.saw_syn = f & tcp_flags::SYN != 0;
+        flow.tcp = if f & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
+            TcpState::SynSent
+        } else if f & tcp_flags::SYN != 0 {
+            // Only the SYN-ACK was seen: the handshake is half done.
+            TcpState::SynAnswered
+        } else {
+            TcpState::Established
+        };
+    }
     if let Some(r) = remembered
         .remove(&key)
         .filter(|r| ts.saturating_sub(r.at) <= remember_for)
@@ -418,8 +590,11 @@ fn new_flow(
         flow.app = r.app;
         flow.ech = r.ech;
         flow.ech_outer = r.ech_outer;
-        flow.inferred_host = r.inferred_host;
-        flow.cnames = r.cnames;
+        if r.inferred_host.is_some() || r.cnames.is_some() {
+            let x = flow.extra_mut();
+            x.inferred_host = r.inferred_host;
+            x.cnames = r.cnames;
+        }
         flow.set_host(r.host, r.source);
         // A name of the flow's own (a new query, SNI or Host) replaces the remembered one.
         flow.host_revived = true;

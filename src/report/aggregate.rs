@@ -51,11 +51,14 @@ struct Stats {
 }
 
 impl Stats {
+    /// Count what `f` adds: the flow itself the first time it is reported, and its packets and
+    /// bytes since its last interim record (all of them for a flow never reported while open).
     fn add(&mut self, f: &Flow) {
-        self.flows += 1;
-        self.packets += f.up.packets + f.down.packets;
-        self.bytes_up += f.up.bytes;
-        self.bytes_down += f.down.bytes;
+        let (new, up, down) = f.delta();
+        self.flows += u64::from(new);
+        self.packets += up.packets + down.packets;
+        self.bytes_up += up.bytes;
+        self.bytes_down += down.bytes;
         self.first = Some(self.first.map_or(f.first_seen, |x| x.min(f.first_seen)));
         self.last = Some(self.last.map_or(f.last_seen, |x| x.max(f.last_seen)));
     }
@@ -128,30 +131,35 @@ impl Aggregator {
 
     /// Whether the report counts this flow at all (public-only and IPv4-only scopes).
     pub fn in_scope(&self, f: &Flow) -> bool {
-        (!self.scope.public_only || is_public(&f.server.0))
-            && (!self.scope.ipv4_only || f.server.0.is_ipv4())
+        (!self.scope.public_only || is_public(&f.server().0))
+            && (!self.scope.ipv4_only || f.server().0.is_ipv4())
     }
 
+    /// Count a flow as it ends, or an interim record of one still open: a flow counts once
+    /// however many records it has, and each record adds only its packets and bytes since the
+    /// previous one ([`Flow::delta`]), so the sum of snapshots is the final report.
     pub fn add(&mut self, f: &Flow, m: &FlowMatch<'_>) {
-        self.totals.flows_seen += 1;
+        let (new, up, down) = f.delta();
+        let n = u64::from(new);
+        self.totals.flows_seen += n;
         self.span.add(f);
         if !self.in_scope(f) {
             return;
         }
         let t = &mut self.totals;
-        t.flows += 1;
-        t.packets += f.up.packets + f.down.packets;
-        t.bytes_up += f.up.bytes;
-        t.bytes_down += f.down.bytes;
+        t.flows += n;
+        t.packets += up.packets + down.packets;
+        t.bytes_up += up.bytes;
+        t.bytes_down += down.bytes;
         let proto = protocol_seen(f);
         if f.ech_outer {
-            t.ech_flows += 1;
+            t.ech_flows += n;
             self.ech.add(f);
             if let Some(h) = &f.host {
                 if self.ech_names.len() < 1_000 {
                     self.ech_names.insert(h.to_string());
                 }
-                if let Some(inner) = &f.inferred_host {
+                if let Some(inner) = &f.extra().inferred_host {
                     let key = (inner.to_string(), h.to_string());
                     if let Some((s, _)) = self.ech_inferred.get_mut(&key) {
                         s.add(f);
@@ -160,30 +168,30 @@ impl Aggregator {
                         s.add(f);
                         self.ech_inferred.insert(key, (s, m.areas.to_vec()));
                     } else {
-                        self.overflow += 1;
+                        self.overflow += n;
                     }
                 }
             }
             return;
         }
         let Some(host) = f.host.as_deref() else {
-            t.unattributed_flows += 1;
+            t.unattributed_flows += n;
             self.unattributed.add(f);
-            let key = (f.server.0, f.server.1, f.protocol_name());
+            let key = (f.server().0, f.server().1, f.protocol_name());
             if let Some(s) = self.unnamed.get_mut(&key) {
                 s.add(f);
             } else if self.unnamed.len() < MAX_UNNAMED_SERVERS {
                 self.unnamed.entry(key).or_default().add(f);
             } else {
-                self.overflow += 1;
+                self.overflow += n;
             }
             return;
         };
         if m.areas.is_empty() {
-            t.undocumented_flows += 1;
+            t.undocumented_flows += n;
             if !self.undocumented.contains_key(host) && self.undocumented.len() >= MAX_DESTINATIONS
             {
-                self.overflow += 1;
+                self.overflow += n;
                 return;
             }
             let d = self.undocumented.entry(host.to_string()).or_default();
@@ -191,7 +199,7 @@ impl Aggregator {
             return;
         }
         if m.shared {
-            t.shared_infrastructure_flows += 1;
+            t.shared_infrastructure_flows += n;
             if !self.shared.contains_key(host) && self.shared.len() >= MAX_DESTINATIONS {
                 self.overflow += 1;
                 return;
@@ -206,17 +214,17 @@ impl Aggregator {
             add_dest(d, f, proto);
             return;
         }
-        t.documented_flows += 1;
+        t.documented_flows += n;
         let bucket = f.first_seen / HOUR;
         for area in m.areas {
             self.areas.entry(area.clone()).or_default().add(f);
             let act = self.activity.entry(area.clone()).or_default();
             if act.contains_key(&bucket) || act.len() < MAX_BUCKETS {
-                *act.entry(bucket).or_default() += f.up.bytes + f.down.bytes;
+                *act.entry(bucket).or_default() += up.bytes + down.bytes;
             }
             let key = (area.clone(), host.to_string());
             if !self.dests.contains_key(&key) && self.dests.len() >= MAX_DESTINATIONS {
-                self.overflow += 1;
+                self.overflow += n;
                 continue;
             }
             let d = self.dests.entry(key).or_default();
@@ -448,6 +456,6 @@ fn add_dest(d: &mut Dest, f: &Flow, proto: &'static str) {
     d.stats.add(f);
     d.protocols.insert(proto);
     if d.servers.len() < MAX_SERVERS_PER_DESTINATION {
-        d.servers.insert(f.server.0);
+        d.servers.insert(f.server().0);
     }
 }

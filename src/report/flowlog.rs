@@ -50,6 +50,11 @@ pub struct FlowRecord<'a> {
     /// name (`*.blob.core.windows.net`): anyone can own the host. Omitted when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub shared_infrastructure: bool,
+    /// Only on `--flow-update` records of a flow still open (`true`): counters so far, not
+    /// final. The flow's final record follows later with its totals; a consumer that sums
+    /// records counts final records only, or takes each interim record's growth.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interim: bool,
 }
 
 impl<'a> FlowRecord<'a> {
@@ -64,10 +69,10 @@ impl<'a> FlowRecord<'a> {
             first_seen: rfc3339_micros(flow.first_seen),
             last_seen: rfc3339_micros(flow.last_seen),
             proto: flow.protocol_name(),
-            client_ip: flow.client.0,
-            client_port: flow.client.1,
-            server_ip: flow.server.0,
-            server_port: flow.server.1,
+            client_ip: flow.client().0,
+            client_port: flow.client().1,
+            server_ip: flow.server().0,
+            server_port: flow.server().1,
             vlan: flow.key.vlans.as_slice(),
             packets_up: flow.up.packets,
             packets_down: flow.down.packets,
@@ -78,13 +83,14 @@ impl<'a> FlowRecord<'a> {
             host_source: flow.host_source.map(|s| s.as_str()),
             ech: flow.ech,
             ech_outer: flow.ech_outer,
-            inferred_host: flow.inferred_host.as_deref(),
-            quic_version: flow.quic_version.map(VersionName),
-            public: is_public(&flow.server.0),
-            names: flow.names.iter().map(|n| &**n).collect(),
+            inferred_host: flow.extra().inferred_host.as_deref(),
+            quic_version: flow.extra().quic_version.map(VersionName),
+            public: is_public(&flow.server().0),
+            names: flow.names().iter().map(|n| &**n).collect(),
             areas,
             endpoints,
             shared_infrastructure: false,
+            interim: flow.interim().is_some(),
         }
     }
 

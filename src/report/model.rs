@@ -53,6 +53,10 @@ pub struct CaptureCounters {
     pub flows_evicted: u64,
     pub names_evicted: u64,
     pub peak_rss_bytes: u64,
+    /// Flows still open when this snapshot was taken; their packets and bytes so far are in
+    /// the totals (0 in the final report: every flow has ended).
+    #[serde(default)]
+    pub open_flows: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -37,12 +37,12 @@ fn source_index(s: Option<HostSource>) -> usize {
 impl Summary {
     pub fn add(&mut self, f: &Flow) {
         self.flows += 1;
-        self.names_dropped += u64::from(f.names_dropped);
+        self.names_dropped += u64::from(f.extra().names_dropped);
         let packets = f.up.packets + f.down.packets;
         let bytes = f.up.bytes + f.down.bytes;
         self.packets += packets;
         self.bytes += bytes;
-        if crate::decode::addr::is_public(&f.server.0) {
+        if crate::decode::addr::is_public(&f.server().0) {
             self.public_flows += 1;
         }
         self.by_source[source_index(f.host_source)] += 1;
