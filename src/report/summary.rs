@@ -15,7 +15,7 @@ pub struct Summary {
     pub packets: u64,
     pub bytes: u64,
     pub public_flows: u64,
-    pub by_source: [u64; 6],
+    pub by_source: [u64; 8],
     hosts: HashMap<Arc<str>, (u64, u64), ahash::RandomState>,
     pub hosts_overflow: u64,
     /// Names flows could not keep (`--max-names-per-flow`).
@@ -29,7 +29,9 @@ fn source_index(s: Option<HostSource>) -> usize {
         Some(HostSource::QuicSni) => 2,
         Some(HostSource::Dns) => 3,
         Some(HostSource::DnsQuery) => 4,
-        None => 5,
+        Some(HostSource::Socks) => 5,
+        Some(HostSource::HttpConnect) => 6,
+        None => 7,
     }
 }
 
@@ -70,7 +72,7 @@ impl Summary {
     }
 
     pub fn render_flows(&self, out: &mut String) {
-        let named: u64 = self.by_source[..5].iter().sum();
+        let named: u64 = self.by_source[..7].iter().sum();
         let _ = writeln!(
             out,
             "flows: {} ({} to public addresses), named {} ({:.1}%)",
@@ -89,6 +91,8 @@ impl Summary {
             "quic-sni",
             "dns",
             "dns-query",
+            "socks",
+            "http-connect",
             "unnamed",
         ];
         for (l, c) in labels.iter().zip(self.by_source.iter()) {
