@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::capture::{Nanos, Packet};
-use crate::decode::{tcp_flags, DecodeError, Decoded, Decoder, Transport};
+use crate::decode::{tcp_flags, DecodeError, Decoded, Decoder, Framing, Transport};
 use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Pool, Reassembler};
 use crate::flow::table::Ended;
 use crate::flow::FlowTableStats;
@@ -66,6 +66,8 @@ pub struct EngineStats {
     pub ip_fragments_held: u64,
     pub ip_fragments_dropped: u64,
     pub tunnel_too_deep: u64,
+    /// Packets in a framing we do not decode, by kind.
+    pub unsupported_framing: FramingCounts,
     pub tls_client_hellos: u64,
     pub http_requests: u64,
     /// Client streams read through at least one preamble (SOCKS, CONNECT, PROXY, STARTTLS).
@@ -101,8 +103,42 @@ impl EngineStats {
             DecodeError::FragmentHeld => &mut self.ip_fragments_held,
             DecodeError::FragmentDropped => &mut self.ip_fragments_dropped,
             DecodeError::TooDeep => &mut self.tunnel_too_deep,
+            DecodeError::Unsupported(kind) => {
+                self.unsupported_framing.count(kind);
+                return;
+            }
         };
         *c += 1;
+    }
+}
+
+/// Packets of unsupported framings, per kind. A handful of kinds exist on any network; the
+/// list is bounded and further kinds are summed under `other`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct FramingCounts {
+    pub kinds: Vec<(Framing, u64)>,
+    pub other: u64,
+}
+
+impl FramingCounts {
+    const MAX_KINDS: usize = 32;
+
+    fn count(&mut self, kind: Framing) {
+        self.add(kind, 1);
+    }
+
+    pub fn add(&mut self, kind: Framing, n: u64) {
+        if let Some(e) = self.kinds.iter_mut().find(|(k, _)| *k == kind) {
+            e.1 += n;
+        } else if self.kinds.len() < Self::MAX_KINDS {
+            self.kinds.push((kind, n));
+        } else {
+            self.other += n;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.kinds.iter().map(|(_, n)| n).sum::<u64>() + self.other
     }
 }
 
@@ -285,12 +321,13 @@ impl Engine {
             e.quic_decrypt_failed,
             e.quic_gave_up,
         ) = (0, 0, 0, 0);
-        (e.reassembly_budget_refused, e.reassembly_peak_bytes) = (0, 0);
+        (e.reassembly_budget_refused, e.reassembly_peak_bytes, e.preambles) = (0, 0, 0);
         (r.lookups_hit, r.lookups_stale) = (0, 0);
         for x in engines {
             let s = &x.stats;
             e.tls_client_hellos += s.tls_client_hellos;
             e.http_requests += s.http_requests;
+            e.preambles += s.preambles;
             e.dns_messages += s.dns_messages;
             e.dns_unparsed += s.dns_unparsed;
             e.reassembly_cap_hit += s.reassembly_cap_hit;
