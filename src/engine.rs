@@ -9,11 +9,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::capture::{Nanos, Packet};
-use crate::decode::{tcp_flags, DecodeError, Decoded, Decoder, Transport};
+use crate::decode::{tcp_flags, DecodeError, Decoded, Decoder, Framing, Transport};
 use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Pool, Reassembler};
 use crate::flow::table::Ended;
 use crate::flow::FlowTableStats;
 use crate::flow::{Flow, FlowKey, FlowTable, FlowTableConfig, HostSource};
+use crate::proto::registry::{self, NameSource, Outcome};
 use crate::proto::{dns, http, quic, tls, App, Parse};
 use crate::resolve::validate::{Exchange, Validated, Validator};
 use crate::resolve::{BindingSource, DnsFact, Resolver, ResolverConfig, ResolverStats};
@@ -72,8 +73,12 @@ pub struct EngineStats {
     /// Incomplete datagrams pushed out of the fragment pool to make room (`--fragment` bound).
     pub ip_fragments_evicted: u64,
     pub tunnel_too_deep: u64,
+    /// Packets in a framing we do not decode, by kind.
+    pub unsupported_framing: FramingCounts,
     pub tls_client_hellos: u64,
     pub http_requests: u64,
+    /// Client streams read through at least one preamble (SOCKS, CONNECT, PROXY, STARTTLS).
+    pub preambles: u64,
     pub dns_messages: u64,
     pub dns_unparsed: u64,
     /// Flows whose first flight outgrew the reassembly cap before a name was found.
@@ -107,8 +112,42 @@ impl EngineStats {
             DecodeError::FragmentHeld => &mut self.ip_fragments_held,
             DecodeError::FragmentDropped => &mut self.ip_fragments_dropped,
             DecodeError::TooDeep => &mut self.tunnel_too_deep,
+            DecodeError::Unsupported(kind) => {
+                self.unsupported_framing.count(kind);
+                return;
+            }
         };
         *c += 1;
+    }
+}
+
+/// Packets of unsupported framings, per kind. A handful of kinds exist on any network; the
+/// list is bounded and further kinds are summed under `other`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct FramingCounts {
+    pub kinds: Vec<(Framing, u64)>,
+    pub other: u64,
+}
+
+impl FramingCounts {
+    const MAX_KINDS: usize = 32;
+
+    fn count(&mut self, kind: Framing) {
+        self.add(kind, 1);
+    }
+
+    pub fn add(&mut self, kind: Framing, n: u64) {
+        if let Some(e) = self.kinds.iter_mut().find(|(k, _)| *k == kind) {
+            e.1 += n;
+        } else if self.kinds.len() < Self::MAX_KINDS {
+            self.kinds.push((kind, n));
+        } else {
+            self.other += n;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.kinds.iter().map(|(_, n)| n).sum::<u64>() + self.other
     }
 }
 
@@ -403,7 +442,11 @@ impl Engine {
             e.quic_decrypt_failed,
             e.quic_gave_up,
         ) = (0, 0, 0, 0);
-        (e.reassembly_budget_refused, e.reassembly_peak_bytes) = (0, 0);
+        (
+            e.reassembly_budget_refused,
+            e.reassembly_peak_bytes,
+            e.preambles,
+        ) = (0, 0, 0);
         e.reassembly_gap_gave_up = 0;
         // Every shard decodes every record: the fragment pool's count is the same in each.
         e.ip_fragments_evicted = engines
@@ -414,6 +457,7 @@ impl Engine {
             let s = &x.stats;
             e.tls_client_hellos += s.tls_client_hellos;
             e.http_requests += s.http_requests;
+            e.preambles += s.preambles;
             e.dns_messages += s.dns_messages;
             e.dns_unparsed += s.dns_unparsed;
             e.reassembly_cap_hit += s.reassembly_cap_hit;
@@ -536,44 +580,88 @@ enum Verdict {
     Finished,
     /// An HTTP request: keep probing later segments for more requests.
     Http,
+    /// No registered protocol starts here.
+    NotThis,
 }
 
+/// Run the protocol registry over a client stream and apply what it found to the flow. Names
+/// stated by preambles (SOCKS, CONNECT) and a complete Host line of an unfinished HTTP head are
+/// applied at once, so they survive a flow that ends before anything else arrives.
 fn classify(flow: &mut Flow, stream: &[u8], ctx: &mut Ctx<'_>) -> Verdict {
     if stream.len() < 4 {
         return Verdict::NeedMore;
     }
-    if tls::probe(stream) {
-        match tls::parse_client_hello(stream) {
-            Parse::Done(ch) => {
-                ctx.stats.tls_client_hellos += 1;
-                flow.app = Some(App::Tls);
-                flow.ech = ch.ech;
-                if let Some(sni) = ch.sni {
-                    let n = ctx.names.get(&sni, ctx.stats);
-                    flow.set_host(n, HostSource::TlsSni);
-                    infer_ech_name(flow, ctx);
-                }
-                return Verdict::Finished;
+    let id = registry::identify(stream);
+    for n in &id.preamble_names {
+        let name = ctx.names.get(&n.host, ctx.stats);
+        flow.set_host(name, host_source(n.source));
+    }
+    let finished = |ctx: &mut Ctx<'_>| {
+        if id.layers > 0 {
+            ctx.stats.preambles += 1;
+        }
+    };
+    match id.outcome {
+        Outcome::NeedMore => Verdict::NeedMore,
+        Outcome::NotThis => Verdict::NotThis,
+        Outcome::Opaque => {
+            finished(ctx);
+            Verdict::Finished
+        }
+        Outcome::Tls(ch) => {
+            finished(ctx);
+            ctx.stats.tls_client_hellos += 1;
+            flow.app = Some(App::Tls);
+            flow.ech = ch.ech;
+            if let Some(sni) = ch.sni {
+                let n = ctx.names.get(&sni, ctx.stats);
+                flow.set_host(n, HostSource::TlsSni);
+                infer_ech_name(flow, ctx);
             }
-            Parse::NeedMore => return Verdict::NeedMore,
-            Parse::NotThis => {}
+            Verdict::Finished
+        }
+        Outcome::Http {
+            req,
+            complete: true,
+        } => {
+            finished(ctx);
+            record_http(flow, req, true, ctx);
+            Verdict::Http
+        }
+        Outcome::Http {
+            req,
+            complete: false,
+        } => {
+            record_http(flow, req, false, ctx);
+            Verdict::NeedMore
         }
     }
-    if http::probe(stream) {
-        match http::parse_request_head(stream) {
-            Parse::Done(req) => {
-                record_http(flow, req, ctx);
-                return Verdict::Http;
-            }
-            Parse::NeedMore => return Verdict::NeedMore,
-            Parse::NotThis => {}
-        }
-    }
-    Verdict::Finished
 }
 
-fn record_http(flow: &mut Flow, req: http::HttpRequest, ctx: &mut Ctx<'_>) {
-    ctx.stats.http_requests += 1;
+fn host_source(s: NameSource) -> HostSource {
+    match s {
+        NameSource::TlsSni => HostSource::TlsSni,
+        NameSource::HttpHost => HostSource::HttpHost,
+        NameSource::HttpConnect => HostSource::HttpConnect,
+        NameSource::Socks => HostSource::Socks,
+    }
+}
+
+/// Whether one segment, alone, holds a complete request or ClientHello (a later request of a
+/// flow whose first flight has a hole, or began before the capture).
+fn complete_alone(payload: &[u8]) -> bool {
+    payload.len() >= 16
+        && matches!(
+            registry::identify(payload).outcome,
+            Outcome::Tls(_) | Outcome::Http { complete: true, .. }
+        )
+}
+
+/// `counted`: the head is complete (an unfinished head only lends its Host line).
+fn record_http(flow: &mut Flow, req: http::HttpRequest, counted: bool, ctx: &mut Ctx<'_>) {
+    if counted {
+        ctx.stats.http_requests += 1;
+    }
     flow.app = Some(App::Http);
     if let Some(host) = req.host {
         let n = ctx.names.get(&host, ctx.stats);
@@ -601,7 +689,7 @@ fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, c
             if let Parse::Done(req) = http::parse_request_head(payload) {
                 *requests += 1;
                 let done = *requests >= HTTP_FOLLOW_MAX;
-                record_http(flow, req, ctx);
+                record_http(flow, req, true, ctx);
                 if done {
                     flow.inspect = Inspect::Done;
                 }
@@ -615,43 +703,54 @@ fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, c
         }
         return;
     }
-    // Fast path: the first client segment, in order, holds the whole first flight.
-    if matches!(flow.inspect, Inspect::Fresh { .. })
-        && flow
+    // Without a SYN the stream's start is unknown: what we first see may be the tail of a
+    // request, or a 1-byte keep-alive. Such a flow is re-anchored at a later segment rather
+    // than given up on.
+    let mid_stream = flow.inspect.isn(true).is_none();
+    if matches!(flow.inspect, Inspect::Fresh { .. }) {
+        if flow.up.packets > GIVE_UP_PACKETS {
+            flow.inspect = Inspect::Done;
+            return;
+        }
+        // Fast path: the first client segment, in order, holds the whole first flight.
+        if flow
             .inspect
             .isn(true)
             .is_none_or(|isn| isn.wrapping_add(1) == seq)
-    {
-        match classify(flow, payload, ctx) {
-            Verdict::Finished => {
-                flow.inspect = Inspect::Done;
-                return;
+        {
+            match classify(flow, payload, ctx) {
+                Verdict::Finished => {
+                    flow.inspect = Inspect::Done;
+                    return;
+                }
+                Verdict::Http => {
+                    flow.inspect = Inspect::HttpFollow { requests: 1 };
+                    return;
+                }
+                Verdict::NotThis if mid_stream => return,
+                Verdict::NotThis => {
+                    flow.inspect = Inspect::Done;
+                    return;
+                }
+                Verdict::NeedMore => {}
             }
-            Verdict::Http => {
-                flow.inspect = Inspect::HttpFollow { requests: 1 };
-                return;
-            }
-            Verdict::NeedMore => {}
         }
+        start_buffer(flow, ctx);
     }
-    if matches!(flow.inspect, Inspect::Fresh { .. }) {
-        let mut client = Reassembler::in_pool(ctx.cap, ctx.pool);
-        if let Some(isn) = flow.inspect.isn(true) {
-            client.set_isn(isn);
-        }
-        flow.inspect = Inspect::Buffering(Box::new(FirstFlight {
-            client,
-            ..Default::default()
-        }));
-    }
-    let Inspect::Buffering(ff) = &mut flow.inspect else {
+    // Take the buffer out so `classify` can borrow the flow mutably.
+    let mut state = std::mem::replace(&mut flow.inspect, Inspect::Done);
+    let Inspect::Buffering(ff) = &mut state else {
+        flow.inspect = state;
         return;
     };
     let verdict = match ff.client.insert(seq, payload) {
         Insert::Pending => {
-            if flow.up.packets > GIVE_UP_PACKETS {
+            if complete_alone(payload) {
+                classify(flow, payload, ctx)
+            } else if flow.up.packets > GIVE_UP_PACKETS {
                 Verdict::Finished
             } else {
+                flow.inspect = state;
                 return;
             }
         }
@@ -664,30 +763,61 @@ fn inspect_tcp(flow: &mut Flow, payload: &[u8], seq: u32, up: bool, ts: Nanos, c
             Verdict::Finished
         }
         Insert::Advanced => {
-            // Take the buffer out so `classify` can borrow the flow mutably.
-            let mut ff = std::mem::replace(&mut flow.inspect, Inspect::Done);
-            let v = match &mut ff {
-                Inspect::Buffering(b) => classify(flow, b.client.contiguous(), ctx),
-                _ => Verdict::Finished,
-            };
-            if matches!(v, Verdict::NeedMore) {
-                if let Inspect::Buffering(b) = &ff {
-                    if b.client.buffered() >= ctx.cap {
+            let stream = ff.client.contiguous();
+            let glued = stream.len() > payload.len();
+            match classify(flow, stream, ctx) {
+                Verdict::NeedMore => {
+                    if ff.client.buffered() >= ctx.cap {
                         ctx.stats.reassembly_cap_hit += 1;
-                        flow.inspect = Inspect::Done;
+                        Verdict::Finished
+                    } else {
+                        flow.inspect = state;
                         return;
                     }
                 }
-                flow.inspect = ff;
-                return;
+                Verdict::NotThis if mid_stream => {
+                    // Re-anchor: this segment may start a request of its own (after a
+                    // keep-alive byte or the tail of a request that began before the capture).
+                    drop(state);
+                    if !glued {
+                        flow.inspect = Inspect::default();
+                        return;
+                    }
+                    match classify(flow, payload, ctx) {
+                        Verdict::NeedMore => {
+                            start_buffer(flow, ctx);
+                            if let Inspect::Buffering(b) = &mut flow.inspect {
+                                b.client.insert(seq, payload);
+                            }
+                            return;
+                        }
+                        Verdict::NotThis => {
+                            flow.inspect = Inspect::default();
+                            return;
+                        }
+                        v => v,
+                    }
+                }
+                v => v,
             }
-            v
         }
     };
     flow.inspect = match verdict {
         Verdict::Http => Inspect::HttpFollow { requests: 1 },
         _ => Inspect::Done,
     };
+}
+
+/// Start buffering the client's first flight (anchored at the SYN when there was one).
+fn start_buffer(flow: &mut Flow, ctx: &mut Ctx<'_>) {
+    let mut client = Reassembler::in_pool(ctx.cap, ctx.pool);
+    if let Some(isn) = flow.inspect.isn(true) {
+        client.set_isn(isn);
+    }
+    flow.inspect = Inspect::Buffering(Box::new(FirstFlight {
+        client,
+        ..Default::default()
+    }));
 }
 
 fn inspect_dns_tcp(

@@ -458,6 +458,18 @@ pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
             w.push(format!("{n} {what}"));
         }
     }
+    let uf = &s.unsupported_framing;
+    if uf.total() > 0 {
+        let mut kinds: Vec<String> = uf.kinds.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        if uf.other > 0 {
+            kinds.push(format!("other kinds: {}", uf.other));
+        }
+        w.push(format!(
+            "{} packets in framings not decoded ({})",
+            uf.total(),
+            kinds.join(", ")
+        ));
+    }
     w
 }
 

@@ -31,7 +31,9 @@ const PROTO_SHIM6: u8 = 140;
 
 const PORT_GTPU: u16 = 2152;
 const PORT_TEREDO: u16 = 3544;
+const PORT_GRE_UDP: u16 = 4754;
 const PORT_VXLAN: u16 = 4789;
+const PORT_CAPWAP_DATA: u16 = 5247;
 const PORT_GENEVE: u16 = 6081;
 
 #[inline]
@@ -379,6 +381,8 @@ fn udp_tunnel(port: u16, p: &[u8], snapped: bool) -> Option<&[u8]> {
         PORT_GENEVE => geneve(p),
         PORT_TEREDO => teredo(p).filter(|b| byte(b, 0).map(|v| v >> 4) == Some(6)),
         PORT_GTPU => gtpu(p),
+        PORT_GRE_UDP => gre(p),
+        PORT_CAPWAP_DATA => capwap(p),
         _ => None,
     }?;
     looks_like_ip(inner, snapped).map(|_| inner)
@@ -457,6 +461,29 @@ fn gtpu(p: &[u8]) -> Option<&[u8]> {
     p.get(off..)
 }
 
+/// CAPWAP data channel (RFC 5415): the header's HLEN says its length in 4-byte words; the T bit
+/// says whether the frame is native to the wireless binding (WBID 1: 802.11) or 802.3.
+/// DTLS-protected and fragmented packets are not followed.
+fn capwap(p: &[u8]) -> Option<&[u8]> {
+    let w = be32(p, 0)?;
+    if w >> 24 != 0 {
+        return None; // version 0, type 0 (a type of 1 is DTLS)
+    }
+    let hlen = ((w >> 19) & 0x1f) as usize * 4;
+    let wbid = (w >> 9) & 0x1f;
+    let native = (w >> 8) & 1 == 1;
+    let fragment = (w >> 7) & 1 == 1;
+    if hlen < 8 || fragment {
+        return None;
+    }
+    let body = p.get(hlen..)?;
+    match (native, wbid) {
+        (false, _) => inner_ethernet(body),
+        (true, 1) => link::ieee80211(body).ok(),
+        _ => None,
+    }
+}
+
 /// GRE (RFC 2784/2890, and the PPTP variant of RFC 2637) to the IP packet it carries.
 fn gre(p: &[u8]) -> Option<&[u8]> {
     let flags = be16(p, 0)?;
@@ -506,6 +533,8 @@ fn gre(p: &[u8]) -> Option<&[u8]> {
             inner_ethernet(body.get(hlen..)?)
         }
         0x8847 | 0x8848 => link::ethertype(proto, body, &mut Vlans::default()).ok(),
+        // Aruba access points tunnel 802.11 frames to their controller.
+        0x8200 => link::ieee80211(body).ok(),
         _ => None,
     }
 }
@@ -1091,6 +1120,41 @@ mod tests {
         assert_eq!(d.transport, Transport::Other { protocol: 47 });
     }
 
+    /// An 802.11 QoS data frame (from-DS) with LLC/SNAP around `ip`.
+    fn wifi(ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x88, 0x02];
+        f.extend_from_slice(&[0; 24]);
+        f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        f.extend_from_slice(ip);
+        f
+    }
+
+    #[test]
+    fn aruba_gre_gre_in_udp_and_capwap() {
+        // Aruba: GRE protocol 0x8200 carrying an 802.11 frame.
+        let g = [&[0u8, 0, 0x82, 0x00][..], &wifi(&inner_tcp4())].concat();
+        assert_inner_tcp4(&dec(&ip4(47, 1, 0, &g)).unwrap());
+        // GRE-in-UDP (RFC 8086): a GRE header as the UDP payload.
+        let g = [&[0u8, 0, 0x08, 0x00][..], &inner_tcp4()].concat();
+        assert_inner_tcp4(&dec(&ip4(17, 1, 0, &udp(50000, 4754, &g))).unwrap());
+        // CAPWAP data, HLEN 2 (8 bytes), 802.3 payload (T = 0).
+        let cw = [
+            &[0u8, 0x10, 0x02, 0x00, 0, 0, 0, 0][..],
+            &eth(0x0800, &inner_tcp4()),
+        ]
+        .concat();
+        assert_inner_tcp4(&dec(&ip4(17, 1, 0, &udp(5247, 12222, &cw))).unwrap());
+        // Native 802.11 (T = 1, WBID 1), HLEN 4 (with a radio MAC field).
+        let cw = [&[0u8, 0x20, 0x03, 0x00][..], &[0; 12], &wifi(&inner_tcp4())].concat();
+        assert_inner_tcp4(&dec(&ip4(17, 1, 0, &udp(12222, 5247, &cw))).unwrap());
+        // DTLS-protected (type 1) and fragmented packets stay plain UDP.
+        for hdr in [[1u8, 0x10, 0x02, 0x00], [0, 0x10, 0x02, 0x80]] {
+            let cw = [&hdr[..], &[0; 4], &eth(0x0800, &inner_tcp4())].concat();
+            let d = dec(&ip4(17, 1, 0, &udp(5247, 12222, &cw))).unwrap();
+            assert!(!d.tunneled);
+        }
+    }
+
     #[test]
     fn vxlan_and_geneve() {
         let vx = [
@@ -1373,8 +1437,9 @@ mod tests {
         }
     }
 
-    const LINKS: [u32; 17] = [
-        0, 1, 9, 10, 12, 50, 101, 104, 105, 108, 113, 127, 192, 228, 229, 276, 999,
+    const LINKS: [u32; 23] = [
+        0, 1, 7, 9, 10, 12, 50, 101, 104, 105, 108, 113, 127, 129, 149, 192, 228, 229, 239, 242,
+        258, 276, 999,
     ];
 
     proptest! {

@@ -93,6 +93,34 @@ pub enum DecodeError {
     FragmentDropped,
     /// Tunnels nested deeper than we follow.
     TooDeep,
+    /// A framing inside a supported link type that we do not decode (an unknown ethertype, a
+    /// PPP protocol, ...): IP may be inside, so it is counted and reported by kind.
+    Unsupported(Framing),
+}
+
+/// A framing we met but do not decode, by kind (reported so nothing is dropped silently).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Framing {
+    Ethertype(u16),
+    PppProtocol(u16),
+    /// ARCNET protocol ID.
+    Arcnet(u8),
+    /// NFLOG address family other than IPv4/IPv6.
+    NflogFamily(u8),
+    /// Encrypted MACsec (802.1AE): the payload cannot be read.
+    MacsecEncrypted,
+}
+
+impl std::fmt::Display for Framing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Framing::Ethertype(e) => write!(f, "ethertype 0x{e:04x}"),
+            Framing::PppProtocol(p) => write!(f, "PPP protocol 0x{p:04x}"),
+            Framing::Arcnet(p) => write!(f, "ARCNET protocol 0x{p:02x}"),
+            Framing::NflogFamily(a) => write!(f, "NFLOG family {a}"),
+            Framing::MacsecEncrypted => f.write_str("encrypted MACsec"),
+        }
+    }
 }
 
 impl DecodeError {
@@ -114,6 +142,7 @@ impl DecodeError {
             DecodeError::FragmentHeld => "ip_fragment_held",
             DecodeError::FragmentDropped => "ip_fragment_dropped",
             DecodeError::TooDeep => "tunnel_too_deep",
+            DecodeError::Unsupported(_) => "unsupported_framing",
         }
     }
 }

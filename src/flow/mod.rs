@@ -71,6 +71,10 @@ pub enum HostSource {
     DnsOtherClient,
     /// The flow is itself a DNS exchange; the host is its first query name.
     DnsQuery,
+    /// The host name a SOCKS4a/SOCKS5 request asked the proxy to reach.
+    Socks,
+    /// The authority of an HTTP CONNECT request.
+    HttpConnect,
 }
 
 impl HostSource {
@@ -82,6 +86,8 @@ impl HostSource {
             HostSource::Dns => "dns",
             HostSource::DnsOtherClient => "dns-other-client",
             HostSource::DnsQuery => "dns-query",
+            HostSource::Socks => "socks",
+            HostSource::HttpConnect => "http-connect",
         }
     }
 }
@@ -364,10 +370,13 @@ impl Flow {
     /// Name the flow, unless it already has a name from a source at least as good.
     pub fn set_host(&mut self, name: Arc<str>, source: HostSource) {
         self.add_name(&name);
+        // A proxy request names where the tunnel goes; a name seen inside the tunnel (SNI,
+        // Host) is more specific and replaces it.
         let rank = |s: Option<HostSource>| match s {
             None => 0,
             Some(HostSource::Dns | HostSource::DnsOtherClient) => 1,
-            Some(_) => 2,
+            Some(HostSource::Socks | HostSource::HttpConnect) => 2,
+            Some(_) => 3,
         };
         // A revived name ranks like a DNS answer: any name seen in the flow itself replaces it.
         let current = if self.host_revived {

@@ -3,11 +3,16 @@
 //! Each protocol follows Retina's probe-then-parse shape: a cheap, allocation-free `probe` that
 //! says whether a byte prefix could be this protocol, and a parser that returns [`Parse`] so the
 //! caller knows whether to wait for more reassembled bytes, use the result, or stop looking.
+//! TCP client streams go through [`registry`], where every protocol (and every preamble such
+//! as SOCKS or STARTTLS in front of one) registers its probe and parser.
 //! Everything here treats its input as hostile: no panics, bounded work, bounded allocation.
 
 pub mod dns;
 pub mod http;
+pub mod preamble;
 pub mod quic;
+pub mod registry;
+pub mod starttls;
 pub mod tls;
 
 use std::net::IpAddr;

@@ -15,7 +15,7 @@ pub struct Summary {
     pub packets: u64,
     pub bytes: u64,
     pub public_flows: u64,
-    pub by_source: [u64; 7],
+    pub by_source: [u64; 9],
     hosts: HashMap<Arc<str>, (u64, u64), ahash::RandomState>,
     pub hosts_overflow: u64,
     /// Names flows could not keep (`--max-names-per-flow`).
@@ -29,8 +29,10 @@ fn source_index(s: Option<HostSource>) -> usize {
         Some(HostSource::QuicSni) => 2,
         Some(HostSource::Dns) => 3,
         Some(HostSource::DnsQuery) => 4,
-        Some(HostSource::DnsOtherClient) => 5,
-        None => 6,
+        Some(HostSource::Socks) => 5,
+        Some(HostSource::HttpConnect) => 6,
+        Some(HostSource::DnsOtherClient) => 7,
+        None => 8,
     }
 }
 
@@ -71,7 +73,7 @@ impl Summary {
     }
 
     pub fn render_flows(&self, out: &mut String) {
-        let named: u64 = self.by_source[..6].iter().sum();
+        let named: u64 = self.by_source[..8].iter().sum();
         let _ = writeln!(
             out,
             "flows: {} ({} to public addresses), named {} ({:.1}%)",
@@ -90,6 +92,8 @@ impl Summary {
             "quic-sni",
             "dns",
             "dns-query",
+            "socks",
+            "http-connect",
             "dns-other-client",
             "unnamed",
         ];
