@@ -17,7 +17,7 @@ use super::{CaptureArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE};
 use crate::capture::live::{self, Batch, LiveConfig, LiveCounters};
 use crate::flow::Flow;
 use crate::pipeline::{run_live, LiveSink};
-use crate::report::aggregate::{Aggregator, FlowMatch};
+use crate::report::aggregate::{Aggregator, FlowMatch, UNPLACED};
 use crate::report::flowlog::{FlowLogWriter, FlowRecord};
 use crate::report::model::{CaptureCounters, Input, Report, Scope};
 use crate::report::render::{render, Format};
@@ -213,7 +213,7 @@ impl Sink<'_> {
                 write_atomic(
                     dir,
                     &format!("report.{ext}"),
-                    render(&r, format, false).as_bytes(),
+                    render(&r, format, &Default::default()).as_bytes(),
                 )
             });
         }
@@ -233,8 +233,13 @@ impl Sink<'_> {
 
 impl LiveSink for Sink<'_> {
     fn flow(&mut self, flow: &Flow) {
+        let unplaced = [UNPLACED.to_string()];
         let m = match_flow(&mut self.matcher, flow);
         let (areas, endpoints): (&[String], Vec<String>) = match &m {
+            Some(r) if r.areas.is_empty() => (
+                &unplaced,
+                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+            ),
             Some(r) => (
                 &r.areas,
                 r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
@@ -248,6 +253,7 @@ impl LiveSink for Sink<'_> {
             &FlowMatch {
                 areas,
                 pattern: endpoints.first().map(String::as_str),
+                endpoints: &endpoints,
             },
         );
         if let Some(w) = self.log.as_mut() {

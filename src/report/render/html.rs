@@ -5,24 +5,11 @@ use std::fmt::Write as _;
 use super::human_bytes;
 use crate::report::model::Report;
 
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+use super::escape::{html as esc, https_url};
 
-/// Only http(s) links are rendered as links (a saved report is untrusted input).
+/// Only `https:` links are rendered as links (a saved report is untrusted input).
 fn safe_url(u: &str) -> Option<String> {
-    (u.starts_with("https://") || u.starts_with("http://")).then(|| esc(u))
+    https_url(u).map(|u| esc(&u))
 }
 
 /// Width for right-aligned labels: long area names ("Microsoft forward link redirection service
