@@ -7,6 +7,9 @@
 #[path = "synth/mod.rs"]
 mod synth;
 
+#[path = "fixtures/reports.rs"]
+mod reports;
+
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -1059,9 +1062,32 @@ fn readme(fixtures: &[Fixture]) -> String {
 fn main() {
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     std::fs::create_dir_all(&dir).expect("creating fixtures/");
-    let gens: [fn(&Path) -> Fixture; 24] = [
-        f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11, f12, f13, f14, f15, f16, f17, f18,
-        f19, f20, f21, f22, f23, f24,
+    let gens: &[fn(&Path) -> Fixture] = &[
+        f01,
+        f02,
+        f03,
+        f04,
+        f05,
+        f06,
+        f07,
+        f08,
+        f09,
+        f10,
+        f11,
+        f12,
+        f13,
+        f14,
+        f15,
+        f16,
+        f17,
+        f18,
+        f19,
+        f20,
+        f21,
+        f22,
+        f23,
+        f24,
+        reports::hostile_names,
     ];
     let fixtures: Vec<Fixture> = gens.iter().map(|g| g(&dir)).collect();
     let expected: Vec<Value> = fixtures

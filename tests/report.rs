@@ -497,5 +497,7 @@ fn ech_inferred_name_is_reported_apart_from_documented_areas() {
     let md = d.join("r.md");
     run(&["report", p(&path), "--report", "markdown", "-o", p(&md)]);
     let md = std::fs::read_to_string(&md).expect("markdown");
-    assert!(md.contains(r"| settings-win\.data\.microsoft\.com | cloudflare-ech\.com | 1 | settings |"));
+    assert!(
+        md.contains(r"| settings-win\.data\.microsoft\.com | cloudflare-ech\.com | 1 | settings |")
+    );
 }

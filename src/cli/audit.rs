@@ -128,9 +128,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     }
     let flows_to_stdout = a.flows.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if flows_to_stdout && a.report.is_some() && a.output.is_none() {
-        say!(
-            "egressmap: --flows - and --report both want stdout; give the report a file with -o"
-        );
+        say!("egressmap: --flows - and --report both want stdout; give the report a file with -o");
         return EXIT_USAGE;
     }
     let mut log = match &a.flows {

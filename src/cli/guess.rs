@@ -4,9 +4,9 @@
 //! in the capture that this page lists) and recall (share of the page's endpoints seen). A page
 //! that lists what was seen, and not much else, ranks first.
 
-use std::collections::{BTreeMap, BTreeSet};
 use crate::report::model::{BuildGuess, GuessRank};
 use crate::signatures::{Database, MatchResult};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct BuildGuesser {
     pages: BTreeMap<(String, String), BTreeSet<String>>,

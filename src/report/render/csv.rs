@@ -54,7 +54,12 @@ pub fn render(r: &Report) -> String {
         o.push('\n');
     }
     // `--guess-build`: one row per page, best first (host = rank, pattern = the score).
-    for (i, g) in r.build_guess.iter().flat_map(|g| g.ranking.iter()).enumerate() {
+    for (i, g) in r
+        .build_guess
+        .iter()
+        .flat_map(|g| g.ranking.iter())
+        .enumerate()
+    {
         let row = [
             "build-guess".to_string(),
             g.build.clone(),

@@ -67,7 +67,9 @@ fn more(o: &mut String, st: &Style, indent: &str, n: usize, what: &str) {
         let _ = writeln!(
             o,
             "{indent}{}",
-            st.dim(&format!("… {n} more {what} (--full shows all; --report json has them)"))
+            st.dim(&format!(
+                "… {n} more {what} (--full shows all; --report json has them)"
+            ))
         );
     }
 }
@@ -172,6 +174,12 @@ pub fn render(r: &Report, opt: &Options) -> String {
                 .take(top(TOP_DESTINATIONS))
                 .map(|d| term(&d.host).chars().count() + 2)
         }))
+        .chain(
+            r.undocumented
+                .iter()
+                .take(top(TOP_UNDOCUMENTED))
+                .map(|u| term(&u.host).chars().count() + 2),
+        )
         .max()
         .unwrap_or(20)
         .clamp(20, room);
@@ -224,16 +232,10 @@ pub fn render(r: &Report, opt: &Options) -> String {
             &mut o,
             &st,
             "    ",
-            a.destinations
-                .len()
-                .saturating_sub(top(TOP_DESTINATIONS)),
+            a.destinations.len().saturating_sub(top(TOP_DESTINATIONS)),
             "destinations",
         );
-        if let Some(u) = a
-            .turn_off_url
-            .as_deref()
-            .and_then(super::escape::https_url)
-        {
+        if let Some(u) = a.turn_off_url.as_deref().and_then(super::escape::https_url) {
             let _ = writeln!(o, "    {}", st.dim(&format!("turn off: {}", term(&u))));
         }
     }
