@@ -11,6 +11,8 @@ mod synth;
 
 #[path = "fixtures/names.rs"]
 mod names;
+#[path = "fixtures/reports.rs"]
+mod reports;
 
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -1068,7 +1070,7 @@ fn readme(fixtures: &[Fixture]) -> String {
 fn main() {
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     std::fs::create_dir_all(&dir).expect("creating fixtures/");
-    let gens: [fn(&Path) -> Fixture; 27] = [
+    let gens: &[fn(&Path) -> Fixture] = &[
         f01,
         f02,
         f03,
@@ -1096,6 +1098,7 @@ fn main() {
         flows::flows_wns_week,
         flows::flows_silent_2d_fin,
         flows::flows_syn_scan,
+        reports::hostile_names,
     ];
     let fixtures: Vec<Fixture> = gens
         .iter()

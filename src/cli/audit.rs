@@ -12,10 +12,11 @@ use super::{
 use crate::engine::{Engine, EngineConfig};
 use crate::flow::{Flow, FlowTableConfig};
 use crate::pipeline::{run_files, RunResult};
-use crate::report::aggregate::{Aggregator, Context, FlowMatch};
+use crate::report::aggregate::{Aggregator, Context, FlowMatch, UNPLACED};
 use crate::report::flowlog::{FlowLogWriter, FlowRecord};
 use crate::report::model::{Documented, Input, Report, Scope};
-use crate::report::render::{render, Format};
+use crate::report::render::escape::term;
+use crate::report::render::{render, Format, Options};
 use crate::report::summary::Summary;
 use crate::resolve::ResolverConfig;
 use crate::signatures::{Database, MatchResult, Matcher};
@@ -109,7 +110,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     let db = match load_signatures(sigdir) {
         Ok(db) => db,
         Err(e) => {
-            eprintln!("egressmap: {e}");
+            say!("egressmap: {e}");
             return EXIT_USAGE;
         }
     };
@@ -130,7 +131,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                 }
             });
             if !ok {
-                eprintln!(
+                say!(
                     "egressmap: unknown {what} {v:?}; known: {}",
                     known.join(", ")
                 );
@@ -140,9 +141,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     }
     let flows_to_stdout = a.flows.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if flows_to_stdout && a.report.is_some() && a.output.is_none() {
-        eprintln!(
-            "egressmap: --flows - and --report both want stdout; give the report a file with -o"
-        );
+        say!("egressmap: --flows - and --report both want stdout; give the report a file with -o");
         return EXIT_USAGE;
     }
     let mut log = match &a.flows {
@@ -150,7 +149,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
         Some(p) => match open_output(p) {
             Ok(w) => Some(FlowLogWriter::new(w)),
             Err(e) => {
-                eprintln!("egressmap: cannot write flow log {}: {e}", p.display());
+                say!("egressmap: cannot write flow log {}: {e}", p.display());
                 return EXIT_OUTPUT;
             }
         },
@@ -168,6 +167,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
         ipv4_only: a.ipv4_only,
     });
     let mut summary = Summary::default();
+    let unplaced = [UNPLACED.to_string()];
     let mut write_error: Option<io::Error> = None;
     let result = run_files(
         files,
@@ -178,6 +178,10 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             let interim = flow.interim().is_some();
             let m = match_flow(&mut matcher, flow);
             let (areas, endpoints): (&[String], Vec<String>) = match &m {
+                Some(r) if r.areas.is_empty() => (
+                    &unplaced,
+                    r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+                ),
                 Some(r) => (
                     &r.areas,
                     r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
@@ -193,6 +197,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                     areas,
                     pattern: endpoints.first().map(String::as_str),
                     shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
+                    endpoints: &endpoints,
                 },
             );
             if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
@@ -218,46 +223,71 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     let mut warnings = warnings(&result);
     warnings.extend(names_dropped_warning(summary.names_dropped, a));
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
-        eprintln!("egressmap: {e}");
+        say!("egressmap: {e}");
     }
-    let report = build_report(&db, sigdir, a, agg, &result, warnings.clone());
+    let mut report = build_report(&db, sigdir, a, agg, &result, warnings.clone());
+    report.build_guess = guesser.as_ref().map(BuildGuesser::to_model);
 
     let want_report = a.report.is_some() || !flows_to_stdout;
     if want_report {
         let format = a.report.unwrap_or(Format::Table);
         let to_tty = a.output.is_none() && io::stdout().is_terminal();
-        let mut text = render(&report, format, to_tty && format == Format::Table);
+        let mut text = render(&report, format, &Options::for_stdout(to_tty, a.full));
         if format == Format::Table && a.report.is_none() {
             // The plain `audit FILE` view also says how flows got their names.
             text.push_str("\nNames\n");
-            summary.render_flows(&mut text);
+            summary.render_flows(&mut text, a.full);
         }
-        if let Some(g) = &guesser {
-            text.push_str(&g.render());
-        }
-        let written = match &a.output {
-            Some(p) => std::fs::write(p, text.as_bytes()),
-            None => io::stdout().lock().write_all(text.as_bytes()),
-        };
-        if let Err(e) = written {
-            eprintln!("egressmap: cannot write report: {e}");
-            return EXIT_OUTPUT;
+        if let Err(code) = write_text(a.output.as_deref(), &text, "report") {
+            return code;
         }
     } else {
         for w in &warnings {
-            eprintln!("egressmap: warning: {w}");
+            say!("egressmap: warning: {w}");
         }
     }
     if let Some(e) = write_error {
-        eprintln!("egressmap: cannot write flow log: {e}");
+        say!("egressmap: cannot write flow log: {e}");
         return EXIT_OUTPUT;
     }
     if result.all_failed() {
         EXIT_FAILED
-    } else if result.any_error() || (a.strict && !warnings.is_empty()) {
+    } else if result.any_error() {
+        EXIT_PARTIAL
+    } else if a.strict && !warnings.is_empty() {
+        say!(
+            "egressmap: exit 1 (--strict): {} warning{}:",
+            warnings.len(),
+            if warnings.len() == 1 { "" } else { "s" }
+        );
+        for w in &warnings {
+            say!("  {}", term(w));
+        }
         EXIT_PARTIAL
     } else {
         EXIT_OK
+    }
+}
+
+/// Writes `text` to the file, or to stdout. A reader that went away (`| head`) is not an
+/// error: nothing is printed and the exit code is 0, as for `head` itself. `Err` is the exit code.
+pub fn write_text(path: Option<&Path>, text: &str, what: &str) -> Result<(), u8> {
+    let written = match path {
+        Some(p) if p.as_os_str() != "-" => std::fs::write(p, text.as_bytes()).map_err(|e| {
+            io::Error::new(e.kind(), format!("{}: {e}", term(&p.display().to_string())))
+        }),
+        _ => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        }
+    };
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(EXIT_OK),
+        Err(e) => {
+            say!("egressmap: cannot write {what}: {e}");
+            Err(EXIT_OUTPUT)
+        }
     }
 }
 
@@ -485,22 +515,15 @@ pub fn rerender(a: &ReportArgs) -> u8 {
     let r = match load_report(&a.saved) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("egressmap: {e}");
+            say!("egressmap: {e}");
             return EXIT_FAILED;
         }
     };
-    let colour = a.output.is_none() && io::stdout().is_terminal() && a.report == Format::Table;
-    let text = render(&r, a.report, colour);
-    let written = match &a.output {
-        Some(p) => std::fs::write(p, text),
-        None => io::stdout().lock().write_all(text.as_bytes()),
-    };
-    match written {
+    let to_tty = a.output.is_none() && io::stdout().is_terminal();
+    let text = render(&r, a.report, &Options::for_stdout(to_tty, a.full));
+    match write_text(a.output.as_deref(), &text, "report") {
         Ok(()) => EXIT_OK,
-        Err(e) => {
-            eprintln!("egressmap: cannot write report: {e}");
-            EXIT_OUTPUT
-        }
+        Err(code) => code,
     }
 }
 
@@ -509,7 +532,7 @@ pub fn compare(a: &CompareArgs) -> u8 {
     let (ra, rb) = match (load_report(&a.a), load_report(&a.b)) {
         (Ok(x), Ok(y)) => (x, y),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("egressmap: {e}");
+            say!("egressmap: {e}");
             return EXIT_FAILED;
         }
     };

@@ -17,7 +17,7 @@ use super::{CaptureArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE};
 use crate::capture::live::{self, Batch, LiveConfig, LiveCounters};
 use crate::flow::{Flow, InterimKind};
 use crate::pipeline::{run_live, LiveSink};
-use crate::report::aggregate::{Aggregator, FlowMatch};
+use crate::report::aggregate::{Aggregator, FlowMatch, UNPLACED};
 use crate::report::flowlog::{FlowLogWriter, FlowRecord};
 use crate::report::model::{CaptureCounters, Input, Report, Scope};
 use crate::report::render::{render, Format};
@@ -213,7 +213,7 @@ impl Sink<'_> {
                 write_atomic(
                     dir,
                     &format!("report.{ext}"),
-                    render(&r, format, false).as_bytes(),
+                    render(&r, format, &Default::default()).as_bytes(),
                 )
             });
         }
@@ -237,8 +237,13 @@ impl LiveSink for Sink<'_> {
         if interim == Some(InterimKind::Snapshot) {
             self.open_since_snapshot += 1;
         }
+        let unplaced = [UNPLACED.to_string()];
         let m = match_flow(&mut self.matcher, flow);
         let (areas, endpoints): (&[String], Vec<String>) = match &m {
+            Some(r) if r.areas.is_empty() => (
+                &unplaced,
+                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+            ),
             Some(r) => (
                 &r.areas,
                 r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
@@ -254,6 +259,7 @@ impl LiveSink for Sink<'_> {
                 areas,
                 pattern: endpoints.first().map(String::as_str),
                 shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
+                endpoints: &endpoints,
             },
         );
         // Snapshot records only feed the report; `--flow-update` ones go to the log too.

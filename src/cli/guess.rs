@@ -4,10 +4,9 @@
 //! in the capture that this page lists) and recall (share of the page's endpoints seen). A page
 //! that lists what was seen, and not much else, ranks first.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
-
+use crate::report::model::{BuildGuess, GuessRank};
 use crate::signatures::{Database, MatchResult};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct BuildGuesser {
     pages: BTreeMap<(String, String), BTreeSet<String>>,
@@ -67,26 +66,21 @@ impl BuildGuesser {
         v
     }
 
-    pub fn render(&self) -> String {
-        let mut o = String::new();
-        if self.seen.is_empty() {
-            o.push_str("\nBuild guess: no documented endpoint seen, nothing to rank.\n");
-            return o;
+    /// The ranking as the report carries it (every page, best first).
+    pub fn to_model(&self) -> BuildGuess {
+        BuildGuess {
+            seen_patterns: self.seen.len() as u64,
+            ranking: self
+                .ranking()
+                .into_iter()
+                .map(|(build, edition, score, precision, recall)| GuessRank {
+                    build,
+                    edition,
+                    score,
+                    precision,
+                    recall,
+                })
+                .collect(),
         }
-        let _ = writeln!(
-            o,
-            "\nBuild guess ({} documented endpoints seen; score = F1 of the share of seen endpoints a page lists and the share of the page seen)",
-            self.seen.len()
-        );
-        for (i, (b, e, f1, p, r)) in self.ranking().iter().take(8).enumerate() {
-            let _ = writeln!(
-                o,
-                "  {}. Windows {b:<5} {e:<11} score {f1:.3}  (lists {:.0}% of what was seen, {:.0}% of the page seen)",
-                i + 1,
-                p * 100.0,
-                r * 100.0
-            );
-        }
-        o
     }
 }

@@ -5,6 +5,14 @@
 //! could; everything readable was processed and reported); 2 usage error; 3 failed (no input
 //! could be read); 4 output could not be written.
 
+/// `eprintln!` that never panics: a closed stderr (`2>&1 | head`) is no reason to die.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod audit;
 #[cfg(feature = "live")]
 mod capture;
@@ -133,6 +141,9 @@ pub struct ReportArgs {
     /// Write the report here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Table: every entry of every list instead of the top ones.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -267,6 +278,11 @@ pub struct RunOpts {
     /// No progress display on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Table: every entry of every list (destinations, undocumented hosts, silent endpoints)
+    /// instead of the top ones.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// "7d", "1h", "30m", "90s" or plain seconds.

@@ -18,14 +18,23 @@ const MAX_UNNAMED_SERVERS: usize = 10_000;
 /// Timeline buckets tracked per area at most (a bogus timestamp must not grow memory).
 const MAX_BUCKETS: usize = 24 * 400;
 
+/// Area of a flow whose documented pattern no page gives an area (`signatures/README.md`:
+/// "unplaced" rows): it is documented, so neither undocumented nor silent.
+pub const UNPLACED: &str = "unplaced";
+
 /// What the signatures said about one flow.
 pub struct FlowMatch<'a> {
-    /// Areas of the most specific matching endpoint (empty: undocumented or unnamed).
+    /// Areas of the most specific matching endpoint ([`UNPLACED`] when it has none; empty:
+    /// undocumented or unnamed).
     pub areas: &'a [String],
     /// The most specific matching pattern.
     pub pattern: Option<&'a str>,
     /// That pattern matched through a `*` producing a shared cloud's customer name.
     pub shared: bool,
+    /// Every documented pattern the flow matched (the flow log's `endpoints`). A pattern is
+    /// *seen* when a counted flow matched it (path patterns by host alone for TLS and QUIC,
+    /// which carry no path); "documented but silent" is every listed pattern not seen.
+    pub endpoints: &'a [String],
 }
 
 /// What the report needs from the signature database when it is finalised.
@@ -91,6 +100,8 @@ pub struct Aggregator {
     ech_names: BTreeSet<String>,
     /// (inferred name, outer name) to traffic and the inferred name's areas.
     ech_inferred: BTreeMap<(String, String), (Stats, Vec<String>)>,
+    /// Documented patterns matched by counted flows (bounded by the signature database).
+    seen: BTreeSet<String>,
     overflow: u64,
 }
 
@@ -125,6 +136,7 @@ impl Aggregator {
             ech: Stats::default(),
             ech_names: BTreeSet::new(),
             ech_inferred: BTreeMap::new(),
+            seen: BTreeSet::new(),
             overflow: 0,
         }
     }
@@ -152,6 +164,11 @@ impl Aggregator {
         t.bytes_up += up.bytes;
         t.bytes_down += down.bytes;
         let proto = protocol_seen(f);
+        for p in m.endpoints {
+            if !self.seen.contains(p) {
+                self.seen.insert(p.clone());
+            }
+        }
         if f.ech_outer {
             t.ech_flows += n;
             self.ech.add(f);
@@ -257,12 +274,14 @@ impl Aggregator {
         let hours = end_h.saturating_sub(start_h) + 1;
         let per = if hours > 24 * 14 { 24 } else { 1 };
         let buckets = (hours.div_ceil(per) as usize).min(MAX_BUCKETS);
-        let seen_patterns: BTreeSet<&str> =
-            self.dests.values().map(|d| d.pattern.as_str()).collect();
 
         let mut areas: Vec<Area> = Vec::new();
         for (id, s) in &self.areas {
-            let (name, url) = (ctx.area_info)(id);
+            let (name, url) = if id == UNPLACED {
+                ("Documented, no area on the page".to_string(), None)
+            } else {
+                (ctx.area_info)(id)
+            };
             let mut destinations: Vec<Destination> = self
                 .dests
                 .iter()
@@ -322,7 +341,7 @@ impl Aggregator {
         let documented_not_seen = ctx
             .documented
             .iter()
-            .filter(|d| !seen_patterns.contains(d.pattern.as_str()))
+            .filter(|d| !self.seen.contains(&d.pattern))
             .cloned()
             .collect();
 
@@ -448,6 +467,7 @@ impl Aggregator {
                 buckets,
             },
             capture: None,
+            build_guess: None,
         }
     }
 }

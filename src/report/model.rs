@@ -39,6 +39,28 @@ pub struct Report {
     /// Live capture counters (absent for files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureCounters>,
+    /// `--guess-build`: builds and editions ranked by fit (absent without the flag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_guess: Option<BuildGuess>,
+}
+
+/// Which Windows build and edition the capture looks like (`audit --guess-build`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BuildGuess {
+    /// Distinct documented patterns (of any build) that counted flows matched.
+    pub seen_patterns: u64,
+    /// Best first; score = F1 of `precision` (share of the seen patterns the page lists) and
+    /// `recall` (share of the page's patterns seen).
+    pub ranking: Vec<GuessRank>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct GuessRank {
+    pub build: String,
+    pub edition: String,
+    pub score: f64,
+    pub precision: f64,
+    pub recall: f64,
 }
 
 /// What a live capture received and dropped; a drop is never silent.

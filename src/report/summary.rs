@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::flow::{Flow, HostSource};
+use crate::report::render::escape::term;
 
 /// Distinct hosts counted for "top hosts" at most; the rest are summed as "other".
 const MAX_HOSTS: usize = 100_000;
@@ -72,7 +73,8 @@ impl Summary {
         v
     }
 
-    pub fn render_flows(&self, out: &mut String) {
+    /// How flows got their names; the top hosts too with `full`.
+    pub fn render_flows(&self, out: &mut String, full: bool) {
         let named: u64 = self.by_source[..8].iter().sum();
         let _ = writeln!(
             out,
@@ -100,11 +102,11 @@ impl Summary {
         for (l, c) in labels.iter().zip(self.by_source.iter()) {
             let _ = writeln!(out, "  {l:<10} {c:>10}");
         }
-        let top = self.top_hosts(15);
+        let top = self.top_hosts(if full { 100 } else { 0 });
         if !top.is_empty() {
             let _ = writeln!(out, "top hosts (flows, bytes):");
             for (h, f, b) in top {
-                let _ = writeln!(out, "  {f:>8} {b:>14}  {h}");
+                let _ = writeln!(out, "  {f:>8} {b:>14}  {}", term(h));
             }
         }
     }

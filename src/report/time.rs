@@ -27,6 +27,32 @@ pub fn rfc3339_micros(ns: Nanos) -> String {
     b.iter().map(|&c| c as char).collect()
 }
 
+/// Seconds since the epoch of an RFC 3339 UTC timestamp as [`rfc3339_micros`] writes it
+/// (`YYYY-MM-DDTHH:MM:SS...Z`); `None` for anything else (a saved report may hold anything).
+pub fn parse_rfc3339_secs(s: &str) -> Option<u64> {
+    let num = |a: usize, b: usize| -> Option<i64> {
+        let t = s.get(a..b)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -45,6 +71,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_round_trips() {
+        for ns in [
+            0u64,
+            1_700_000_000_123_456_000,
+            951_782_400_000_000_000,
+            4_102_444_799_000_000_000,
+        ] {
+            assert_eq!(
+                parse_rfc3339_secs(&rfc3339_micros(ns)),
+                Some(ns / 1_000_000_000),
+                "{ns}"
+            );
+        }
+        assert_eq!(parse_rfc3339_secs("2024-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_secs("<script>"), None);
+    }
 
     #[test]
     fn known_instants() {

@@ -1,14 +1,8 @@
 //! CSV: one row per (area, destination), plus undocumented hosts (area empty), for spreadsheets.
+//! Text cells are neutralised against formula injection ([`super::escape::csv_field`]).
 
+use super::escape::csv_field as field;
 use crate::report::model::Report;
-
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
 
 pub fn render(r: &Report) -> String {
     let mut o = String::from(
@@ -55,6 +49,34 @@ pub fn render(r: &Report) -> String {
             u.bytes_down.to_string(),
             u.first_seen.clone().unwrap_or_default(),
             u.last_seen.clone().unwrap_or_default(),
+        ];
+        o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
+        o.push('\n');
+    }
+    // `--guess-build`: one row per page, best first (host = rank, pattern = the score).
+    for (i, g) in r
+        .build_guess
+        .iter()
+        .flat_map(|g| g.ranking.iter())
+        .enumerate()
+    {
+        let row = [
+            "build-guess".to_string(),
+            g.build.clone(),
+            g.edition.clone(),
+            (i + 1).to_string(),
+            format!(
+                "score {:.3} precision {:.3} recall {:.3}",
+                g.score, g.precision, g.recall
+            ),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
         ];
         o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
         o.push('\n');

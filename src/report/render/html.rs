@@ -1,28 +1,21 @@
-//! One self-contained HTML page: no scripts, no fonts, no network fetches; charts are inline SVG.
+//! One self-contained HTML page: no fonts, no network fetches; charts are inline SVG. The only
+//! script sorts tables when a header is clicked; the page's Content-Security-Policy allows that
+//! script by its SHA-256 hash and nothing else, so no name in the report can run as script.
+//! Without script the tables keep their (meaningful) default order.
 
 use std::fmt::Write as _;
 
+use sha2::{Digest, Sha256};
+
 use super::human_bytes;
 use crate::report::model::Report;
+use crate::report::time::parse_rfc3339_secs;
 
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+use super::escape::{html as esc, https_url};
 
-/// Only http(s) links are rendered as links (a saved report is untrusted input).
+/// Only `https:` links are rendered as links (a saved report is untrusted input).
 fn safe_url(u: &str) -> Option<String> {
-    (u.starts_with("https://") || u.starts_with("http://")).then(|| esc(u))
+    https_url(u).map(|u| esc(&u))
 }
 
 /// Width for right-aligned labels: long area names ("Microsoft forward link redirection service
@@ -65,29 +58,56 @@ fn bytes_chart(r: &Report) -> String {
     s
 }
 
-/// One small column chart per area over the capture span (the shape of idle traffic).
+/// One small column chart per area over the capture span (the shape of idle traffic): a day
+/// axis (a line and a date at each UTC midnight) and, per row, the scale (its tallest bucket).
 fn timeline_chart(r: &Report) -> String {
     let n = r.timeline.buckets.max(1);
     let label_w = label_width(r.areas.iter().map(|a| a.name.as_str()));
-    let (w, row_h) = (600.0, 30.0);
-    let h = row_h * r.areas.len() as f64 + 24.0;
+    let (w, row_h, scale_w) = (600.0, 30.0, 110.0);
+    let h = row_h * r.areas.len() as f64 + 30.0;
     let mut s = format!(
         r#"<svg id="chart-timeline" class="chart" xmlns="http://www.w3.org/2000/svg" width="{}" height="{h}" role="img" aria-label="Activity over time per area">"#,
-        label_w + w + 10.0
+        label_w + w + scale_w
     );
     let bw = w / n as f64;
+    let bucket = r.timeline.bucket_seconds.max(1);
+    let start = r.timeline.start.as_deref().and_then(parse_rfc3339_secs);
+    if let Some(start) = start {
+        // Day boundaries: buckets are whole hours (or days), so midnight falls on a bucket edge.
+        let first_midnight = start.div_ceil(86_400) * 86_400;
+        let mut day = first_midnight;
+        let mut drawn = 0;
+        while day < start + n as u64 * bucket && drawn < 400 {
+            let x = label_w + (day - start) as f64 / bucket as f64 * bw;
+            let date = crate::report::time::rfc3339_micros(day * 1_000_000_000);
+            let _ = write!(
+                s,
+                r##"<line class="day" x1="{x:.1}" y1="0" x2="{x:.1}" y2="{}" stroke="#bbb" stroke-dasharray="2,2"/><text x="{:.1}" y="{}" font-size="10" fill="#555">{}</text>"##,
+                h - 18.0,
+                x + 2.0,
+                h - 8.0,
+                esc(date.get(5..10).unwrap_or(""))
+            );
+            day += 86_400;
+            drawn += 1;
+        }
+    }
     for (i, a) in r.areas.iter().enumerate() {
         let y0 = i as f64 * row_h + 4.0;
         let max = a.activity.iter().copied().max().unwrap_or(1).max(1);
         let _ = write!(
             s,
-            r##"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><line x1="{label_w}" y1="{}" x2="{}" y2="{}" stroke="#ccc"/>"##,
+            r##"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><line x1="{label_w}" y1="{}" x2="{}" y2="{}" stroke="#ccc"/><text x="{}" y="{}" font-size="10" fill="#555">max {} / {}</text>"##,
             label_w - 6.0,
             y0 + 18.0,
             esc(&a.name),
             y0 + row_h - 6.0,
             label_w + w,
-            y0 + row_h - 6.0
+            y0 + row_h - 6.0,
+            label_w + w + 6.0,
+            y0 + 18.0,
+            esc(&human_bytes(max)),
+            if bucket >= 86_400 { "day" } else { "h" }
         );
         for (j, v) in a.activity.iter().enumerate() {
             if *v == 0 {
@@ -96,24 +116,65 @@ fn timeline_chart(r: &Report) -> String {
             let bh = (*v as f64 / max as f64 * (row_h - 8.0)).max(1.0);
             let _ = write!(
                 s,
-                r##"<rect class="tick" x="{:.2}" y="{:.2}" width="{:.2}" height="{bh:.2}" fill="#d9822b"/>"##,
+                r##"<rect class="tick" x="{:.2}" y="{:.2}" width="{:.2}" height="{bh:.2}" fill="#d9822b"><title>{}</title></rect>"##,
                 label_w + j as f64 * bw,
                 y0 + row_h - 6.0 - bh,
-                bw.max(1.0)
+                bw.max(1.0),
+                esc(&human_bytes(*v))
             );
         }
     }
     let _ = write!(
         s,
-        r#"<text x="{label_w}" y="{}" font-size="11">{}</text><text x="{}" y="{}" font-size="11" text-anchor="end">{} buckets of {} h</text>"#,
-        h - 4.0,
-        esc(r.timeline.start.as_deref().unwrap_or("")),
+        r#"<text x="{}" y="{}" font-size="11" text-anchor="end">UTC from {}; {} buckets of {} h; each row to its own scale</text>"#,
         label_w + w,
-        h - 4.0,
+        h - 1.0,
+        esc(r.timeline.start.as_deref().unwrap_or("")),
         r.timeline.buckets,
         r.timeline.bucket_seconds / 3600
     );
     s.push_str("</svg>");
+    s
+}
+
+/// Sorts a `table.sortable` by the clicked header: numerically by `data-v` when cells carry
+/// it, else by text; a second click reverses.
+const SORT_SCRIPT: &str = "document.querySelectorAll('table.sortable th').forEach(function(th){th.style.cursor='pointer';th.addEventListener('click',function(){var t=th.closest('table'),b=t.tBodies[0],i=Array.prototype.indexOf.call(th.parentNode.children,th),asc=th.getAttribute('data-dir')!=='asc';th.setAttribute('data-dir',asc?'asc':'desc');var rows=Array.prototype.slice.call(b.rows);rows.sort(function(x,y){var a=x.cells[i],c=y.cells[i],va=a.getAttribute('data-v'),vc=c.getAttribute('data-v'),r=(va!==null&&vc!==null)?parseFloat(va)-parseFloat(vc):a.textContent.localeCompare(c.textContent);return asc?r:-r;});rows.forEach(function(r){b.appendChild(r);});});});";
+
+/// Standard base64 (for the CSP hash; ten lines are not worth a crate).
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut o = String::new();
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            if k <= c.len() {
+                o.push(A[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                o.push('=');
+            }
+        }
+    }
+    o
+}
+
+fn script_hash() -> String {
+    base64(&Sha256::digest(SORT_SCRIPT.as_bytes()))
+}
+
+/// A numeric cell: the human figure shown, the raw number for sorting.
+fn num(v: u64, shown: &str) -> String {
+    format!("<td class=n data-v=\"{v}\">{}</td>", esc(shown))
+}
+
+fn sortable_head(id: &str, cols: &[&str]) -> String {
+    let mut s = format!("<table id=\"{id}\" class=\"sortable\"><thead><tr>");
+    for c in cols {
+        let _ = write!(s, "<th>{}</th>", esc(c));
+    }
+    s.push_str("</tr></thead><tbody>");
     s
 }
 
@@ -122,14 +183,15 @@ pub fn render(r: &Report) -> String {
     let _ = write!(
         o,
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>egressmap report</title>
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:left}}td.n{{text-align:right}}tr.area td{{background:#eef3f9;font-weight:bold}}.ms{{color:#b35900;font-weight:bold}}.muted{{color:#777}}</style></head><body>
-<h1>egressmap report</h1>"#
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{}'">
+<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:left}}td.n{{text-align:right;white-space:nowrap}}td.t{{white-space:nowrap}}tr.area td{{background:#eef3f9;font-weight:bold}}.ms{{color:#b35900;font-weight:bold}}.muted{{color:#777}}th{{background:#f6f6f6}}table.sortable th:after{{content:" \2195";color:#aaa}}</style></head><body>
+<h1>egressmap report</h1>"#,
+        script_hash()
     );
     let t = &r.totals;
     let _ = write!(
         o,
-        "<p>Build <b>{}</b> {} · signatures {} · {} to {} · {} of {} flows counted ({}) · {} packets read</p><p class=\"muted\">{}</p>",
+        "<p>Build <b>{}</b> {} · signatures {} · {} to {} · {} of {} flows counted ({}) · {} packets read</p><p>{} documented, {} undocumented, {} unattributed, {} ECH flows · {} up, {} down</p><p class=\"muted\">{}</p>",
         esc(r.build.as_deref().unwrap_or("all builds")),
         esc(r.edition.as_deref().unwrap_or("")),
         esc(&r.signatures_version),
@@ -139,10 +201,48 @@ pub fn render(r: &Report) -> String {
         t.flows_seen,
         if r.scope.public_only { "public destinations" } else { "all destinations" },
         t.packets_read,
+        t.documented_flows,
+        t.undocumented_flows,
+        t.unattributed_flows,
+        t.ech_flows,
+        human_bytes(t.bytes_up),
+        human_bytes(t.bytes_down),
         esc(&r.counting)
     );
     let _ = write!(o, "<h2>Bytes per area</h2>{}", bytes_chart(r));
     let _ = write!(o, "<h2>Activity over time</h2>{}", timeline_chart(r));
+    o.push_str("<h2>Areas</h2>");
+    o.push_str(&sortable_head(
+        "area-summary",
+        &[
+            "Area",
+            "Id",
+            "Flows",
+            "Destinations",
+            "Up",
+            "Down",
+            "First seen",
+            "Last seen",
+        ],
+    ));
+    for a in &r.areas {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td>{}{}{}{}<td class=t>{}</td><td class=t>{}</td></tr>",
+            esc(&a.name),
+            esc(&a.area),
+            num(a.flows, &a.flows.to_string()),
+            num(
+                a.distinct_destinations,
+                &a.distinct_destinations.to_string()
+            ),
+            num(a.bytes_up, &human_bytes(a.bytes_up)),
+            num(a.bytes_down, &human_bytes(a.bytes_down)),
+            esc(a.first_seen.as_deref().unwrap_or("")),
+            esc(a.last_seen.as_deref().unwrap_or(""))
+        );
+    }
+    o.push_str("</tbody></table>");
     let _ = write!(
         o,
         "<h2>Documented endpoints seen</h2><table id=\"areas\"><tr><th>Area / destination</th><th>Pattern</th><th>Protocols</th><th>Flows</th><th>Up</th><th>Down</th><th>First seen</th><th>Last seen</th></tr>"
@@ -156,7 +256,7 @@ pub fn render(r: &Report) -> String {
             .unwrap_or_default();
         let _ = write!(
             o,
-            "<tr class=\"area\"><td>{} ({}){link}</td><td></td><td></td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"area\"><td>{} ({}){link}</td><td></td><td></td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=t>{}</td><td class=t>{}</td></tr>",
             esc(&a.name),
             esc(&a.area),
             a.flows,
@@ -168,7 +268,7 @@ pub fn render(r: &Report) -> String {
         for d in &a.destinations {
             let _ = write!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=t>{}</td><td class=t>{}</td></tr>",
                 esc(&d.host),
                 esc(&d.pattern),
                 esc(&d.protocols_seen.join(", ")),
@@ -181,7 +281,11 @@ pub fn render(r: &Report) -> String {
         }
     }
     o.push_str("</table>");
-    let _ = write!(o, "<h2>Seen but undocumented</h2><table id=\"undocumented\"><tr><th>Domain</th><th>Host</th><th>Protocols</th><th>Flows</th><th>Up</th><th>Down</th></tr>");
+    let _ = write!(
+        o,
+        "<h2>Seen but undocumented</h2><p class=\"muted\">Named public traffic that matches no documented endpoint. <span class=ms>Orange bold</span>: a Microsoft-owned domain, likely an undocumented Microsoft endpoint.</p>{}",
+        sortable_head("undocumented", &["Domain", "Host", "Protocols", "Flows", "Up", "Down"])
+    );
     for u in &r.undocumented {
         let dom = if u.likely_microsoft {
             format!(
@@ -193,15 +297,15 @@ pub fn render(r: &Report) -> String {
         };
         let _ = write!(
             o,
-            "<tr><td>{dom}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            "<tr><td>{dom}</td><td>{}</td><td>{}</td>{}{}{}</tr>",
             esc(&u.host),
             esc(&u.protocols_seen.join(", ")),
-            u.flows,
-            human_bytes(u.bytes_up),
-            human_bytes(u.bytes_down)
+            num(u.flows, &u.flows.to_string()),
+            num(u.bytes_up, &human_bytes(u.bytes_up)),
+            num(u.bytes_down, &human_bytes(u.bytes_down))
         );
     }
-    o.push_str("</table>");
+    o.push_str("</tbody></table>");
     let un = &r.unattributed;
     let _ = write!(
         o,
@@ -228,6 +332,25 @@ pub fn render(r: &Report) -> String {
         }
         o.push_str("</table>");
     }
+    if !un.servers.is_empty() {
+        o.push_str(&sortable_head(
+            "unattributed",
+            &["Protocol", "Server", "Port", "Flows", "Up", "Down"],
+        ));
+        for s in &un.servers {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td>{}{}{}{}</tr>",
+                esc(&s.proto),
+                esc(&s.server_ip),
+                num(u64::from(s.server_port), &s.server_port.to_string()),
+                num(s.flows, &s.flows.to_string()),
+                num(s.bytes_up, &human_bytes(s.bytes_up)),
+                num(s.bytes_down, &human_bytes(s.bytes_down))
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
     if !r.ech.inferred.is_empty() {
         o.push_str("<table id=\"ech-inferred\"><tr><th>Inferred name (not observed)</th><th>Outer name</th><th>Flows</th><th>Areas</th></tr>");
         for i in &r.ech.inferred {
@@ -242,7 +365,12 @@ pub fn render(r: &Report) -> String {
         }
         o.push_str("</table>");
     }
-    let _ = write!(o, "<h2>Documented but silent ({})</h2><table id=\"silent\"><tr><th>Pattern</th><th>Areas</th><th>Protocols</th></tr>", r.documented_not_seen.len());
+    let _ = write!(
+        o,
+        "<h2>Documented but silent ({})</h2><p class=\"muted\">Listed for this build and edition, matched by no counted flow.</p>{}",
+        r.documented_not_seen.len(),
+        sortable_head("silent", &["Pattern", "Areas", "Protocols"])
+    );
     for d in &r.documented_not_seen {
         let _ = write!(
             o,
@@ -252,7 +380,31 @@ pub fn render(r: &Report) -> String {
             esc(&d.protocols.join(", "))
         );
     }
-    o.push_str("</table>");
+    o.push_str("</tbody></table>");
+    if let Some(g) = &r.build_guess {
+        let _ = write!(
+            o,
+            "<h2>Build guess</h2><p class=\"muted\">{} documented endpoints seen; score = F1 of precision (share of the seen endpoints the page lists) and recall (share of the page seen).</p>{}",
+            g.seen_patterns,
+            sortable_head("guess", &["Rank", "Build", "Edition", "Score", "Precision", "Recall"])
+        );
+        for (i, x) in g.ranking.iter().enumerate() {
+            let _ = write!(
+                o,
+                "<tr>{}<td>{}</td><td>{}</td><td class=n data-v=\"{:.4}\">{:.3}</td><td class=n data-v=\"{:.4}\">{:.0}%</td><td class=n data-v=\"{:.4}\">{:.0}%</td></tr>",
+                num(i as u64 + 1, &(i + 1).to_string()),
+                esc(&x.build),
+                esc(&x.edition),
+                x.score,
+                x.score,
+                x.precision,
+                x.precision * 100.0,
+                x.recall,
+                x.recall * 100.0
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
     if !r.warnings.is_empty() {
         o.push_str("<h2>Warnings</h2><ul>");
         for w in &r.warnings {
@@ -260,6 +412,6 @@ pub fn render(r: &Report) -> String {
         }
         o.push_str("</ul>");
     }
-    o.push_str("</body></html>\n");
+    let _ = write!(o, "<script>{SORT_SCRIPT}</script></body></html>\n");
     o
 }

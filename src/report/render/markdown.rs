@@ -3,13 +3,18 @@
 
 use std::fmt::Write as _;
 
+use super::escape::{https_url, markdown as cell};
 use super::human_bytes;
 use crate::report::model::Report;
 
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('*', "\\*")
-        .replace(['\n', '\r'], " ")
+/// A timestamp as is when it is one (digits and `-:.TZ`), escaped otherwise (a saved report
+/// may hold anything).
+fn ts(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().all(|c| c.is_ascii_digit() || "-:.TZ".contains(c)) {
+        s.into()
+    } else {
+        cell(s).into()
+    }
 }
 
 pub fn render(r: &Report) -> String {
@@ -18,14 +23,14 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         o,
         "Build: {} {} · signatures {} · span {} to {} · {} flows counted of {} · {}\n",
-        r.build.as_deref().unwrap_or("all builds"),
-        r.edition.as_deref().unwrap_or(""),
-        r.signatures_version,
-        r.first_seen.as_deref().unwrap_or("-"),
-        r.last_seen.as_deref().unwrap_or("-"),
+        cell(r.build.as_deref().unwrap_or("all builds")),
+        cell(r.edition.as_deref().unwrap_or("")),
+        cell(&r.signatures_version),
+        ts(r.first_seen.as_deref().unwrap_or("-")),
+        ts(r.last_seen.as_deref().unwrap_or("-")),
         r.totals.flows,
         r.totals.flows_seen,
-        r.counting
+        cell(&r.counting)
     );
     let _ = writeln!(o, "## Documented endpoints seen\n");
     let _ = writeln!(
@@ -37,6 +42,7 @@ pub fn render(r: &Report) -> String {
         let link = a
             .turn_off_url
             .as_deref()
+            .and_then(https_url)
             .map(|u| format!("[How to turn off]({u})"))
             .unwrap_or_default();
         let _ = writeln!(
@@ -48,8 +54,8 @@ pub fn render(r: &Report) -> String {
             a.flows,
             human_bytes(a.bytes_up),
             human_bytes(a.bytes_down),
-            a.first_seen.as_deref().unwrap_or(""),
-            a.last_seen.as_deref().unwrap_or("")
+            ts(a.first_seen.as_deref().unwrap_or("")),
+            ts(a.last_seen.as_deref().unwrap_or(""))
         );
         for d in &a.destinations {
             let _ = writeln!(
@@ -61,8 +67,8 @@ pub fn render(r: &Report) -> String {
                 d.flows,
                 human_bytes(d.bytes_up),
                 human_bytes(d.bytes_down),
-                d.first_seen.as_deref().unwrap_or(""),
-                d.last_seen.as_deref().unwrap_or("")
+                ts(d.first_seen.as_deref().unwrap_or("")),
+                ts(d.last_seen.as_deref().unwrap_or(""))
             );
         }
     }
@@ -137,6 +143,43 @@ pub fn render(r: &Report) -> String {
                 cell(&i.outer_name),
                 i.flows,
                 cell(&i.areas.join(", "))
+            );
+        }
+    }
+    if !un.servers.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nBusiest servers without a name:\n\n|Protocol|Server|Port|Flows|Bytes up|Bytes down|\n|---|---|---:|---:|---:|---:|"
+        );
+        for s in &un.servers {
+            let _ = writeln!(
+                o,
+                "|{}|{}|{}|{}|{}|{}|",
+                cell(&s.proto),
+                cell(&s.server_ip),
+                s.server_port,
+                s.flows,
+                human_bytes(s.bytes_up),
+                human_bytes(s.bytes_down)
+            );
+        }
+    }
+    if let Some(g) = &r.build_guess {
+        let _ = writeln!(
+            o,
+            "\n## Build guess\n\n{} documented endpoints seen; score = F1 of the share of seen endpoints a page lists (precision) and the share of the page seen (recall).\n\n|Rank|Build|Edition|Score|Precision|Recall|\n|---:|---|---|---:|---:|---:|",
+            g.seen_patterns
+        );
+        for (i, x) in g.ranking.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "|{}|{}|{}|{:.3}|{:.0}%|{:.0}%|",
+                i + 1,
+                cell(&x.build),
+                cell(&x.edition),
+                x.score,
+                x.precision * 100.0,
+                x.recall * 100.0
             );
         }
     }

@@ -1,6 +1,7 @@
 //! Renderers: one per output format, each a pure function of the [`Report`] model.
 
 mod csv;
+pub mod escape;
 mod html;
 mod markdown;
 mod table;
@@ -21,9 +22,56 @@ pub enum Format {
     Html,
 }
 
-pub fn render(r: &Report, format: Format, colour: bool) -> String {
+/// How the terminal table is laid out (the other formats ignore it).
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// ANSI colour (only on a terminal, never with `NO_COLOR` set).
+    pub colour: bool,
+    /// Every entry of every list, instead of the top ones.
+    pub full: bool,
+    /// Columns to fit; lines longer than this are cut with an ellipsis.
+    pub width: usize,
+}
+
+/// Width when the output is not a terminal: nothing is cut.
+pub const UNLIMITED_WIDTH: usize = 100_000;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            colour: false,
+            full: false,
+            width: UNLIMITED_WIDTH,
+        }
+    }
+}
+
+impl Options {
+    /// For standard output: colour and the terminal's width when it is a terminal (`NO_COLOR`,
+    /// any value, turns colour off; `COLUMNS` overrides the width).
+    pub fn for_stdout(to_terminal: bool, full: bool) -> Options {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let columns = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|&c| c > 0);
+        let width = match (to_terminal, columns) {
+            (_, Some(c)) if to_terminal => c,
+            (true, _) => terminal_size::terminal_size()
+                .map_or(100, |(terminal_size::Width(w), _)| usize::from(w)),
+            (false, _) => UNLIMITED_WIDTH,
+        };
+        Options {
+            colour: to_terminal && !no_color,
+            full,
+            width,
+        }
+    }
+}
+
+pub fn render(r: &Report, format: Format, opt: &Options) -> String {
     match format {
-        Format::Table => table::render(r, colour),
+        Format::Table => table::render(r, opt),
         Format::Json => {
             let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
             s.push('\n');

@@ -1,40 +1,94 @@
-//! The terminal report: what a person reads first after `audit`.
+//! The terminal report: what a person reads first after `audit`. It leads with the summary and
+//! one row per area; long lists (destinations, undocumented hosts, silent endpoints) show their
+//! top entries and say how many more there are (`--full` shows everything, `--report json` has
+//! it all). Lines fit the width given; every name is escaped for the terminal ([`term`]).
 
 use std::fmt::Write as _;
 
-use super::human_bytes;
+use super::escape::term;
+use super::{human_bytes, Options};
 use crate::report::model::Report;
+
+/// Entries shown per list unless `--full`.
+const TOP_DESTINATIONS: usize = 5;
+const TOP_UNDOCUMENTED: usize = 12;
+const TOP_UNNAMED: usize = 5;
+const TOP_SILENT: usize = 10;
+const TOP_GUESS: usize = 8;
 
 struct Style {
     on: bool,
 }
 
 impl Style {
-    fn bold(&self, s: &str) -> String {
+    fn paint(&self, code: &str, s: &str) -> String {
         if self.on {
-            format!("\x1b[1m{s}\x1b[0m")
+            format!("\x1b[{code}m{s}\x1b[0m")
         } else {
             s.to_string()
         }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
     }
     fn dim(&self, s: &str) -> String {
-        if self.on {
-            format!("\x1b[2m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        self.paint("2", s)
     }
     fn warn(&self, s: &str) -> String {
-        if self.on {
-            format!("\x1b[33m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        self.paint("33", s)
     }
 }
 
-pub fn render(r: &Report, colour: bool) -> String {
-    let st = Style { on: colour };
+/// `s` cut to `n` characters (an ellipsis marks the cut) and padded to exactly `n`.
+fn pad(s: &str, n: usize) -> String {
+    let len = s.chars().count();
+    if len <= n {
+        format!("{s}{}", " ".repeat(n - len))
+    } else {
+        let mut o: String = s.chars().take(n.saturating_sub(1)).collect();
+        o.push('…');
+        o
+    }
+}
+
+/// `s` cut to at most `n` characters.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut o: String = s.chars().take(n.saturating_sub(1)).collect();
+        o.push('…');
+        o
+    }
+}
+
+fn more(o: &mut String, st: &Style, indent: &str, n: usize, what: &str) {
+    if n > 0 {
+        let _ = writeln!(
+            o,
+            "{indent}{}",
+            st.dim(&format!(
+                "… {n} more {what} (--full shows all; --report json has them)"
+            ))
+        );
+    }
+}
+
+/// Width of the numeric columns: " flows packets up down".
+const NUMS: usize = 1 + 7 + 1 + 9 + 1 + 10 + 1 + 10;
+
+fn nums(flows: u64, packets: u64, up: u64, down: u64) -> String {
+    format!(
+        " {flows:>7} {packets:>9} {:>10} {:>10}",
+        human_bytes(up),
+        human_bytes(down)
+    )
+}
+
+pub fn render(r: &Report, opt: &Options) -> String {
+    let st = Style { on: opt.colour };
+    let width = opt.width.max(60);
+    let top = |n: usize| if opt.full { usize::MAX } else { n };
     let mut o = String::new();
     let t = &r.totals;
     let title = if r.capture.is_some() {
@@ -47,27 +101,29 @@ pub fn render(r: &Report, colour: bool) -> String {
         let err = i
             .error
             .as_deref()
-            .map(|e| format!(": {e}"))
+            .map(|e| format!(": {}", term(e)))
             .unwrap_or_default();
         let _ = writeln!(
             o,
             "  input   {} ({} records, {}{err})",
-            i.name, i.records, i.status
+            term(&i.name),
+            i.records,
+            term(&i.status)
         );
     }
     let _ = writeln!(
         o,
         "  span    {} .. {} ({:.1} h)",
-        r.first_seen.as_deref().unwrap_or("-"),
-        r.last_seen.as_deref().unwrap_or("-"),
+        term(r.first_seen.as_deref().unwrap_or("-")),
+        term(r.last_seen.as_deref().unwrap_or("-")),
         r.span_seconds / 3600.0
     );
     let _ = writeln!(
         o,
         "  build   {} {}   signatures {}",
-        r.build.as_deref().unwrap_or("all builds"),
-        r.edition.as_deref().unwrap_or(""),
-        r.signatures_version
+        term(r.build.as_deref().unwrap_or("all builds")),
+        term(r.edition.as_deref().unwrap_or("")),
+        term(&r.signatures_version)
     );
     let scope = match (r.scope.public_only, r.scope.ipv4_only) {
         (true, true) => "public IPv4 destinations only (Microsoft's method)",
@@ -90,87 +146,132 @@ pub fn render(r: &Report, colour: bool) -> String {
         "  flows   {} documented, {} undocumented, {} unattributed, {} ECH",
         t.documented_flows, t.undocumented_flows, t.unattributed_flows, t.ech_flows
     );
-    let _ = writeln!(o, "  {}", st.dim(&r.counting));
+    let _ = writeln!(
+        o,
+        "  found   {} areas, {} undocumented hosts, {} documented endpoints silent",
+        r.areas.len(),
+        r.undocumented.len(),
+        r.documented_not_seen.len()
+    );
+    if !r.warnings.is_empty() {
+        let _ = writeln!(
+            o,
+            "  {}",
+            st.warn(&format!("{} warnings (see the end)", r.warnings.len()))
+        );
+    }
+    let _ = writeln!(o, "  {}", st.dim(&clip(&term(&r.counting), width - 2)));
+
+    // Column of names: as wide as the widest name, within what the terminal leaves.
+    let room = width.saturating_sub(NUMS + 4).max(16);
+    let w = r
+        .areas
+        .iter()
+        .map(|a| term(&a.name).chars().count())
+        .chain(r.areas.iter().flat_map(|a| {
+            a.destinations
+                .iter()
+                .take(top(TOP_DESTINATIONS))
+                .map(|d| term(&d.host).chars().count() + 2)
+        }))
+        .chain(
+            r.undocumented
+                .iter()
+                .take(top(TOP_UNDOCUMENTED))
+                .map(|u| term(&u.host).chars().count() + 2),
+        )
+        .max()
+        .unwrap_or(20)
+        .clamp(20, room);
 
     let _ = writeln!(o, "\n{}", st.bold("Documented endpoints seen, by area"));
     if r.areas.is_empty() {
         let _ = writeln!(o, "  (none)");
+    } else {
+        let head = format!(
+            "  {} {:>7} {:>9} {:>10} {:>10}  first .. last seen",
+            pad("area", w),
+            "flows",
+            "packets",
+            "up",
+            "down"
+        );
+        let _ = writeln!(o, "{}", st.dim(&clip(&head, width)));
+        for a in &r.areas {
+            let line = format!(
+                "{}{}  {} .. {}",
+                pad(&term(&a.name), w),
+                nums(a.flows, a.packets, a.bytes_up, a.bytes_down),
+                short(a.first_seen.as_deref()),
+                short(a.last_seen.as_deref()),
+            );
+            let _ = writeln!(o, "  {}", clip(&line, width - 2));
+        }
     }
-    let w = r
-        .areas
-        .iter()
-        .flat_map(|a| a.destinations.iter().map(|d| d.host.len() + 4))
-        .chain(r.areas.iter().map(|a| a.name.len() + a.area.len() + 3))
-        .max()
-        .unwrap_or(20)
-        .clamp(20, 60);
-    let _ = writeln!(
-        o,
-        "  {:<w$} {:>7} {:>9} {:>10} {:>10}  area: first .. last seen / destination: matched pattern [protocols]",
-        "area / destination", "flows", "packets", "up", "down"
-    );
-    for a in &r.areas {
+
+    if !r.areas.is_empty() {
         let _ = writeln!(
             o,
-            "  {:<w$} {:>7} {:>9} {:>10} {:>10}  {} .. {}",
-            st.bold(&format!("{} ({})", a.name, a.area)),
-            a.flows,
-            a.packets,
-            human_bytes(a.bytes_up),
-            human_bytes(a.bytes_down),
-            short(a.first_seen.as_deref()),
-            short(a.last_seen.as_deref()),
+            "\n{}",
+            st.bold("Destinations per area (busiest first; matched pattern [protocols])")
         );
-        for d in &a.destinations {
-            let _ = writeln!(
-                o,
-                "    {:<w2$} {:>7} {:>9} {:>10} {:>10}  {} [{}]",
-                d.host,
-                d.flows,
-                d.packets,
-                human_bytes(d.bytes_up),
-                human_bytes(d.bytes_down),
-                st.dim(&d.pattern),
-                d.protocols_seen.join(","),
-                w2 = w - 2
+    }
+    for a in &r.areas {
+        let _ = writeln!(o, "  {} ({})", st.bold(&term(&a.name)), term(&a.area));
+        for d in a.destinations.iter().take(top(TOP_DESTINATIONS)) {
+            let line = format!(
+                "{}{}  {} [{}]",
+                pad(&term(&d.host), w - 2),
+                nums(d.flows, d.packets, d.bytes_up, d.bytes_down),
+                term(&d.pattern),
+                term(&d.protocols_seen.join(","))
             );
+            let _ = writeln!(o, "    {}", clip(&line, width - 4));
         }
-        if let Some(u) = &a.turn_off_url {
-            let _ = writeln!(o, "    {}", st.dim(&format!("turn off: {u}")));
+        more(
+            &mut o,
+            &st,
+            "    ",
+            a.destinations.len().saturating_sub(top(TOP_DESTINATIONS)),
+            "destinations",
+        );
+        if let Some(u) = a.turn_off_url.as_deref().and_then(super::escape::https_url) {
+            let _ = writeln!(o, "    {}", st.dim(&format!("turn off: {}", term(&u))));
         }
     }
 
     let _ = writeln!(
         o,
-        "\n{}",
-        st.bold("Seen but undocumented (named public traffic matching no endpoint)")
+        "\n{} {} hosts",
+        st.bold("Seen but undocumented (named public traffic matching no endpoint):"),
+        r.undocumented.len()
     );
-    if r.undocumented.is_empty() {
-        let _ = writeln!(o, "  (none)");
-    }
     let mut last_domain = "";
-    for u in &r.undocumented {
+    for u in r.undocumented.iter().take(top(TOP_UNDOCUMENTED)) {
         if u.domain != last_domain {
             let flag = if u.likely_microsoft {
                 st.warn(" <- Microsoft-owned: likely undocumented endpoint")
             } else {
                 String::new()
             };
-            let _ = writeln!(o, "  {}{flag}", st.bold(&u.domain));
+            let _ = writeln!(o, "  {}{flag}", st.bold(&term(&u.domain)));
             last_domain = &u.domain;
         }
-        let _ = writeln!(
-            o,
-            "    {:<w2$} {:>7} {:>9} {:>10} {:>10}  [{}]",
-            u.host,
-            u.flows,
-            u.packets,
-            human_bytes(u.bytes_up),
-            human_bytes(u.bytes_down),
-            u.protocols_seen.join(","),
-            w2 = w - 2
+        let line = format!(
+            "{}{}  [{}]",
+            pad(&term(&u.host), w - 2),
+            nums(u.flows, u.packets, u.bytes_up, u.bytes_down),
+            term(&u.protocols_seen.join(","))
         );
+        let _ = writeln!(o, "    {}", clip(&line, width - 4));
     }
+    more(
+        &mut o,
+        &st,
+        "  ",
+        r.undocumented.len().saturating_sub(top(TOP_UNDOCUMENTED)),
+        "undocumented hosts",
+    );
 
     let un = &r.unattributed;
     let _ = writeln!(
@@ -181,11 +282,11 @@ pub fn render(r: &Report, colour: bool) -> String {
         human_bytes(un.bytes_up),
         human_bytes(un.bytes_down)
     );
-    for s in un.servers.iter().take(10) {
+    for s in un.servers.iter().take(top(TOP_UNNAMED)) {
         let _ = writeln!(
             o,
             "    {:<40} {:>7} {:>10} {:>10}",
-            format!("{} {}:{}", s.proto, s.server_ip, s.server_port),
+            term(&format!("{} {}:{}", s.proto, s.server_ip, s.server_port)),
             s.flows,
             human_bytes(s.bytes_up),
             human_bytes(s.bytes_down)
@@ -211,7 +312,20 @@ pub fn render(r: &Report, colour: bool) -> String {
             );
         }
     }
+    more(
+        &mut o,
+        &st,
+        "    ",
+        un.servers.len().saturating_sub(top(TOP_UNNAMED)),
+        "servers",
+    );
     if r.ech.flows > 0 {
+        let names: Vec<String> = r
+            .ech
+            .outer_names
+            .iter()
+            .map(|n| term(n).into_owned())
+            .collect();
         let _ = writeln!(
             o,
             "{} {} flows, {} up, {} down; outer names: {}",
@@ -219,50 +333,82 @@ pub fn render(r: &Report, colour: bool) -> String {
             r.ech.flows,
             human_bytes(r.ech.bytes_up),
             human_bytes(r.ech.bytes_down),
-            r.ech.outer_names.join(", ")
+            clip(&names.join(", "), if opt.full { usize::MAX } else { width })
         );
         for i in &r.ech.inferred {
             let areas = if i.areas.is_empty() {
                 "undocumented".to_string()
             } else {
-                i.areas.join(", ")
+                term(&i.areas.join(", ")).into_owned()
             };
             let _ = writeln!(
                 o,
                 "    inferred {} behind {} (HTTPS record): {} flows, {}",
-                i.name, i.outer_name, i.flows, areas
+                term(&i.name),
+                term(&i.outer_name),
+                i.flows,
+                areas
             );
         }
     }
 
     let _ = writeln!(
         o,
-        "\n{} {} endpoints",
+        "\n{} {} endpoints (listed for this build/edition, matched by no counted flow)",
         st.bold("Documented but silent:"),
         r.documented_not_seen.len()
     );
-    for d in r.documented_not_seen.iter().take(200) {
-        let _ = writeln!(
-            o,
-            "    {:<w2$} {}",
-            d.pattern,
-            d.areas.join(","),
-            w2 = w - 2
+    for d in r.documented_not_seen.iter().take(top(TOP_SILENT)) {
+        let line = format!(
+            "{} {}",
+            pad(&term(&d.pattern), w - 2),
+            term(&d.areas.join(","))
         );
+        let _ = writeln!(o, "    {}", clip(&line, width - 4));
     }
-    if r.documented_not_seen.len() > 200 {
-        let _ = writeln!(
-            o,
-            "    ... {} more (see --report json)",
-            r.documented_not_seen.len() - 200
-        );
+    more(
+        &mut o,
+        &st,
+        "    ",
+        r.documented_not_seen.len().saturating_sub(top(TOP_SILENT)),
+        "silent endpoints",
+    );
+
+    if let Some(g) = &r.build_guess {
+        if g.seen_patterns == 0 {
+            let _ = writeln!(
+                o,
+                "\n{} no documented endpoint seen, nothing to rank.",
+                st.bold("Build guess:")
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "\n{} ({} documented endpoints seen; score = F1 of the share of seen endpoints a page lists and the share of the page seen)",
+                st.bold("Build guess"),
+                g.seen_patterns
+            );
+            for (i, x) in g.ranking.iter().take(top(TOP_GUESS)).enumerate() {
+                let _ = writeln!(
+                    o,
+                    "  {}. Windows {:<5} {:<11} score {:.3}  (lists {:.0}% of what was seen, {:.0}% of the page seen)",
+                    i + 1,
+                    term(&x.build),
+                    term(&x.edition),
+                    x.score,
+                    x.precision * 100.0,
+                    x.recall * 100.0
+                );
+            }
+        }
     }
+
     if r.warnings.is_empty() {
         let _ = writeln!(o, "\nwarnings: none");
     } else {
         let _ = writeln!(o, "\n{}", st.warn("warnings:"));
         for w in &r.warnings {
-            let _ = writeln!(o, "  {w}");
+            let _ = writeln!(o, "  {}", term(w));
         }
     }
     o
@@ -272,8 +418,8 @@ pub fn render(r: &Report, colour: bool) -> String {
 fn short(ts: Option<&str>) -> String {
     match ts {
         Some(t) => match (t.get(..10), t.get(11..16)) {
-            (Some(d), Some(h)) => format!("{d} {h}"),
-            _ => t.to_string(),
+            (Some(d), Some(h)) => term(&format!("{d} {h}")).into_owned(),
+            _ => term(t).into_owned(),
         },
         None => "-".to_string(),
     }
