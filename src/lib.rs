@@ -13,6 +13,7 @@
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod input;
 pub mod engine;
 pub mod flow;
 pub mod pipeline;

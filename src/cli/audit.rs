@@ -156,12 +156,14 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     });
     let mut summary = Summary::default();
     let mut write_error: Option<io::Error> = None;
-    let result = run_files(
-        files,
-        engine_config(a),
-        a.threads,
-        !a.quiet,
-        &mut |flow, file| {
+    // Zeek/Suricata logs instead of packets (detected from the bytes; a directory is logs).
+    let log_input = crate::input::is_log_input(files);
+    let log_unknown: Vec<&'static str> = if log_input {
+        crate::input::unknown_for(files)
+    } else {
+        Vec::new()
+    };
+    let mut on_flow = |flow: &Flow, file: &str| {
             let m = match_flow(&mut matcher, flow);
             let (areas, endpoints): (&[String], Vec<String>) = match &m {
                 Some(r) => (
@@ -184,23 +186,44 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                 }
             }
             if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
-                if let Err(e) = w.write(&FlowRecord::new(flow, file, areas, &endpoints)) {
+                let mut rec = FlowRecord::new(flow, file, areas, &endpoints);
+                if log_input {
+                    rec.unknown = Some(&log_unknown);
+                }
+                if let Err(e) = w.write(&rec) {
                     write_error = Some(e);
                 }
             }
-        },
-    );
+    };
+    let (result, log_warnings, log_formats) = if log_input {
+        let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
+        let r = RunResult {
+            files: lr.files,
+            engines: Vec::new(),
+        };
+        (r, lr.warnings, lr.file_formats)
+    } else {
+        let r = run_files(files, engine_config(a), a.threads, !a.quiet, &mut on_flow);
+        (r, Vec::new(), Vec::new())
+    };
     if let Some(w) = log.take() {
         if let Err(e) = w.finish() {
             write_error.get_or_insert(e);
         }
     }
     let mut warnings = warnings(&result);
+    warnings.extend(log_warnings);
     warnings.extend(names_dropped_warning(summary.names_dropped, a));
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
         eprintln!("egressmap: {e}");
     }
-    let report = build_report(&db, sigdir, a, agg, &result, warnings.clone());
+    let mut report = build_report(&db, sigdir, a, agg, &result, warnings.clone());
+    if log_input {
+        report.unknown = log_unknown.iter().map(|s| s.to_string()).collect();
+        for (i, f) in report.inputs.iter_mut().zip(&log_formats) {
+            i.format = f.map(|f| f.as_str().to_string());
+        }
+    }
 
     let want_report = a.report.is_some() || !flows_to_stdout;
     if want_report {
@@ -318,6 +341,7 @@ fn build_report(
             }
             .to_string(),
             error: f.error.as_ref().map(|e| e.to_string()),
+            format: None,
         })
         .collect();
     let (e, _, _) = Engine::merged_stats(&r.engines);

@@ -396,6 +396,7 @@ impl Aggregator {
                 buckets,
             },
             capture: None,
+            unknown: Vec::new(),
         }
     }
 }

@@ -43,6 +43,10 @@ pub struct FlowRecord<'a> {
     pub names: Vec<&'a str>,
     pub areas: &'a [String],
     pub endpoints: &'a [String],
+    /// Flows read from Zeek/Suricata logs: the fields those logs do not record (their values
+    /// here are defaults, not observations). Absent for flows from packets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<&'a [&'static str]>,
 }
 
 impl<'a> FlowRecord<'a> {
@@ -76,6 +80,7 @@ impl<'a> FlowRecord<'a> {
             names: flow.names.iter().map(|n| &**n).collect(),
             areas,
             endpoints,
+            unknown: None,
         }
     }
 }

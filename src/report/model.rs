@@ -35,6 +35,10 @@ pub struct Report {
     /// Live capture counters (absent for files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureCounters>,
+    /// Fields the inputs do not record (Zeek/Suricata logs: `ech`, `vlan`, `packets_read`, ...):
+    /// their values in this report are unknown, not zero. Absent for packet captures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
 }
 
 /// What a live capture received and dropped; a drop is never silent.
@@ -58,6 +62,9 @@ pub struct Input {
     /// `ok`, `partial` or `failed`.
     pub status: String,
     pub error: Option<String>,
+    /// For logs: `zeek`, `zeek-json` or `suricata-eve` (absent for packet captures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
