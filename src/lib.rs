@@ -13,9 +13,9 @@
 pub mod capture;
 pub mod cli;
 pub mod decode;
-pub mod input;
 pub mod engine;
 pub mod flow;
+pub mod input;
 pub mod pipeline;
 pub mod proto;
 pub mod report;

@@ -164,36 +164,36 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
         Vec::new()
     };
     let mut on_flow = |flow: &Flow, file: &str| {
-            let m = match_flow(&mut matcher, flow);
-            let (areas, endpoints): (&[String], Vec<String>) = match &m {
-                Some(r) => (
-                    &r.areas,
-                    r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-                ),
-                None => (&[], Vec::new()),
-            };
-            summary.add(flow);
-            agg.add(
-                flow,
-                &FlowMatch {
-                    areas,
-                    pattern: endpoints.first().map(String::as_str),
-                },
-            );
-            if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
-                if agg.in_scope(flow) && !flow.ech {
-                    g.add(r);
-                }
+        let m = match_flow(&mut matcher, flow);
+        let (areas, endpoints): (&[String], Vec<String>) = match &m {
+            Some(r) => (
+                &r.areas,
+                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+            ),
+            None => (&[], Vec::new()),
+        };
+        summary.add(flow);
+        agg.add(
+            flow,
+            &FlowMatch {
+                areas,
+                pattern: endpoints.first().map(String::as_str),
+            },
+        );
+        if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
+            if agg.in_scope(flow) && !flow.ech {
+                g.add(r);
             }
-            if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
-                let mut rec = FlowRecord::new(flow, file, areas, &endpoints);
-                if log_input {
-                    rec.unknown = Some(&log_unknown);
-                }
-                if let Err(e) = w.write(&rec) {
-                    write_error = Some(e);
-                }
+        }
+        if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
+            let mut rec = FlowRecord::new(flow, file, areas, &endpoints);
+            if log_input {
+                rec.unknown = Some(&log_unknown);
             }
+            if let Err(e) = w.write(&rec) {
+                write_error = Some(e);
+            }
+        }
     };
     let (result, log_warnings, log_formats) = if log_input {
         let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);

@@ -14,7 +14,9 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::lines::LineReader;
-use super::{app_of, host_name, proto_number, quic_version, JoinConfig, LogAnswer, LogConn, LogSet};
+use super::{
+    app_of, host_name, proto_number, quic_version, JoinConfig, LogAnswer, LogConn, LogSet,
+};
 use crate::capture::CaptureErrorKind;
 use crate::flow::{Counters, HostSource, TCP, UDP};
 use crate::proto::App;
@@ -69,7 +71,9 @@ impl EveState {
     }
 
     fn event(&mut self, e: &Value, file: u16, cfg: &JoinConfig) {
-        let Some(kind) = s(e, "event_type") else { return };
+        let Some(kind) = s(e, "event_type") else {
+            return;
+        };
         let Some(id) = u(e, "flow_id") else { return };
         match kind {
             "flow" => self.flow(e, id, file, cfg),
@@ -116,7 +120,9 @@ impl EveState {
         if good == Some(None) {
             self.set.bad_names += 1;
         }
-        let Some(c) = self.conn(id, file, cfg) else { return };
+        let Some(c) = self.conn(id, file, cfg) else {
+            return;
+        };
         if c.app.is_none() || app == App::Tls {
             c.app = Some(app);
         }
@@ -165,13 +171,19 @@ impl EveState {
         let start = f.and_then(|f| ts(f, "start"));
         let end = f.and_then(|f| ts(f, "end"));
         let app = s(e, "app_proto").and_then(app_of);
-        let Some(i) = self.conn(id, file, cfg).map(|_| ()).and(self.flows.remove(&id)) else {
+        let Some(i) = self
+            .conn(id, file, cfg)
+            .map(|_| ())
+            .and(self.flows.remove(&id))
+        else {
             return;
         };
         if let Some(done) = self.complete.get_mut(i) {
             *done = true;
         }
-        let Some(c) = self.set.conns.get_mut(i) else { return };
+        let Some(c) = self.set.conns.get_mut(i) else {
+            return;
+        };
         c.proto = proto;
         c.client = client;
         c.server = server;
@@ -210,7 +222,8 @@ impl EveState {
         for q in queries {
             self.name(id, file, cfg, Some(q), HostSource::DnsQuery, App::Dns);
         }
-        let is_answer = matches!(s(d, "type"), Some("answer" | "response")) || d.get("answers").is_some();
+        let is_answer =
+            matches!(s(d, "type"), Some("answer" | "response")) || d.get("answers").is_some();
         let Some(query) = first.as_deref().and_then(host_name) else {
             return;
         };
@@ -230,8 +243,12 @@ impl EveState {
         } else {
             dp.and_then(|x| u16::try_from(x).ok())
         };
-        a.client = if sp == Some(53) { s(e, "dest_ip") } else { s(e, "src_ip") }
-            .and_then(|x| x.parse().ok());
+        a.client = if sp == Some(53) {
+            s(e, "dest_ip")
+        } else {
+            s(e, "src_ip")
+        }
+        .and_then(|x| x.parse().ok());
         let mut add = |rrtype: &str, rdata: &str, ttl: u32| match rrtype {
             "A" | "AAAA" => {
                 if let Ok(ip) = rdata.parse::<IpAddr>() {

@@ -116,7 +116,11 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&text[10..]).unwrap();
         two.extend(gz.finish().unwrap());
-        let want: Vec<Vec<u8>> = vec![b"#fields\ta\tb".to_vec(), b"x\ty".to_vec(), b"last".to_vec()];
+        let want: Vec<Vec<u8>> = vec![
+            b"#fields\ta\tb".to_vec(),
+            b"x\ty".to_vec(),
+            b"last".to_vec(),
+        ];
         assert_eq!(lines(text).0, want);
         assert_eq!(lines(two).0, want, "two gzip members are one stream");
     }

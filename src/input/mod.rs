@@ -12,6 +12,7 @@ pub mod eve;
 pub mod lines;
 pub mod time;
 pub mod zeek;
+pub mod zeek_write;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,7 +51,9 @@ impl LogFormat {
 pub fn unknown_fields(f: LogFormat) -> &'static [&'static str] {
     match f {
         // Zeek's conn.log has VLANs only with a policy script; neither engine reports ECH.
-        LogFormat::ZeekTsv | LogFormat::ZeekJson => &["ech", "inferred_host", "vlan", "packets_read"],
+        LogFormat::ZeekTsv | LogFormat::ZeekJson => {
+            &["ech", "inferred_host", "vlan", "packets_read"]
+        }
         LogFormat::Eve => &["ech", "inferred_host", "packets_read"],
     }
 }
@@ -253,6 +256,10 @@ pub fn quic_version(v: &str) -> Option<u32> {
     match v {
         "1" => Some(1),
         "2" | "quicv2" => Some(0x6b33_43cf),
+        _ if v.starts_with("draft-") => v
+            .strip_prefix("draft-")
+            .and_then(|d| d.parse::<u8>().ok())
+            .map(|d| 0xff00_0000 | u32::from(d)),
         _ if v.len() == 8 => u32::from_str_radix(v, 16).ok(),
         _ => None,
     }
@@ -282,7 +289,8 @@ impl Default for JoinConfig {
 pub fn to_flows(set: &LogSet, resolver: &mut Resolver, cfg: &JoinConfig) -> Vec<Flow> {
     // Events in time order: answers before flows that start at the same instant (an answer must
     // precede the connection it names). Records without time never meet the resolver.
-    let mut events: Vec<(Nanos, u8, usize)> = Vec::with_capacity(set.conns.len() + set.answers.len());
+    let mut events: Vec<(Nanos, u8, usize)> =
+        Vec::with_capacity(set.conns.len() + set.answers.len());
     for (i, a) in set.answers.iter().enumerate() {
         if let Some(ts) = a.ts {
             events.push((ts, 0, i));
@@ -306,7 +314,9 @@ pub fn to_flows(set: &LogSet, resolver: &mut Resolver, cfg: &JoinConfig) -> Vec<
     let mut flows = Vec::with_capacity(set.conns.len());
     for (ts, kind, i) in events {
         if kind == 0 {
-            let Some(a) = set.answers.get(i) else { continue };
+            let Some(a) = set.answers.get(i) else {
+                continue;
+            };
             if a.server_port.is_some_and(|p| p != 53) || a.addrs.is_empty() {
                 continue;
             }
@@ -437,9 +447,7 @@ pub fn run_logs(
             let kind = match std::fs::metadata(p) {
                 Err(e) => CaptureErrorKind::Io(e.to_string()),
                 Ok(m) if m.len() == 0 => CaptureErrorKind::Empty,
-                Ok(_) => CaptureErrorKind::UnknownFormat(
-                    "not a Zeek or Suricata log".to_string(),
-                ),
+                Ok(_) => CaptureErrorKind::UnknownFormat("not a Zeek or Suricata log".to_string()),
             };
             if let Some(o) = outcomes.last_mut() {
                 o.error = Some(CaptureError {
@@ -456,7 +464,10 @@ pub fn run_logs(
     let mut totals = LogSet::default();
     let mut emit = |set: LogSet, resolver: &mut Resolver, totals: &mut LogSet| {
         for f in to_flows(&set, resolver, cfg) {
-            let name = names.get(usize::from(f.file)).map(String::as_str).unwrap_or("");
+            let name = names
+                .get(usize::from(f.file))
+                .map(String::as_str)
+                .unwrap_or("");
             on_flow(&f, name);
         }
         totals.unjoined += set.unjoined;
@@ -472,7 +483,14 @@ pub fn run_logs(
         let mut zs = zeek::ZeekSet::default();
         for (i, lp, fmt) in group {
             let Some(p) = files.get(i) else { continue };
-            let r = zeek::read_file(p, lp, fmt, u16::try_from(i).unwrap_or(u16::MAX), cfg, &mut zs);
+            let r = zeek::read_file(
+                p,
+                lp,
+                fmt,
+                u16::try_from(i).unwrap_or(u16::MAX),
+                cfg,
+                &mut zs,
+            );
             record_outcome(&mut outcomes, i, p, r);
         }
         emit(zeek::join(zs), &mut resolver, &mut totals);
@@ -490,13 +508,34 @@ pub fn run_logs(
     let mut warnings = Vec::new();
     let t = &totals;
     for (n, what) in [
-        (t.without_endpoints, "log records without both endpoints (not flows; a zeek-cut subset?)"),
-        (t.without_counts, "log flows without packet/byte counts (bytes unknown, counted as 0)"),
-        (t.without_time, "log records without a usable timestamp (time unknown; not named from DNS)"),
-        (t.unjoined, "protocol log records whose uid/flow_id has no connection record"),
-        (t.bad_lines, "log lines that could not be read (malformed, or longer than 1 MiB)"),
-        (t.bad_names, "names in logs that are not host names (IP literals, control bytes, too long)"),
-        (t.over_bound, "log records not held: a set of logs exceeded the join bound (--max-flows x 8)"),
+        (
+            t.without_endpoints,
+            "log records without both endpoints (not flows; a zeek-cut subset?)",
+        ),
+        (
+            t.without_counts,
+            "log flows without packet/byte counts (bytes unknown, counted as 0)",
+        ),
+        (
+            t.without_time,
+            "log records without a usable timestamp (time unknown; not named from DNS)",
+        ),
+        (
+            t.unjoined,
+            "protocol log records whose uid/flow_id has no connection record",
+        ),
+        (
+            t.bad_lines,
+            "log lines that could not be read (malformed, or longer than 1 MiB)",
+        ),
+        (
+            t.bad_names,
+            "names in logs that are not host names (IP literals, control bytes, too long)",
+        ),
+        (
+            t.over_bound,
+            "log records not held: a set of logs exceeded the join bound (--max-flows x 8)",
+        ),
     ] {
         if n > 0 {
             warnings.push(format!("{n} {what}"));
@@ -514,6 +553,29 @@ pub fn run_logs(
         warnings,
         resolver,
     }
+}
+
+/// The joined records of one set of Zeek logs (before DNS naming), for tests and tools. Fails
+/// on the first file that is not a Zeek log or cannot be read.
+pub fn read_zeek_set(paths: &[PathBuf], cfg: &JoinConfig) -> Result<LogSet, String> {
+    let mut zs = zeek::ZeekSet::default();
+    for (i, p) in expand(paths).iter().enumerate() {
+        let fmt = match sniff(p) {
+            Some(f @ (LogFormat::ZeekTsv | LogFormat::ZeekJson)) => f,
+            _ => return Err(format!("{}: not a Zeek log", p.display())),
+        };
+        let lp = zeek::path_of(p, fmt);
+        zeek::read_file(
+            p,
+            lp,
+            fmt,
+            u16::try_from(i).unwrap_or(u16::MAX),
+            cfg,
+            &mut zs,
+        )
+        .map_err(|(n, off, k)| format!("{}: record {}, offset {off}: {k:?}", p.display(), n + 1))?;
+    }
+    Ok(zeek::join(zs))
 }
 
 fn record_outcome(

@@ -37,7 +37,8 @@ pub fn iso8601(s: &str) -> Option<Nanos> {
         }
         std::str::from_utf8(d).ok()?.parse().ok()
     };
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' ')) {
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' '))
+    {
         return None;
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -84,7 +85,10 @@ pub fn iso8601(s: &str) -> Option<Nanos> {
     if secs < 0 {
         return None;
     }
-    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(ns as u64)
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(ns as u64)
 }
 
 /// Howard Hinnant's days_from_civil.

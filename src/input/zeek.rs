@@ -60,7 +60,11 @@ pub fn path_of(p: &Path, fmt: LogFormat) -> LogPath {
         }
         if fmt == LogFormat::ZeekJson && line.starts_with('{') {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                if let Some(lp) = v.get("_path").and_then(|x| x.as_str()).and_then(path_from_name) {
+                if let Some(lp) = v
+                    .get("_path")
+                    .and_then(|x| x.as_str())
+                    .and_then(path_from_name)
+                {
                     return lp;
                 }
                 let keys: Vec<String> = v
@@ -123,7 +127,10 @@ pub fn group_sets(
 
 /// Set key of a file: its directory and its name without the leading log path.
 pub fn set_key(p: &Path) -> (String, String) {
-    let dir = p.parent().map(|d| d.display().to_string()).unwrap_or_default();
+    let dir = p
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let stem_len = name.find(['.', '_', '-']).unwrap_or(name.len());
     let (stem, rest) = name.split_at(stem_len);
@@ -145,8 +152,14 @@ pub struct ZeekSet {
 
 enum Pending {
     Name(String, HostSource, Option<App>),
-    Http { host: Option<String>, uri: Option<String> },
-    Quic { name: Option<String>, version: Option<u32> },
+    Http {
+        host: Option<String>,
+        uri: Option<String>,
+    },
+    Quic {
+        name: Option<String>,
+        version: Option<u32>,
+    },
 }
 
 /// Accessor over one record, TSV or JSON.
@@ -239,7 +252,10 @@ fn unescape(v: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'x') {
-            if let Some(h) = b.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok()) {
+            if let Some(h) = b
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok())
+            {
                 if let Ok(x) = u8::from_str_radix(h, 16) {
                     out.push(x);
                     i += 4;
@@ -331,12 +347,30 @@ pub fn read_file(
             let (key, val) = rest.split_once([' ', '\t']).unwrap_or((rest, ""));
             match key {
                 "separator" => hdr.sep = unescape(val.trim()),
-                "set_separator" => hdr.set_sep = val.split(hdr.sep.as_str()).next().unwrap_or(",").to_string(),
-                "unset_field" => hdr.unset = val.split(hdr.sep.as_str()).next().unwrap_or("-").to_string(),
-                "empty_field" => {
-                    hdr.empty = val.split(hdr.sep.as_str()).next().unwrap_or("(empty)").to_string()
+                "set_separator" => {
+                    hdr.set_sep = val
+                        .split(hdr.sep.as_str())
+                        .next()
+                        .unwrap_or(",")
+                        .to_string()
                 }
-                "fields" => hdr.set_fields(val.split(hdr.sep.as_str()).map(str::to_string).collect()),
+                "unset_field" => {
+                    hdr.unset = val
+                        .split(hdr.sep.as_str())
+                        .next()
+                        .unwrap_or("-")
+                        .to_string()
+                }
+                "empty_field" => {
+                    hdr.empty = val
+                        .split(hdr.sep.as_str())
+                        .next()
+                        .unwrap_or("(empty)")
+                        .to_string()
+                }
+                "fields" => {
+                    hdr.set_fields(val.split(hdr.sep.as_str()).map(str::to_string).collect())
+                }
                 _ => {}
             }
             continue;
@@ -367,7 +401,9 @@ fn endpoint(row: &Row<'_>, h: &str, p: &str, proto: Option<u8>) -> Option<(IpAdd
     let ip: IpAddr = row.get(h)?.parse().ok()?;
     // ICMP "ports" are type and code in Zeek; the engine has no ports for them.
     let port = if matches!(proto, Some(TCP | UDP) | None) {
-        row.count(p).and_then(|x| u16::try_from(x).ok()).unwrap_or(0)
+        row.count(p)
+            .and_then(|x| u16::try_from(x).ok())
+            .unwrap_or(0)
     } else {
         0
     };
@@ -462,7 +498,13 @@ fn add_row(row: &Row<'_>, lp: LogPath, file: u16, cfg: &JoinConfig, zs: &mut Zee
                 zs.set.bad_names += 1;
             }
             let version = row.get("version").and_then(|v| super::quic_version(&v));
-            zs.pending.push((uid, Pending::Quic { name: good, version }));
+            zs.pending.push((
+                uid,
+                Pending::Quic {
+                    name: good,
+                    version,
+                },
+            ));
         }
         LogPath::Dns => {
             let Some(q) = row.get("query").filter(|s| !s.is_empty()) else {
@@ -472,8 +514,10 @@ fn add_row(row: &Row<'_>, lp: LogPath, file: u16, cfg: &JoinConfig, zs: &mut Zee
                 zs.set.bad_names += 1;
                 return;
             };
-            zs.pending
-                .push((uid, Pending::Name(q.clone(), HostSource::DnsQuery, Some(App::Dns))));
+            zs.pending.push((
+                uid,
+                Pending::Name(q.clone(), HostSource::DnsQuery, Some(App::Dns)),
+            ));
             let answers = row.list("answers");
             let ttls = row.list("TTLs");
             let qtype = row.get("qtype_name").unwrap_or_default();
@@ -489,7 +533,9 @@ fn add_row(row: &Row<'_>, lp: LogPath, file: u16, cfg: &JoinConfig, zs: &mut Zee
                 let ttl = ttls
                     .get(i)
                     .and_then(|t| super::time::interval(t))
-                    .map_or(0, |ns| u32::try_from(ns / 1_000_000_000).unwrap_or(u32::MAX));
+                    .map_or(0, |ns| {
+                        u32::try_from(ns / 1_000_000_000).unwrap_or(u32::MAX)
+                    });
                 if let Ok(ip) = ans.parse::<IpAddr>() {
                     a.addrs.push((ip, ttl));
                 } else if names_ok {
@@ -564,5 +610,4 @@ mod tests {
         assert_eq!(unescape("plain"), "plain");
         assert_eq!(unescape("bad\\xZZ"), "bad\\xZZ");
     }
-
 }
