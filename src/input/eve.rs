@@ -309,7 +309,17 @@ pub fn read_file(
     cfg: &JoinConfig,
     st: &mut EveState,
 ) -> Result<u64, (u64, u64, CaptureErrorKind)> {
-    let mut r = LineReader::open(p).map_err(|e| (0, 0, CaptureErrorKind::Io(e.to_string())))?;
+    let r = LineReader::open(p).map_err(|e| (0, 0, CaptureErrorKind::Io(e.to_string())))?;
+    read_lines(r, file, cfg, st)
+}
+
+/// [`read_file`] on any line source (the fuzz target feeds bytes).
+pub fn read_lines(
+    mut r: LineReader,
+    file: u16,
+    cfg: &JoinConfig,
+    st: &mut EveState,
+) -> Result<u64, (u64, u64, CaptureErrorKind)> {
     let mut records = 0u64;
     loop {
         let offset = r.offset;

@@ -578,6 +578,38 @@ pub fn read_zeek_set(paths: &[PathBuf], cfg: &JoinConfig) -> Result<LogSet, Stri
     Ok(zeek::join(zs))
 }
 
+/// Every reader over the same bytes (as each Zeek log, as Zeek JSON, as EVE), joined and turned
+/// into flows: what the fuzz target and property test drive. Returns the flows built.
+pub fn parse_bytes(data: &[u8]) -> usize {
+    let cfg = JoinConfig {
+        max_records: 10_000,
+        ..Default::default()
+    };
+    let reader = || lines::LineReader::from_reader(Box::new(std::io::Cursor::new(data.to_vec())));
+    let mut resolver = Resolver::new(cfg.resolver.clone());
+    let mut n = 0;
+    for fmt in [LogFormat::ZeekTsv, LogFormat::ZeekJson] {
+        let mut zs = zeek::ZeekSet::default();
+        for lp in [
+            zeek::LogPath::Conn,
+            zeek::LogPath::Dns,
+            zeek::LogPath::Http,
+            zeek::LogPath::Quic,
+            zeek::LogPath::Ssl,
+        ] {
+            if let Ok(r) = reader() {
+                let _ = zeek::read_lines(r, lp, fmt, 0, &cfg, &mut zs);
+            }
+        }
+        n += to_flows(&zeek::join(zs), &mut resolver, &cfg).len();
+    }
+    let mut st = eve::EveState::default();
+    if let Ok(r) = reader() {
+        let _ = eve::read_lines(r, 0, &cfg, &mut st);
+    }
+    n + to_flows(&st.finish(), &mut resolver, &cfg).len()
+}
+
 fn record_outcome(
     outcomes: &mut [FileOutcome],
     i: usize,
@@ -616,4 +648,63 @@ pub(crate) fn trim(mut b: &[u8]) -> &[u8] {
         }
     }
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONN_HEAD: &str = "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\n";
+
+    #[test]
+    fn conn_row_becomes_a_flow_with_its_counts() {
+        let text = format!(
+            "{CONN_HEAD}1700000000.5\tCa\t10.0.0.5\t49712\t13.107.4.52\t443\ttcp\tssl\t1.25\t12\t1820\t10\t5400\n"
+        );
+        let mut zs = zeek::ZeekSet::default();
+        let r = lines::LineReader::from_reader(Box::new(std::io::Cursor::new(text.into_bytes())))
+            .unwrap();
+        let cfg = JoinConfig::default();
+        assert_eq!(
+            zeek::read_lines(r, zeek::LogPath::Conn, LogFormat::ZeekTsv, 0, &cfg, &mut zs),
+            Ok(1)
+        );
+        let set = zeek::join(zs);
+        let mut res = Resolver::new(cfg.resolver.clone());
+        let f = to_flows(&set, &mut res, &cfg);
+        assert_eq!(f.len(), 1);
+        let f = &f[0];
+        assert_eq!(
+            (f.up.packets, f.up.bytes, f.down.packets, f.down.bytes),
+            (12, 1820, 10, 5400)
+        );
+        assert_eq!(f.first_seen, 1_700_000_000_500_000_000);
+        assert_eq!(f.last_seen, 1_700_000_001_750_000_000);
+        assert_eq!(f.app, Some(App::Tls));
+        assert_eq!(f.server.1, 443);
+    }
+
+    proptest::proptest! {
+        /// Zeek-shaped lines with hostile cells (huge counts, bad addresses, odd escapes,
+        /// mismatched columns): the readers count what they cannot use and never panic.
+        #[test]
+        fn hostile_log_lines_never_panic(rows in proptest::collection::vec(
+            proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("-".to_string()),
+                proptest::strategy::Just("(empty)".to_string()),
+                proptest::strategy::Just("18446744073709551616".to_string()),
+                proptest::strategy::Just("::1".to_string()),
+                proptest::strategy::Just("a\\x00b".to_string()),
+                "[ -~]{0,12}",
+            ], 0..15), 0..20)) {
+            let mut text = CONN_HEAD.to_string();
+            for r in &rows {
+                text.push_str(&r.join("\t"));
+                text.push('\n');
+            }
+            let _ = parse_bytes(text.as_bytes());
+            let json: String = rows.iter().map(|r| format!("{{\"event_type\":\"flow\",\"flow_id\":1,\"uid\":{:?}}}\n", r.join(" "))).collect();
+            let _ = parse_bytes(json.as_bytes());
+        }
+    }
 }

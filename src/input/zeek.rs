@@ -309,7 +309,19 @@ pub fn read_file(
     cfg: &JoinConfig,
     zs: &mut ZeekSet,
 ) -> Result<u64, (u64, u64, CaptureErrorKind)> {
-    let mut r = LineReader::open(p).map_err(|e| (0, 0, CaptureErrorKind::Io(e.to_string())))?;
+    let r = LineReader::open(p).map_err(|e| (0, 0, CaptureErrorKind::Io(e.to_string())))?;
+    read_lines(r, lp, fmt, file, cfg, zs)
+}
+
+/// [`read_file`] on any line source (the fuzz target feeds bytes).
+pub fn read_lines(
+    mut r: LineReader,
+    lp: LogPath,
+    fmt: LogFormat,
+    file: u16,
+    cfg: &JoinConfig,
+    zs: &mut ZeekSet,
+) -> Result<u64, (u64, u64, CaptureErrorKind)> {
     let mut hdr = Header::default();
     let mut records = 0u64;
     loop {
