@@ -85,7 +85,7 @@ fn every_zeek_log_set_reads_and_joins_names_on_uid() {
             continue;
         }
         sets += 1;
-        let set = read_zeek_set(&[dir.clone()], &JoinConfig::default())
+        let set = read_zeek_set(std::slice::from_ref(&dir), &JoinConfig::default())
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         assert_eq!(set.bad_lines, 0, "{}: unreadable lines", dir.display());
         let uids = conn_uids(&dir.join("conn.log"));
@@ -161,7 +161,10 @@ fn audit_json(inputs: &[&Path], extra: &[&str]) -> Value {
 }
 
 /// Per area: (flows, packets, bytes up, bytes down), and per destination (flows, bytes).
-fn areas(r: &Value) -> BTreeMap<String, (u64, u64, u64, u64, BTreeMap<String, (u64, u64)>)> {
+/// (flows, packets, bytes up, bytes down, per destination (flows, bytes)).
+type AreaFigures = (u64, u64, u64, u64, BTreeMap<String, (u64, u64)>);
+
+fn areas(r: &Value) -> BTreeMap<String, AreaFigures> {
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap();
     r["areas"]
         .as_array()
@@ -205,7 +208,7 @@ fn zeek_round_trip_gives_the_captures_report() {
         let pcap = week(capture);
         let mut w = ZeekWriter::new(300);
         let r = run_files(
-            &[pcap.clone()],
+            std::slice::from_ref(&pcap),
             EngineConfig::default(),
             1,
             false,
@@ -299,7 +302,7 @@ fn a_directory_of_rotated_gzip_logs_is_one_dataset() {
     let mut all = ZeekWriter::new(300);
     let mut first = Vec::new();
     run_files(
-        &[pcap.clone()],
+        std::slice::from_ref(&pcap),
         EngineConfig::default(),
         1,
         false,

@@ -103,15 +103,14 @@ fn path_from_fields(f: &[String]) -> LogPath {
     }
 }
 
+/// A file of a set: its index in the input list, its log path and format.
+pub type SetFile = (usize, LogPath, LogFormat);
+
 /// Files of one rotation interval together: same directory, same name after the log's path
 /// (`conn.log` with `ssl.log`; `conn.10:00:00-11:00:00.log.gz` with `ssl.10:00:00-11:00:00...`),
 /// in key order (rotated names sort by time). Conn logs first within a set.
-pub fn group_sets(
-    paths: &[std::path::PathBuf],
-    files: &[(usize, LogPath, LogFormat)],
-) -> Vec<Vec<(usize, LogPath, LogFormat)>> {
-    let mut groups: std::collections::BTreeMap<(String, String), Vec<(usize, LogPath, LogFormat)>> =
-        Default::default();
+pub fn group_sets(paths: &[std::path::PathBuf], files: &[SetFile]) -> Vec<Vec<SetFile>> {
+    let mut groups: std::collections::BTreeMap<(String, String), Vec<SetFile>> = Default::default();
     for &(i, lp, f) in files {
         let Some(p) = paths.get(i) else { continue };
         groups.entry(set_key(p)).or_default().push((i, lp, f));

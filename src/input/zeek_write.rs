@@ -41,6 +41,9 @@ struct WFlow {
     quic_version: Option<u32>,
 }
 
+/// Answers (address -> TTL) and CNAME chain written into one dns.log row.
+type DnsRow = (BTreeMap<IpAddr, Nanos>, Vec<String>);
+
 /// Collects flows (as they end) and writes them as one set of Zeek logs.
 #[derive(Default)]
 pub struct ZeekWriter {
@@ -56,7 +59,7 @@ fn uid(n: u64) -> String {
     let mut s = String::from("C");
     for _ in 0..17 {
         s.push(char::from(A[(x % 62) as usize]));
-        x = x / 62 ^ n.rotate_left(17).wrapping_mul(31);
+        x = (x / 62) ^ n.rotate_left(17).wrapping_mul(31);
     }
     s
 }
@@ -338,8 +341,7 @@ impl ZeekWriter {
             rows: Vec::new(),
         };
         // DNS rows: (flow index, query) -> answers (address, ttl ns), CNAMEs.
-        let mut dns_rows: BTreeMap<(usize, String), (BTreeMap<IpAddr, Nanos>, Vec<String>)> =
-            BTreeMap::new();
+        let mut dns_rows: BTreeMap<(usize, String), DnsRow> = BTreeMap::new();
         let mut by_query: BTreeMap<&str, Vec<(Nanos, usize)>> = BTreeMap::new();
         for (i, f) in self.flows.iter().enumerate() {
             if f.app == Some(App::Dns) && f.source == Some(HostSource::DnsQuery) {
