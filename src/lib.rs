@@ -15,6 +15,7 @@ pub mod cli;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+pub mod input;
 pub mod pipeline;
 pub mod proto;
 pub mod report;

@@ -461,7 +461,7 @@ fn silent_and_seen_agree_with_the_flow_log_on_every_week_and_build() {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "pcapng"))
         .collect();
-    assert_eq!(weeks.len(), 5);
+    assert!(weeks.len() >= 5, "weeks: {weeks:?}");
     let mut checked = 0;
     for week in &weeks {
         for build in std::iter::once(None).chain(builds.iter().map(Some)) {
@@ -528,5 +528,5 @@ fn silent_and_seen_agree_with_the_flow_log_on_every_week_and_build() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 5 * (builds.len() + 1));
+    assert_eq!(checked, weeks.len() * (builds.len() + 1));
 }

@@ -169,64 +169,85 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     let mut summary = Summary::default();
     let unplaced = [UNPLACED.to_string()];
     let mut write_error: Option<io::Error> = None;
-    let result = run_files(
-        files,
-        engine_config(a),
-        a.threads,
-        !a.quiet,
-        &mut |flow, file| {
-            let interim = flow.interim().is_some();
-            let m = match_flow(&mut matcher, flow);
-            let (areas, endpoints): (&[String], Vec<String>) = match &m {
-                Some(r) if r.areas.is_empty() => (
-                    &unplaced,
-                    r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-                ),
-                Some(r) => (
-                    &r.areas,
-                    r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-                ),
-                None => (&[], Vec::new()),
-            };
-            if !interim {
-                summary.add(flow);
+    // Zeek/Suricata logs instead of packets (detected from the bytes; a directory is logs).
+    let log_input = crate::input::is_log_input(files);
+    let log_unknown: Vec<&'static str> = if log_input {
+        crate::input::unknown_for(files)
+    } else {
+        Vec::new()
+    };
+    let mut on_flow = |flow: &Flow, file: &str| {
+        let interim = flow.interim().is_some();
+        let m = match_flow(&mut matcher, flow);
+        let (areas, endpoints): (&[String], Vec<String>) = match &m {
+            Some(r) if r.areas.is_empty() => (
+                &unplaced,
+                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+            ),
+            Some(r) => (
+                &r.areas,
+                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+            ),
+            None => (&[], Vec::new()),
+        };
+        if !interim {
+            summary.add(flow);
+        }
+        agg.add(
+            flow,
+            &FlowMatch {
+                areas,
+                pattern: endpoints.first().map(String::as_str),
+                shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
+                endpoints: &endpoints,
+            },
+        );
+        if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
+            if !interim && agg.in_scope(flow) && !flow.ech_outer {
+                g.add(r);
             }
-            agg.add(
-                flow,
-                &FlowMatch {
-                    areas,
-                    pattern: endpoints.first().map(String::as_str),
-                    shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
-                    endpoints: &endpoints,
-                },
-            );
-            if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
-                if !interim && agg.in_scope(flow) && !flow.ech_outer {
-                    g.add(r);
-                }
+        }
+        if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
+            let mut rec = FlowRecord::new(flow, file, areas, &endpoints)
+                .shared(m.as_ref().is_some_and(|r| r.shared_infrastructure()));
+            if log_input {
+                rec.unknown = Some(&log_unknown);
             }
-            if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
-                if let Err(e) = w.write(
-                    &FlowRecord::new(flow, file, areas, &endpoints)
-                        .shared(m.as_ref().is_some_and(|r| r.shared_infrastructure())),
-                ) {
-                    write_error = Some(e);
-                }
+            if let Err(e) = w.write(&rec) {
+                write_error = Some(e);
             }
-        },
-    );
+        }
+    };
+    let (result, log_warnings, log_formats) = if log_input {
+        let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
+        let r = RunResult {
+            files: lr.files,
+            engines: Vec::new(),
+        };
+        (r, lr.warnings, lr.file_formats)
+    } else {
+        let r = run_files(files, engine_config(a), a.threads, !a.quiet, &mut on_flow);
+        (r, Vec::new(), Vec::new())
+    };
     if let Some(w) = log.take() {
         if let Err(e) = w.finish() {
             write_error.get_or_insert(e);
         }
     }
     let mut warnings = warnings(&result);
+    warnings.extend(log_warnings);
     warnings.extend(names_dropped_warning(summary.names_dropped, a));
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
         say!("egressmap: {e}");
     }
     let mut report = build_report(&db, sigdir, a, agg, &result, warnings.clone());
     report.build_guess = guesser.as_ref().map(BuildGuesser::to_model);
+    if log_input {
+        report.unknown = log_unknown.iter().map(|s| s.to_string()).collect();
+        for (i, f) in report.inputs.iter_mut().zip(&log_formats) {
+            i.format = f.map(|f| f.as_str().to_string());
+        }
+    }
 
     let want_report = a.report.is_some() || !flows_to_stdout;
     if want_report {
@@ -368,6 +389,7 @@ fn build_report(
             }
             .to_string(),
             error: f.error.as_ref().map(|e| e.to_string()),
+            format: None,
         })
         .collect();
     let (e, _, _) = Engine::merged_stats(&r.engines);

@@ -185,6 +185,7 @@ impl Sink<'_> {
             records: counters.packets_received,
             status: "ok".to_string(),
             error: None,
+            format: None,
         }];
         let mut r = self
             .agg

@@ -468,6 +468,7 @@ impl Aggregator {
             },
             capture: None,
             build_guess: None,
+            unknown: Vec::new(),
         }
     }
 }

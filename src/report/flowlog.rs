@@ -55,6 +55,10 @@ pub struct FlowRecord<'a> {
     /// records counts final records only, or takes each interim record's growth.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interim: bool,
+    /// Flows read from Zeek/Suricata logs: the fields those logs do not record (their values
+    /// here are defaults, not observations). Absent for flows from packets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<&'a [&'static str]>,
 }
 
 impl<'a> FlowRecord<'a> {
@@ -91,6 +95,7 @@ impl<'a> FlowRecord<'a> {
             endpoints,
             shared_infrastructure: false,
             interim: flow.interim().is_some(),
+            unknown: None,
         }
     }
 

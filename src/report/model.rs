@@ -42,6 +42,10 @@ pub struct Report {
     /// `--guess-build`: builds and editions ranked by fit (absent without the flag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_guess: Option<BuildGuess>,
+    /// Fields the inputs do not record (Zeek/Suricata logs: `ech`, `vlan`, `packets_read`, ...):
+    /// their values in this report are unknown, not zero. Absent for packet captures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
 }
 
 /// Which Windows build and edition the capture looks like (`audit --guess-build`).
@@ -88,6 +92,9 @@ pub struct Input {
     /// `ok`, `partial` or `failed`.
     pub status: String,
     pub error: Option<String>,
+    /// For logs: `zeek`, `zeek-json` or `suricata-eve` (absent for packet captures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
