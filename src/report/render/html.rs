@@ -412,6 +412,6 @@ pub fn render(r: &Report) -> String {
         }
         o.push_str("</ul>");
     }
-    let _ = write!(o, "<script>{SORT_SCRIPT}</script></body></html>\n");
+    let _ = writeln!(o, "<script>{SORT_SCRIPT}</script></body></html>");
     o
 }
