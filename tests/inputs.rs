@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_egressmap");
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 fn p(path: &Path) -> &str {
@@ -57,11 +59,11 @@ fn nonsense_values_are_usage_errors() {
 fn signatures_areas_and_empty_lists() {
     let (code, out, _) = run(&["signatures", "areas"]);
     assert_eq!(code, 0);
-    let ids: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.split('\t').next())
-        .collect();
-    assert!(ids.contains(&"diagnostic-data") && ids.contains(&"windows-update"), "{out}");
+    let ids: Vec<&str> = out.lines().filter_map(|l| l.split('\t').next()).collect();
+    assert!(
+        ids.contains(&"diagnostic-data") && ids.contains(&"windows-update"),
+        "{out}"
+    );
     // Every listed area lists something for all builds.
     let (code, out, err) = run(&["signatures", "list", "--area", "windows-update"]);
     assert_eq!(code, 0, "{err}");
@@ -70,7 +72,10 @@ fn signatures_areas_and_empty_lists() {
     let (code, out, err) = run(&["signatures", "list", "--area", "telemetry"]);
     assert_ne!(code, 0);
     assert!(out.is_empty());
-    assert!(err.contains("unknown area \"telemetry\"") && err.contains("diagnostic-data"), "{err}");
+    assert!(
+        err.contains("unknown area \"telemetry\"") && err.contains("diagnostic-data"),
+        "{err}"
+    );
     // A real area with no row in that build/edition: said, not silent.
     let areas = run(&["signatures", "areas", "--build", "1709"]).1;
     if let Some(empty) = areas.lines().find(|l| l.ends_with("patterns: 0")) {
@@ -85,7 +90,10 @@ fn signatures_areas_and_empty_lists() {
 fn open_failures_say_what_failed() {
     let (code, _, err) = run(&["audit", "/nonexistent/x.pcap"]);
     assert_eq!(code, 3);
-    assert!(err.contains("/nonexistent/x.pcap: cannot open: No such file"), "{err}");
+    assert!(
+        err.contains("/nonexistent/x.pcap: cannot open: No such file"),
+        "{err}"
+    );
     assert!(!err.contains("record 0"), "{err}");
     let d = std::env::temp_dir().join(format!("egressmap-inputs-open-{}", std::process::id()));
     std::fs::create_dir_all(&d).expect("dir");

@@ -321,7 +321,11 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
     let (code, out, _) = run_code(&["compare", p(&saved[0]), p(&saved[1]), "--json"]);
     assert_eq!(code, 1, "areas went silent: compare exits 1, like diff");
     let c: Value = serde_json::from_str(&out).expect("compare --json parses");
-    assert_eq!(c["warnings"], Value::Array(vec![]), "same build, edition, scope, span");
+    assert_eq!(
+        c["warnings"],
+        Value::Array(vec![]),
+        "same build, edition, scope, span"
+    );
     assert_eq!(c["changed"], true);
     let with = |change: &str| -> BTreeSet<String> {
         c["areas"]
@@ -372,7 +376,13 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
     let (code, out, _) = run_code(&["compare", p(&saved[0]), p(&saved[0]), "--json"]);
     assert_eq!(code, 0, "{out}");
     let same: Value = serde_json::from_str(&out).expect("json");
-    for section in ["areas", "destinations", "undocumented", "unattributed", "ech"] {
+    for section in [
+        "areas",
+        "destinations",
+        "undocumented",
+        "unattributed",
+        "ech",
+    ] {
         for r in same[section].as_array().expect(section) {
             assert_eq!(r["change"], "same", "{section}: {r}");
         }
@@ -433,7 +443,11 @@ fn compare_warns_on_different_settings_and_covers_every_section() {
         .filter_map(Value::as_str)
         .collect();
     let all = w.join("\n");
-    for word in ["different builds", "different editions", "count different flows"] {
+    for word in [
+        "different builds",
+        "different editions",
+        "count different flows",
+    ] {
         assert!(all.contains(word), "{word:?} not in {all}");
         assert!(err.contains(word), "--json also says it on stderr: {err}");
     }
@@ -458,12 +472,24 @@ fn compare_warns_on_different_settings_and_covers_every_section() {
             .cloned()
             .expect("total row")
     };
-    assert_eq!(total("unattributed")["flows_a"], ra["unattributed"]["flows"]);
-    assert_eq!(total("unattributed")["flows_b"], rb["unattributed"]["flows"]);
+    assert_eq!(
+        total("unattributed")["flows_a"],
+        ra["unattributed"]["flows"]
+    );
+    assert_eq!(
+        total("unattributed")["flows_b"],
+        rb["unattributed"]["flows"]
+    );
     assert_eq!(total("ech")["flows_a"], ra["ech"]["flows"]);
     assert_eq!(total("ech")["flows_b"], rb["ech"]["flows"]);
     // grew/shrank never contradict the numbers.
-    for section in ["areas", "destinations", "undocumented", "unattributed", "ech"] {
+    for section in [
+        "areas",
+        "destinations",
+        "undocumented",
+        "unattributed",
+        "ech",
+    ] {
         for r in c[section].as_array().expect(section) {
             let (fa, fb, ba, bb) = (
                 u(r, "flows_a"),

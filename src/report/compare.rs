@@ -400,8 +400,14 @@ pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
     }
     for (title, rows) in [
         ("destinations that changed", &c.destinations),
-        ("undocumented hosts that changed (by domain)", &c.undocumented),
-        ("shared cloud infrastructure that changed", &c.shared_infrastructure),
+        (
+            "undocumented hosts that changed (by domain)",
+            &c.undocumented,
+        ),
+        (
+            "shared cloud infrastructure that changed",
+            &c.shared_infrastructure,
+        ),
         ("unattributed traffic that changed", &c.unattributed),
         ("ECH (outer-name) traffic that changed", &c.ech),
     ] {
@@ -509,7 +515,12 @@ mod tests {
         b.scope.ipv4_only = true;
         b.span_seconds = 86_400.0;
         let w = warnings(&a, &b).join("\n");
-        for word in ["builds", "editions", "count different flows", "span different"] {
+        for word in [
+            "builds",
+            "editions",
+            "count different flows",
+            "span different",
+        ] {
             assert!(w.contains(word), "{word} missing in {w}");
         }
     }

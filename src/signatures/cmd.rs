@@ -283,7 +283,7 @@ fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
             for a in db.areas() {
                 let mut pats: Vec<&str> = db
                     .endpoints_for(build.as_deref(), edition.as_deref())
-                    .filter(|e| e.areas.iter().any(|x| *x == a.id))
+                    .filter(|e| e.areas.contains(&a.id))
                     .map(|e| e.pattern.as_str())
                     .collect();
                 pats.sort_unstable();
