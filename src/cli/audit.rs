@@ -218,6 +218,29 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             }
         }
     };
+    // Several captures: read in time order, each once (decided before the pipeline runs).
+    let mut plan_warnings = Vec::new();
+    let planned;
+    let files = if log_input {
+        files
+    } else {
+        match super::inputs::plan(files) {
+            Ok(p) => {
+                if !a.quiet {
+                    for n in &p.notes {
+                        say!("egressmap: {}", term(n));
+                    }
+                }
+                plan_warnings = p.warnings;
+                planned = p.files;
+                &planned[..]
+            }
+            Err(e) => {
+                say!("egressmap: {}", term(&e));
+                return EXIT_USAGE;
+            }
+        }
+    };
     let (result, log_warnings, log_formats) = if log_input {
         let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
         let r = RunResult {
@@ -234,7 +257,8 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             write_error.get_or_insert(e);
         }
     }
-    let mut warnings = warnings(&result);
+    let mut warnings = plan_warnings;
+    warnings.extend(self::warnings(&result));
     warnings.extend(log_warnings);
     warnings.extend(names_dropped_warning(summary.names_dropped, a));
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
