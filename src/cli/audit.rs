@@ -83,6 +83,26 @@ pub fn match_flow(m: &mut Matcher, f: &Flow) -> Option<Arc<MatchResult>> {
     r.is_match().then_some(r)
 }
 
+/// A match's areas ([`UNPLACED`] for an endpoint without one; none without a match) and the
+/// patterns of its endpoints, as the flow log and the report record them.
+pub fn areas_endpoints<'a>(
+    m: &'a Option<Arc<MatchResult>>,
+    unplaced: &'a [String],
+) -> (&'a [String], Vec<String>) {
+    let Some(r) = m else {
+        return (&[], Vec::new());
+    };
+    let areas = if r.areas.is_empty() {
+        unplaced
+    } else {
+        &r.areas
+    };
+    (
+        areas,
+        r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+    )
+}
+
 fn open_output(path: &Path) -> io::Result<Box<dyn Write>> {
     if path.as_os_str() == "-" {
         Ok(Box::new(BufWriter::new(io::stdout().lock())))
@@ -179,17 +199,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     let mut on_flow = |flow: &Flow, file: &str| {
         let interim = flow.interim().is_some();
         let m = match_flow(&mut matcher, flow);
-        let (areas, endpoints): (&[String], Vec<String>) = match &m {
-            Some(r) if r.areas.is_empty() => (
-                &unplaced,
-                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-            ),
-            Some(r) => (
-                &r.areas,
-                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-            ),
-            None => (&[], Vec::new()),
-        };
+        let (areas, endpoints) = areas_endpoints(&m, &unplaced);
         if !interim {
             summary.add(flow);
         }
