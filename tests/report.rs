@@ -675,3 +675,44 @@ fn ech_inferred_name_is_reported_apart_from_documented_areas() {
         md.contains(r"| settings-win\.data\.microsoft\.com | cloudflare-ech\.com | 1 | settings |")
     );
 }
+
+/// On an 80-column terminal every line of the table fits, except the turn-off links (a cut URL
+/// is useless); names and numbers are clipped with an ellipsis.
+#[test]
+fn table_fits_eighty_columns() {
+    use egressmap::report::model::Report;
+    use egressmap::report::render::{render, Format, Options};
+    let d = scratch("width");
+    let json = d.join("r.json");
+    run(&[
+        "audit",
+        p(&fixture("win11-enterprise.pcapng")),
+        "-q",
+        "--report",
+        "json",
+        "-o",
+        p(&json),
+    ]);
+    let r: Report =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("read")).expect("report");
+    let opt = Options {
+        colour: false,
+        full: false,
+        width: 80,
+    };
+    let text = render(&r, Format::Table, &opt);
+    let mut links = 0;
+    for line in text.lines() {
+        if line.trim_start().starts_with("turn off: https://") {
+            links += 1;
+            continue;
+        }
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(links > 0, "turn-off links are printed whole");
+    assert!(text.lines().count() < 250, "lists are collapsed");
+}

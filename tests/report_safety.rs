@@ -56,6 +56,15 @@ fn tampered(json: &str) -> String {
     r["inputs"][0]["name"] = "\u{1b}]8;;https://evil.example\u{1b}\\x.pcap".into();
     r["warnings"] = serde_json::json!(["\u{1b}[31mred\r\u{202e}txt.exe"]);
     r["build"] = "<script>alert(3)</script>".into();
+    // Every list that carries names: shared-cloud hosts too.
+    r["shared_infrastructure"] = serde_json::json!([{
+        "host": "\u{1b}[2Jx\u{9b}31m.blob.core.windows.net",
+        "pattern": "*.blob.core.windows.net\u{202e}",
+        "areas": ["\u{1b}]0;t\u{7}windows-update"],
+        "protocols_seen": ["HTTPS"], "flows": 1, "packets": 2, "bytes_up": 3, "bytes_down": 4,
+        "first_seen": null, "last_seen": null
+    }]);
+    r["totals"]["shared_infrastructure_flows"] = 1.into();
     serde_json::to_string(&r).expect("serialise")
 }
 

@@ -184,7 +184,7 @@ pub fn render(r: &Report) -> String {
         o,
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>egressmap report</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{}'">
-<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:left}}td.n{{text-align:right;white-space:nowrap}}td.t{{white-space:nowrap}}tr.area td{{background:#eef3f9;font-weight:bold}}.ms{{color:#b35900;font-weight:bold}}.muted{{color:#777}}th{{background:#f6f6f6}}table.sortable th:after{{content:" \2195";color:#aaa}}</style></head><body>
+<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:left}}td.n{{text-align:right;white-space:nowrap}}td.t{{white-space:nowrap}}tr.area td{{background:#eef3f9;font-weight:bold}}.ms{{color:#b35900;font-weight:bold}}.muted{{color:#777}}th{{background:#f6f6f6;white-space:nowrap}}table.sortable th:after{{content:" \2195";color:#aaa}}</style></head><body>
 <h1>egressmap report</h1>"#,
         script_hash()
     );
@@ -309,12 +309,16 @@ pub fn render(r: &Report) -> String {
     let un = &r.unattributed;
     let _ = write!(
         o,
-        "<h2>Unattributed</h2><p>{} flows without a name, {} up, {} down. Encrypted Client Hello: {} flows ({}).</p>",
+        "<h2>Unattributed</h2><p>{} flows without a name, {} up, {} down. Encrypted Client Hello: {} flows{}.</p>",
         un.flows,
         human_bytes(un.bytes_up),
         human_bytes(un.bytes_down),
         r.ech.flows,
-        esc(&r.ech.outer_names.join(", "))
+        if r.ech.outer_names.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", esc(&r.ech.outer_names.join(", ")))
+        }
     );
     if !r.shared_infrastructure.is_empty() {
         o.push_str("<h2>Shared cloud infrastructure</h2><p>Names a documented wildcard covers only because any customer of the cloud can own them; not counted as documented.</p><table id=\"shared\"><tr><th>Host</th><th>Pattern</th><th>Areas</th><th>Flows</th><th>Up</th><th>Down</th></tr>");
@@ -374,7 +378,7 @@ pub fn render(r: &Report) -> String {
     for d in &r.documented_not_seen {
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"t\">{}</td></tr>",
             esc(&d.pattern),
             esc(&d.areas.join(", ")),
             esc(&d.protocols.join(", "))

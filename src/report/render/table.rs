@@ -103,13 +103,18 @@ pub fn render(r: &Report, opt: &Options) -> String {
             .as_deref()
             .map(|e| format!(": {}", term(e)))
             .unwrap_or_default();
-        let _ = writeln!(
-            o,
-            "  input   {} ({} records, {}{err})",
-            term(&i.name),
-            i.records,
-            term(&i.status)
-        );
+        let name = term(&i.name);
+        let status = format!("({} records, {}{err})", i.records, term(&i.status));
+        // A path is never cut (it is what the user gave); its status moves to the next line.
+        if 10 + name.chars().count() + 1 + status.chars().count() <= width {
+            let _ = writeln!(o, "  input   {name} {status}");
+        } else {
+            let _ = writeln!(
+                o,
+                "  input   {name}\n          {}",
+                clip(&status, width - 10)
+            );
+        }
     }
     let _ = writeln!(
         o,
@@ -120,7 +125,7 @@ pub fn render(r: &Report, opt: &Options) -> String {
     );
     let _ = writeln!(
         o,
-        "  build   {} {}   signatures {}",
+        "  build   {} {}\n          signatures {}",
         term(r.build.as_deref().unwrap_or("all builds")),
         term(r.edition.as_deref().unwrap_or("")),
         term(&r.signatures_version)
@@ -133,7 +138,7 @@ pub fn render(r: &Report, opt: &Options) -> String {
     };
     let _ = writeln!(
         o,
-        "  counted {} of {} flows ({scope}), {} packets, {} up, {} down (of {} packets read)",
+        "  counted {} of {} flows ({scope})\n          {} packets, {} up, {} down (of {} packets read)",
         t.flows,
         t.flows_seen,
         t.packets,
@@ -295,21 +300,22 @@ pub fn render(r: &Report, opt: &Options) -> String {
     if !r.shared_infrastructure.is_empty() {
         let _ = writeln!(
             o,
-            "{} {} flows (any customer of the cloud can own these names; not counted as documented)",
+            "{} {} flows\n  (any customer of the cloud can own these names; not counted as documented)",
             st.bold("Shared cloud infrastructure:"),
             r.totals.shared_infrastructure_flows
         );
         for s in r.shared_infrastructure.iter().take(20) {
-            let _ = writeln!(
-                o,
-                "    {:<40} {:>7} {:>10} {:>10}  via {} ({})",
-                s.host,
+            // Names from packets (or a saved report): escaped like every other name.
+            let line = format!(
+                "{:<40} {:>7} {:>10} {:>10}  via {} ({})",
+                term(&s.host),
                 s.flows,
                 human_bytes(s.bytes_up),
                 human_bytes(s.bytes_down),
-                s.pattern,
-                s.areas.join(", ")
+                term(&s.pattern),
+                term(&s.areas.join(", "))
             );
+            let _ = writeln!(o, "    {}", clip(&line, width - 4));
         }
     }
     more(
@@ -328,12 +334,15 @@ pub fn render(r: &Report, opt: &Options) -> String {
             .collect();
         let _ = writeln!(
             o,
-            "{} {} flows, {} up, {} down; outer names: {}",
+            "{} {} flows, {} up, {} down\n    outer names: {}",
             st.bold("Encrypted Client Hello (real name hidden):"),
             r.ech.flows,
             human_bytes(r.ech.bytes_up),
             human_bytes(r.ech.bytes_down),
-            clip(&names.join(", "), if opt.full { usize::MAX } else { width })
+            clip(
+                &names.join(", "),
+                if opt.full { usize::MAX } else { width - 17 }
+            )
         );
         for i in &r.ech.inferred {
             let areas = if i.areas.is_empty() {
@@ -354,7 +363,7 @@ pub fn render(r: &Report, opt: &Options) -> String {
 
     let _ = writeln!(
         o,
-        "\n{} {} endpoints (listed for this build/edition, matched by no counted flow)",
+        "\n{} {} endpoints\n  (listed for this build/edition, matched by no counted flow)",
         st.bold("Documented but silent:"),
         r.documented_not_seen.len()
     );
