@@ -76,7 +76,12 @@ fn same_text(a: &str, b: &str, what: &str) {
             .enumerate()
             .find(|(_, (x, y))| x != y)
             .unwrap_or((0, ("", "")));
-        panic!("{what}: differ at line {}: {x:?} vs {y:?} ({} vs {} bytes)", n + 1, a.len(), b.len());
+        panic!(
+            "{what}: differ at line {}: {x:?} vs {y:?} ({} vs {} bytes)",
+            n + 1,
+            a.len(),
+            b.len()
+        );
     }
 }
 
@@ -107,7 +112,11 @@ fn each_machine_of_a_fleet_capture_gets_its_build() {
             c.documented_flows,
             c.areas.len()
         );
-        assert_eq!((g.build.as_str(), g.edition.as_str()), (build, edition), "{addr}");
+        assert_eq!(
+            (g.build.as_str(), g.edition.as_str()),
+            (build, edition),
+            "{addr}"
+        );
         assert!(c.documented_flows > 100 && c.documented_flows < c.flows);
         assert!(c.undocumented_flows > 0);
         assert!(!c.areas.is_empty());
@@ -137,7 +146,11 @@ fn each_machine_of_a_fleet_capture_gets_its_build() {
     );
     let r1: Report = serde_json::from_str(&t1).unwrap();
     assert_eq!(r1.clients.len(), 1);
-    let c = r.clients.iter().find(|c| c.address == "192.168.1.32").unwrap();
+    let c = r
+        .clients
+        .iter()
+        .find(|c| c.address == "192.168.1.32")
+        .unwrap();
     assert_eq!(r1.clients[0], *c);
     assert_eq!(r1.totals.flows, c.flows);
     assert_eq!(r1.client_filter, vec!["192.168.1.32/32".to_string()]);
@@ -193,7 +206,11 @@ fn merge_is_exact_and_associative() {
         [&ra, &rb, &rc].map(|p| p.to_str().unwrap()).to_vec(),
         "provenance in order"
     );
-    same_text(&without_provenance(&abc1), &together3, "merge(a, b, c) vs audit(a + b + c)");
+    same_text(
+        &without_provenance(&abc1),
+        &together3,
+        "merge(a, b, c) vs audit(a + b + c)",
+    );
 }
 
 #[test]
@@ -213,7 +230,9 @@ fn merge_refuses_different_settings_unless_forced() {
     assert_eq!(code, 0, "{err}");
     let r: Report = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert!(
-        r.warnings.iter().any(|w| w.contains("different build/edition")),
+        r.warnings
+            .iter()
+            .any(|w| w.contains("different build/edition")),
         "{:?}",
         r.warnings
     );

@@ -99,16 +99,15 @@ impl BuildGuesser {
             c.build_guess = if seen.is_empty() {
                 None
             } else {
-                self.rank(&seen)
-                    .into_iter()
-                    .next()
-                    .map(|(build, edition, score, precision, recall)| GuessRank {
+                self.rank(&seen).into_iter().next().map(
+                    |(build, edition, score, precision, recall)| GuessRank {
                         build,
                         edition,
                         score,
                         precision,
                         recall,
-                    })
+                    },
+                )
             };
         }
     }

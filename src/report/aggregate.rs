@@ -96,11 +96,15 @@ impl ClientNet {
         use std::net::IpAddr::{V4, V6};
         match (self.net, a) {
             (V4(n), V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(*a) & mask
             }
             (V6(n), V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(*a) & mask
             }
             _ => false,
@@ -115,9 +119,9 @@ impl std::str::FromStr for ClientNet {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let net: std::net::IpAddr = a
-            .parse()
-            .map_err(|_| format!("{s:?} is not an address or CIDR (10.0.0.5, 10.0.0.0/24, fd00::/64)"))?;
+        let net: std::net::IpAddr = a.parse().map_err(|_| {
+            format!("{s:?} is not an address or CIDR (10.0.0.5, 10.0.0.0/24, fd00::/64)")
+        })?;
         let max = if net.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
             None => max,

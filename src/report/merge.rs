@@ -77,7 +77,11 @@ pub fn incompatibility(a: &Report, b: &Report) -> Vec<String> {
 
 /// Sums reports in order. Refuses reports that count different things unless `force` (then
 /// the first report's settings are kept and a warning says what differed).
-pub fn merge(reports: Vec<Report>, force: bool, guess: Option<Guess<'_>>) -> Result<Report, String> {
+pub fn merge(
+    reports: Vec<Report>,
+    force: bool,
+    guess: Option<Guess<'_>>,
+) -> Result<Report, String> {
     let mut it = reports.into_iter();
     let Some(mut acc) = it.next() else {
         return Err("nothing to merge".to_string());
@@ -125,8 +129,7 @@ fn ts_nanos(s: &str) -> Option<u64> {
         return None;
     }
     let micros: u64 = frac.parse().ok()?;
-    secs.checked_mul(1_000_000_000)?
-        .checked_add(micros * 1_000)
+    secs.checked_mul(1_000_000_000)?.checked_add(micros * 1_000)
 }
 
 /// `a` then whatever of `b` is not in it.
@@ -179,14 +182,17 @@ fn merge_totals(a: Totals, b: &Totals) -> Totals {
         undocumented_flows: a.undocumented_flows + b.undocumented_flows,
         unattributed_flows: a.unattributed_flows + b.unattributed_flows,
         ech_flows: a.ech_flows + b.ech_flows,
-        shared_infrastructure_flows: a.shared_infrastructure_flows
-            + b.shared_infrastructure_flows,
+        shared_infrastructure_flows: a.shared_infrastructure_flows + b.shared_infrastructure_flows,
     }
 }
 
 fn merge_dest(a: Destination, b: Destination) -> Destination {
     Destination {
-        pattern: if a.pattern.is_empty() { b.pattern } else { a.pattern },
+        pattern: if a.pattern.is_empty() {
+            b.pattern
+        } else {
+            a.pattern
+        },
         protocols_seen: sorted_union(a.protocols_seen, b.protocols_seen),
         protocols_documented: a.protocols_documented,
         servers: merge_servers(a.servers, b.servers, MAX_SERVERS_PER_DESTINATION),
@@ -314,7 +320,9 @@ fn merge2(a: Report, b: Report, guess: Option<Guess<'_>>) -> Report {
     let (start_h, per, buckets) = timeline_shape(first_ns, last_ns);
 
     let mut warnings = union_ordered(a.warnings, b.warnings);
-    if a.unattributed.servers.len() >= UNNAMED_LISTED || b.unattributed.servers.len() >= UNNAMED_LISTED {
+    if a.unattributed.servers.len() >= UNNAMED_LISTED
+        || b.unattributed.servers.len() >= UNNAMED_LISTED
+    {
         let w = format!(
             "the merged unnamed-servers list sums each report's busiest {UNNAMED_LISTED} only"
         );
