@@ -141,7 +141,7 @@ pub fn run_files(
         let (opened, names) = (&opened, &names);
         let dispatcher =
             scope.spawn(move || dispatch(opened, paths, names, &table_cfg, work, progress));
-        merge_all(&rxs, &mut engines, &names, &mut |ev| {
+        merge_all(&rxs, &mut engines, names, &mut |ev| {
             if let Merged::Flow(f, name) = ev {
                 on_flow(f, name);
             }
@@ -191,13 +191,16 @@ fn run_single(
     }
 }
 
+/// Where the reader is: offset, file length, file name (for progress).
+type Position<'n> = (u64, u64, &'n str);
+
 /// Walk every record of every file in order, handing each to `each` with its file's index and
 /// `(offset, length, name)` of the file for progress; returns how each file went.
 fn read_files<'a>(
     opened: &'a [Result<CaptureFile, CaptureError>],
     paths: &[PathBuf],
     names: &[String],
-    each: &mut dyn FnMut(&Packet<'a>, u16, (u64, u64, &str)),
+    each: &mut dyn FnMut(&Packet<'a>, u16, Position<'_>),
 ) -> Vec<FileOutcome> {
     let mut files = Vec::with_capacity(paths.len());
     for (idx, (cap, path)) in opened.iter().zip(paths).enumerate() {
