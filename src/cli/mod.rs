@@ -17,6 +17,7 @@ mod audit;
 #[cfg(feature = "live")]
 mod capture;
 mod guess;
+mod inputs;
 
 /// How a finished flow is matched (shared with tests that check areas per flow).
 pub use audit::match_flow;
