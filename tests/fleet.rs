@@ -67,6 +67,25 @@ fn without_provenance(path: &Path) -> String {
     format!("{}\n}}\n", &text[..at])
 }
 
+/// `audit` of several captures warns when they overlap in time (packets captured twice would
+/// count twice); captures of different machines overlap by nature and the warning is about
+/// reading them as one dataset, which a merge does not do. Removes exactly those warnings.
+fn without_overlap_warnings(text: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    let w = v["warnings"].as_array().unwrap();
+    assert!(
+        w.iter()
+            .all(|w| w.as_str().unwrap().contains("the captures overlap")),
+        "{w:?}"
+    );
+    let start = text.find("\n  \"warnings\": [").unwrap();
+    let end = start + text[start..].find("\n  ],\n").map(|e| e + 5).unwrap_or(0);
+    if w.is_empty() {
+        return text.to_string();
+    }
+    format!("{}\n  \"warnings\": [],{}", &text[..start], &text[end..])
+}
+
 /// Equal texts, or the first differing line.
 fn same_text(a: &str, b: &str, what: &str) {
     if a != b {
@@ -170,8 +189,8 @@ fn merge_is_exact_and_associative() {
     audit(&[&a], &g, &ra);
     audit(&[&b], &g, &rb);
     audit(&[&c], &g, &rc);
-    let together = audit(&[&a, &b], &g, &tmp("ab-audit.json"));
-    let together3 = audit(&[&a, &b, &c], &g, &tmp("abc-audit.json"));
+    let together = without_overlap_warnings(&audit(&[&a, &b], &g, &tmp("ab-audit.json")));
+    let together3 = without_overlap_warnings(&audit(&[&a, &b, &c], &g, &tmp("abc-audit.json")));
 
     let ab = tmp("ab.json");
     let (code, err) = merge(&[&ra, &rb], &ab, &[]);
