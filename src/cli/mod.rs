@@ -18,6 +18,7 @@ mod audit;
 mod capture;
 pub mod docs;
 mod guess;
+mod inputs;
 
 /// How a finished flow is matched (shared with tests that check areas per flow).
 pub use audit::match_flow;
