@@ -207,9 +207,11 @@ mod live {
             batches.push(Arc::new(b));
             let mut runs = Vec::new();
             for threads in [1, 2] {
-                let mut cfg = EngineConfig::default();
                 // A snapshot every capture hour: open flows show as interim records.
-                cfg.snapshot_every = Some(3_600_000_000_000);
+                let cfg = EngineConfig {
+                    snapshot_every: Some(3_600_000_000_000),
+                    ..EngineConfig::default()
+                };
                 let seen = AtomicU64::new(0);
                 let seen_while_running = AtomicU64::new(0);
                 let counters = LiveCounters::default();
