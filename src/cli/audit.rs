@@ -268,6 +268,10 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
         }
     }
     if let Some(e) = write_error {
+        // `--flows - | head`: the reader went away, as quiet as `head` itself.
+        if flows_to_stdout && e.kind() == io::ErrorKind::BrokenPipe {
+            return EXIT_OK;
+        }
         say!("egressmap: cannot write flow log: {e}");
         return EXIT_OUTPUT;
     }
@@ -549,17 +553,22 @@ pub fn rerender(a: &ReportArgs) -> u8 {
     }
 }
 
-/// `egressmap compare A.json B.json`.
+/// `egressmap compare A.json B.json`: exits like `diff`, 0 when nothing changed beyond 10%, 1
+/// when something did (or, with `--fail-on`, when one of those kinds of change occurred).
 pub fn compare(a: &CompareArgs) -> u8 {
     let (ra, rb) = match (load_report(&a.a), load_report(&a.b)) {
         (Ok(x), Ok(y)) => (x, y),
         (Err(e), _) | (_, Err(e)) => {
-            say!("egressmap: {e}");
+            say!("egressmap: {}", term(&e));
             return EXIT_FAILED;
         }
     };
     let c = crate::report::compare::compare(&ra, &rb);
     let text = if a.json {
+        // The table carries its warnings; JSON on stdout is for machines, so say them here too.
+        for w in &c.warnings {
+            say!("egressmap: warning: {w}");
+        }
         serde_json::to_string_pretty(&c).unwrap_or_default() + "\n"
     } else {
         crate::report::compare::render_table(
@@ -568,8 +577,12 @@ pub fn compare(a: &CompareArgs) -> u8 {
             &a.b.display().to_string(),
         )
     };
-    match io::stdout().lock().write_all(text.as_bytes()) {
-        Ok(()) => EXIT_OK,
-        Err(_) => EXIT_OUTPUT,
+    if let Err(code) = write_text(None, &text, "comparison") {
+        return code;
+    }
+    if c.fails(&a.fail_on) {
+        EXIT_PARTIAL
+    } else {
+        EXIT_OK
     }
 }
