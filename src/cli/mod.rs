@@ -17,6 +17,7 @@ mod audit;
 #[cfg(feature = "live")]
 mod capture;
 mod guess;
+mod inputs;
 
 /// How a finished flow is matched (shared with tests that check areas per flow).
 pub use audit::match_flow;
@@ -363,11 +364,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(n.saturating_mul(mult))
 }
 
-/// One worker by default: in this pipeline every worker walks and decodes every record, so a
-/// second worker does not make a run faster (measured: `-j2` 1.0-1.65x the wall of `-j1` on the
-/// 1 GiB capture) and, live, can starve the capture thread. `--threads N` still shards flows.
+/// One worker per core: a dispatcher hands each record to the worker owning its flow, so a
+/// second worker halves the per-flow work (see README: Threads). One core: one thread, no
+/// dispatcher.
 fn default_threads() -> usize {
-    1
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub fn main() -> ExitCode {
