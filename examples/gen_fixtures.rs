@@ -9,6 +9,8 @@ mod flows;
 #[path = "synth/mod.rs"]
 mod synth;
 
+#[path = "fixtures/framings.rs"]
+mod framings;
 #[path = "fixtures/names.rs"]
 mod names;
 #[path = "fixtures/reports.rs"]
@@ -75,6 +77,10 @@ struct Fixture {
     truncated_records: u64,
     format: &'static str,
     link_types: Vec<u32>,
+    /// Packets of framings not decoded, per kind as the audit warning names them.
+    unsupported: Vec<(&'static str, u64)>,
+    /// Report-level DNS view: every name looked up and how many queries asked it.
+    dns_names: Vec<(String, u64)>,
 }
 
 impl Fixture {
@@ -89,6 +95,8 @@ impl Fixture {
             truncated_records: 0,
             format: "pcap",
             link_types: Vec::new(),
+            unsupported: Vec::new(),
+            dns_names: Vec::new(),
         }
     }
 
@@ -1104,6 +1112,7 @@ fn main() {
         .iter()
         .chain(names::GENS)
         .chain(names::DNS_GENS)
+        .chain(framings::GENS)
         .map(|g| g(&dir))
         .collect();
     let expected: Vec<Value> = fixtures
@@ -1120,6 +1129,22 @@ fn main() {
                 "flows": fx.flows.iter().map(flow_json).collect::<Vec<_>>(),
             });
             names::run_options(fx.file, &mut v);
+            if !fx.unsupported.is_empty() {
+                v["unsupported"] = fx
+                    .unsupported
+                    .iter()
+                    .map(|(k, n)| (k.to_string(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            if !fx.dns_names.is_empty() {
+                v["dns_names"] = fx
+                    .dns_names
+                    .iter()
+                    .map(|(k, n)| (k.clone(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
             v
         })
         .collect();

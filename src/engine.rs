@@ -1064,7 +1064,8 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
         },
     };
     ctx.stats.dns_messages += 1;
-    for (q, _) in &m.questions {
+    // A query for the root (`NS .`) names nothing.
+    for (q, _) in m.questions.iter().filter(|(q, _)| !q.is_empty()) {
         let n = ctx.names.get(q, ctx.stats);
         flow.set_host(n, HostSource::DnsQuery);
     }

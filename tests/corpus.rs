@@ -53,12 +53,35 @@ fn run(path: &Path) -> Vec<OurFlow> {
                 proto: f.protocol_name(),
                 client: endpoint(f.client().0, f.client().1),
                 server: endpoint(f.server().0, f.server().1),
-                names: f.names().iter().map(|n| n.to_string()).collect(),
-                host: f.host.as_deref().map(str::to_string),
+                names: f.names().iter().map(|n| tshark_view(n)).collect(),
+                host: f.host.as_deref().map(tshark_view),
             });
         },
     );
     flows
+}
+
+/// Our name as tshark displays it: we write a byte that is not valid UTF-8 as `\\ddd` (octal,
+/// >= `\\200`), tshark as U+FFFD (losing it). Decode our escapes and replace as tshark does.
+fn tshark_view(name: &str) -> String {
+    let b = name.as_bytes();
+    let mut raw = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let esc = b.get(i + 1..i + 4).filter(|d| {
+            b[i] == b'\\'
+                && matches!(d[0], b'2' | b'3')
+                && d.iter().all(|c| (b'0'..=b'7').contains(c))
+        });
+        if let Some(d) = esc {
+            raw.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
+            i += 4;
+        } else {
+            raw.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&raw).into_owned()
 }
 
 /// The oracle's name as we would report it: lowercase, no port, no trailing dot/whitespace.

@@ -64,6 +64,8 @@ fn run_with(
             "ech_outer": f.ech_outer,
             "areas": areas,
             "shared_infrastructure": m.as_ref().is_some_and(|r| r.shared_infrastructure()),
+            "names": f.names().iter().map(|n| &**n).collect::<Vec<_>>(),
+            "names_unlisted": f.extra().names_dropped,
         }));
     });
     (flows, r)
@@ -120,6 +122,7 @@ fn fixtures_match_expectations_field_by_field() {
                 "ech_outer",
                 "areas",
                 "shared_infrastructure",
+                "names_unlisted",
             ] {
                 if let Some(w) = want.get(field) {
                     if got[field] != *w {
@@ -129,6 +132,27 @@ fn fixtures_match_expectations_field_by_field() {
                         ));
                     }
                 }
+            }
+            if want.get("names_checked").is_some() && got["names"] != want["names"] {
+                failures.push(format!(
+                    "{file}: {} -> {}: names are {}, expected {}",
+                    want["client"], want["server"], got["names"], want["names"]
+                ));
+            }
+        }
+        if let Some(want) = fx.get("unsupported").and_then(Value::as_object) {
+            let mut got = serde_json::Map::new();
+            for e in &result.engines {
+                for (kind, n) in &e.stats.unsupported_framing.kinds {
+                    let k = kind.to_string();
+                    let prev = got.get(&k).and_then(Value::as_u64).unwrap_or(0);
+                    got.insert(k, Value::from(prev + n));
+                }
+            }
+            if &got != want {
+                failures.push(format!(
+                    "{file}: unsupported framings {got:?}, expected {want:?}"
+                ));
             }
         }
         let want_n = fx["flows"].as_array().map_or(0, Vec::len);

@@ -14,12 +14,17 @@ use sha2::Sha256;
 pub const V1: u32 = 1;
 pub const V2: u32 = 0x6b33_43cf;
 pub const DRAFT29: u32 = 0xff00_001d;
+/// mvfst (Facebook): `MVFST_D24` keeps the draft-22 salt, `MVFST` the draft-23 one.
+pub const MVFST_D24: u32 = 0xface_b001;
+pub const MVFST: u32 = 0xface_b002;
 
 fn salt(version: u32) -> [u8; 20] {
     let hex = match version {
         V1 => "38762cf7f55934b34d179ae6a4c80cadccbb7f0a",
         V2 => "0dede3def700a6db819381be6e269dcbf9bd2ed9",
         DRAFT29 => "afbfec289993d24c9e9786f19c6111e04390a899",
+        MVFST_D24 => "7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a",
+        MVFST => "c3eef712c72ebb5a11a7d2432bb46365bef9f502",
         _ => panic!("synth: no salt for QUIC version {version:#x}"),
     };
     let mut out = [0u8; 20];

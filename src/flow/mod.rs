@@ -109,6 +109,8 @@ pub struct Counters {
 
 /// The names a flow carried, bounded so that a hostile flow cannot grow memory.
 pub const MAX_NAMES_PER_FLOW: usize = 64;
+/// Unlisted names of one flow remembered (as 8-byte hashes) to count each once.
+pub const UNLISTED_TRACKED: usize = 4096;
 /// Largest `--max-names-per-flow` (the per-flow bound is stored in a byte).
 pub const NAMES_PER_FLOW_LIMIT: usize = 255;
 
@@ -187,8 +189,12 @@ pub enum InterimKind {
 #[derive(Clone, Debug, Default)]
 pub struct Extra {
     pub names: Vec<Arc<str>>,
-    /// Names not kept because the flow already had `names_cap` of them.
+    /// Distinct names not kept because the flow already had `names_cap` of them (the flow
+    /// log's `names_unlisted`).
     pub names_dropped: u32,
+    /// Hashes of the names counted in `names_dropped`, so a name seen again (a DNS response
+    /// repeating its query's question) is counted once; at most [`UNLISTED_TRACKED`].
+    pub unlisted_seen: Option<Box<std::collections::HashSet<u64>>>,
     /// ECH flows: the name this client looked up whose HTTPS record named the outer SNI as its
     /// ECH public name (see `resolve::Resolver::lookup_ech`). Inferred, never observed.
     pub inferred_host: Option<Arc<str>>,
@@ -207,6 +213,7 @@ pub struct Extra {
 static NO_EXTRA: Extra = Extra {
     names: Vec::new(),
     names_dropped: 0,
+    unlisted_seen: None,
     inferred_host: None,
     quic_version: None,
     http_path: None,
@@ -370,9 +377,24 @@ impl Flow {
         }
         if x.names.len() < cap {
             x.names.push(name.clone());
-        } else {
-            x.names_dropped += 1;
+            return;
         }
+        // Deterministic (SipHash with fixed keys): the count must not depend on the run.
+        let h = {
+            use std::hash::{Hash, Hasher};
+            let mut s = std::collections::hash_map::DefaultHasher::new();
+            name.hash(&mut s);
+            s.finish()
+        };
+        let seen = x.unlisted_seen.get_or_insert_with(Default::default);
+        if seen.contains(&h) {
+            return;
+        }
+        // Past the bound every further name counts (a repeat may then count twice).
+        if seen.len() < UNLISTED_TRACKED {
+            seen.insert(h);
+        }
+        x.names_dropped = x.names_dropped.saturating_add(1);
     }
 
     /// Name the flow, unless it already has a name from a source at least as good.

@@ -9,8 +9,9 @@
 //! tests use simple-dns as an independent encoder and check that both agree.
 //!
 //! Names come out as tshark displays them, lowercased: labels joined by `.`, no trailing dot,
-//! the root as `""`, control bytes as C escapes (`\r`) or octal `\ddd`, bytes >= 0x80 passed
-//! through and decoded as lossy UTF-8.
+//! the root as `""` (the engine does not take it as a name), control bytes as C escapes (`\r`)
+//! or octal `\ddd`, valid UTF-8 kept, and bytes that are not valid UTF-8 as octal `\ddd` too
+//! (tshark shows U+FFFD there; we keep the bytes).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -314,8 +315,32 @@ fn escape_label(label: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The presentation bytes as text: valid UTF-8 is kept (as tshark shows it), every byte that
+/// is not part of valid UTF-8 is written as an octal `\ddd` escape, so the original bytes stay
+/// recoverable (tshark substitutes U+FFFD and loses them).
 fn render(name: &[u8]) -> String {
-    String::from_utf8_lossy(name).into_owned()
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                let n = e.error_len().unwrap_or(bad.len()).max(1);
+                for &b in bad.iter().take(n) {
+                    out.push('\\');
+                    for shift in [6, 3, 0] {
+                        out.push(char::from(b'0' + (b >> shift & 7)));
+                    }
+                }
+                rest = bad.get(n..).unwrap_or_default();
+            }
+        }
+    }
 }
 
 /// DNS over TCP: messages each preceded by a 2-byte length (RFC 1035 section 4.2.2).
@@ -573,10 +598,18 @@ mod tests {
         ];
         body.extend_from_slice(&[13, 0x7f, 2, b'c', b'n', 0, 0, 1, 0, 1]);
         let m = parse(&msg(1, 0x0100, [1, 0, 0, 0], &body)).unwrap();
-        assert_eq!(
-            m.questions[0].0,
-            "www.al\\001\\002\\032 o\u{fffd}\\r\\177.cn"
-        );
+        assert_eq!(m.questions[0].0, "www.al\\001\\002\\032 o\\377\\r\\177.cn");
+    }
+
+    #[test]
+    fn utf8_is_kept_and_other_high_bytes_are_escaped() {
+        // "café" in UTF-8, a lone continuation byte, a cut 3-byte sequence, then ASCII.
+        let mut body = vec![
+            10, b'c', b'a', b'f', 0xc3, 0xa9, 0x80, 0xe2, 0x82, b'x', b'Y',
+        ];
+        body.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let m = parse(&msg(1, 0x0100, [1, 0, 0, 0], &body)).unwrap();
+        assert_eq!(m.questions[0].0, "caf\u{e9}\\200\\342\\202xy");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! ClientHello may span frames and packets in any order, and a client that got a Retry starts
 //! over with a new DCID (so new keys) and the same ClientHello.
 //!
-//! Versions handled: v1, v2, drafts 23-34 (and mvfst's draft-27 aliases), Google's T050/T051
+//! Versions handled: v1, v2, drafts 22-34, mvfst's 0xfaceb001 (draft-22 salt) and draft-27 aliases, Google's T050/T051
 //! (TLS inside IETF packets, own salts), Q050 (IETF-style encrypted Initial, gQUIC CHLO inside),
 //! and the clear-text gQUIC CHLO of Q043/Q046 and the older public-header versions (found by
 //! scanning the datagram for a well-formed `CHLO` tag map: the CHLO is padded to fill one packet,
@@ -51,6 +51,8 @@ const SAMPLE_LEN: usize = 16;
 const SALT_V1: [u8; 20] = hex20(*b"38762cf7f55934b34d179ae6a4c80cadccbb7f0a");
 const SALT_V2: [u8; 20] = hex20(*b"0dede3def700a6db819381be6e269dcbf9bd2ed9");
 /// Drafts 23-28.
+/// Draft 22; mvfst kept it for `0xfaceb001` (its draft-24-like transport).
+const SALT_D22: [u8; 20] = hex20(*b"7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a");
 const SALT_D23: [u8; 20] = hex20(*b"c3eef712c72ebb5a11a7d2432bb46365bef9f502");
 /// Drafts 29-32.
 const SALT_D29: [u8; 20] = hex20(*b"afbfec289993d24c9e9786f19c6111e04390a899");
@@ -101,6 +103,7 @@ fn profile(version: u32) -> Option<Profile> {
         V2 => p(&SALT_V2, true, false, false),
         0xff00_001d..=0xff00_0020 => p(&SALT_D29, false, false, false),
         0xff00_0017..=0xff00_001c | 0xface_b002 | 0xface_b00e => p(&SALT_D23, false, false, false),
+        0xff00_0016 | 0xface_b001 => p(&SALT_D22, false, false, false),
         T050 => p(&SALT_T050, false, false, true),
         T051 => p(&SALT_T051, false, false, true),
         Q050 => p(&SALT_Q050, false, true, true),
@@ -112,8 +115,8 @@ fn profile(version: u32) -> Option<Profile> {
     }
 }
 
-/// A QUIC version as written in the flow log: `v1`, `v2`, `draft-29`, `T051`, `Q046`, `mvfst-27`;
-/// anything else as `0x` and 8 hex digits. Formats without allocating.
+/// A QUIC version as written in the flow log: `v1`, `v2`, `draft-29`, `T051`, `Q046`, `mvfst-22`,
+/// `mvfst-27`; anything else as `0x` and 8 hex digits. Formats without allocating.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VersionName(pub u32);
 
@@ -125,6 +128,7 @@ impl fmt::Display for VersionName {
             V1 => f.write_str("v1"),
             V2 => f.write_str("v2"),
             0xff00_0001..=0xff00_00ff => write!(f, "draft-{}", v & 0xff),
+            0xface_b001 => f.write_str("mvfst-22"),
             0xface_b002 | 0xface_b00e => f.write_str("mvfst-27"),
             _ if matches!(b[0], b'Q' | b'T') && b[1..].iter().all(u8::is_ascii_digit) => {
                 write!(

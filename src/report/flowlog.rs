@@ -39,11 +39,15 @@ pub struct FlowRecord<'a> {
     /// public name is the outer SNI (`host`). When set, `areas` and `endpoints` are this name's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inferred_host: Option<&'a str>,
-    /// QUIC version: "v1", "v2", "draft-NN", Google's "T051"/"Q046"/..., "mvfst-27", or "0x"
+    /// QUIC version: "v1", "v2", "draft-NN", Google's "T051"/"Q046"/..., "mvfst-22"/"mvfst-27", or "0x"
     /// and 8 hex digits for others (`proto::quic::VersionName`); null for non-QUIC flows.
     pub quic_version: Option<VersionName>,
     pub public: bool,
     pub names: Vec<&'a str>,
+    /// Distinct names the flow carried beyond `names` (its `--max-names-per-flow` bound); the
+    /// report still counts every one. Omitted when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub names_unlisted: u32,
     pub areas: &'a [String],
     pub endpoints: &'a [String],
     /// The most specific endpoint matched only because a `*` produced a shared cloud's customer
@@ -91,6 +95,7 @@ impl<'a> FlowRecord<'a> {
             quic_version: flow.extra().quic_version.map(VersionName),
             public: is_public(&flow.server().0),
             names: flow.names().iter().map(|n| &**n).collect(),
+            names_unlisted: flow.extra().names_dropped,
             areas,
             endpoints,
             shared_infrastructure: false,
@@ -128,4 +133,8 @@ impl<W: Write> FlowLogWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
