@@ -19,6 +19,7 @@ mod capture;
 pub mod docs;
 mod guess;
 mod inputs;
+mod merge;
 
 /// How a finished flow is matched (shared with tests that check areas per flow).
 pub use audit::match_flow;
@@ -74,6 +75,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two saved JSON reports: what appeared, went silent, grew or shrank.
     Compare(CompareArgs),
+    /// Sum saved JSON reports (sensors, weeks) into one: exact, with each input's provenance.
+    Merge(MergeArgs),
     /// Inspect and import the endpoint signature database.
     #[command(subcommand)]
     Signatures(crate::signatures::cmd::SignaturesCmd),
@@ -184,6 +187,20 @@ pub struct CompareArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// Reports saved with `--report json` (or earlier merges).
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub reports: Vec<PathBuf>,
+    /// Write the merged JSON report here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Merge reports made with different signature versions, builds/editions or scopes (the
+    /// first report's settings are kept, and a warning says what differed).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct AuditArgs {
     /// Capture files, read in order as one dataset (pcap or pcapng, detected from the bytes).
     #[arg(required = true, value_name = "FILE")]
@@ -284,6 +301,10 @@ pub struct RunOpts {
     /// Count IPv4 flows only, exactly as Microsoft's IPv4-only lab did.
     #[arg(long)]
     pub ipv4_only: bool,
+
+    /// Restrict the report to these machines (address or CIDR; repeatable).
+    #[arg(long, value_name = "ADDR|CIDR")]
+    pub client: Vec<crate::report::aggregate::ClientNet>,
 
     /// Rank builds and editions by how well the documented endpoints seen fit each page.
     #[arg(long)]
@@ -424,6 +445,7 @@ pub fn main() -> ExitCode {
         Command::Capture(c) => capture::run(&c, sigdir),
         Command::Report(r) => audit::rerender(&r),
         Command::Compare(c) => audit::compare(&c),
+        Command::Merge(m) => merge::run(&m, sigdir),
         Command::Signatures(cmd) => return crate::signatures::cmd::run(cmd, sigdir),
         Command::Completions { shell } => {
             docs_out(docs::completions(shell, &mut std::io::stdout()))
