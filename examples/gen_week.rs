@@ -7,7 +7,11 @@
 //! ```text
 //! cargo run --release --example gen_week -- --build 11 --edition enterprise \
 //!     --out fixtures/week/win11-enterprise.pcapng [--days 7] [--seed N] [--off spotlight,diagnostic-data]
+//! cargo run --release --example gen_week -- --fleet 1809:enterprise:3:31,2004:pro:4:32 --days 1 --out FILE
 //! ```
+//!
+//! `--fleet` writes several machines (build, edition, seed, last address octet) into one capture,
+//! each with its own address, MAC and DHCP host name, as a mirror port sees them.
 //!
 //! Deterministic per seed. Every host draws its schedule and bytes from its own generator
 //! (seed + host), so `--off AREA,...` removes those areas' hosts and leaves every other packet
@@ -27,7 +31,7 @@ use std::path::PathBuf;
 use egressmap::signatures::{Database, Matcher, Pattern};
 use synth::dns;
 use synth::http;
-use synth::link::{Link, HOST_MAC};
+use synth::link::{host_mac, Link};
 use synth::net::{self, ACK, RST};
 use synth::rng::Rng;
 use synth::tcp::TcpConn;
@@ -42,9 +46,30 @@ const START_NS: u64 = 1_709_539_080 * NS;
 /// Largest TCP payload in one captured segment (receive-side coalescing / send offload).
 const COALESCED: usize = 64_000;
 
-const CLIENT4: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 23);
+// The machine being written (several with `--fleet`): its last address octet / IPv6 suffix.
+thread_local! {
+    static MACHINE: std::cell::Cell<u8> = const { std::cell::Cell::new(23) };
+}
+
+fn client4() -> Ipv4Addr {
+    Ipv4Addr::new(192, 168, 1, MACHINE.with(|m| m.get()))
+}
+
+fn client6() -> Ipv6Addr {
+    // The suffix reads as the octet in hex notation (.23 -> ::23).
+    let m = MACHINE.with(|m| m.get());
+    let suffix = u16::from_str_radix(&m.to_string(), 16).unwrap_or(u16::from(m));
+    Ipv6Addr::new(0x2a02, 0x8108, 0x1c40, 0x5600, 0, 0, 0, suffix)
+}
+
+/// The DHCP host name (option 12) the machine announces.
+fn client_name() -> String {
+    match MACHINE.with(|m| m.get()) {
+        23 => "WIN-IDLE".to_string(),
+        n => format!("WIN-PC{n}"),
+    }
+}
 const GATEWAY4: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
-const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2a02, 0x8108, 0x1c40, 0x5600, 0, 0, 0, 0x23);
 
 /// Invented names under Microsoft-owned domains that no page lists (verified at run time
 /// against every build; a name that matches something is dropped).
@@ -73,11 +98,12 @@ struct Args {
     seed: u64,
     off: Vec<String>,
     snaplen: usize,
+    fleet: Vec<(String, String, u64, u8)>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_week --build BUILD --edition EDITION --out FILE.pcapng [--days N] [--seed N] [--off AREA,...] [--snaplen N]"
+        "usage: gen_week --build BUILD --edition EDITION --out FILE.pcapng [--days N] [--seed N] [--off AREA,...] [--snaplen N]\n       gen_week --fleet BUILD:EDITION:SEED:OCTET,... --out FILE.pcapng [--days N]"
     );
     std::process::exit(2)
 }
@@ -91,6 +117,7 @@ fn parse_args() -> Args {
         seed: 1,
         off: Vec::new(),
         snaplen: 640,
+        fleet: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -102,6 +129,7 @@ fn parse_args() -> Args {
             "--days" => a.days = v.parse().unwrap_or_else(|_| usage()),
             "--seed" => a.seed = v.parse().unwrap_or_else(|_| usage()),
             "--snaplen" => a.snaplen = v.parse().unwrap_or_else(|_| usage()),
+            "--fleet" => a.fleet = parse_fleet(&v),
             "--off" => {
                 a.off = v
                     .split(',')
@@ -112,7 +140,8 @@ fn parse_args() -> Args {
             _ => usage(),
         }
     }
-    if a.build.is_empty() || a.edition.is_empty() || a.out.as_os_str().is_empty() || a.days == 0 {
+    let one = !a.build.is_empty() && !a.edition.is_empty();
+    if (!one && a.fleet.is_empty()) || a.out.as_os_str().is_empty() || a.days == 0 {
         usage();
     }
     a.snaplen = a.snaplen.max(128);
@@ -505,8 +534,8 @@ impl Week {
         } else {
             synth::link::GATEWAY_MAC
         };
-        let src_mac = if src.ip() == IpAddr::V4(CLIENT4) || src.ip().is_unspecified() {
-            HOST_MAC
+        let src_mac = if src.ip() == IpAddr::V4(client4()) || src.ip().is_unspecified() {
+            host_mac()
         } else {
             synth::link::GATEWAY_MAC
         };
@@ -547,7 +576,7 @@ impl Week {
         let chain: Vec<&str> = chain_names.iter().map(String::as_str).collect();
         let answers = dns::cname_chain(&chain, &[addr], ttl);
         let port = 49152 + (r.next_u16() % 16000);
-        let c = SocketAddr::new(IpAddr::V4(CLIENT4), port);
+        let c = SocketAddr::new(IpAddr::V4(client4()), port);
         let s = SocketAddr::new(IpAddr::V4(GATEWAY4), 53);
         let q = dns::query(id, host, qtype);
         let a = dns::response(id, host, qtype, &answers, true);
@@ -564,9 +593,9 @@ impl Week {
             t = self.resolve(t, &tg.host, tg.v6, tg.cname, r);
         }
         let client_ip = if tg.v6 {
-            IpAddr::V6(CLIENT6)
+            IpAddr::V6(client6())
         } else {
-            IpAddr::V4(CLIENT4)
+            IpAddr::V4(client4())
         };
         let client = SocketAddr::new(client_ip, 49152 + (r.next_u16() % 16000));
         let port = if tg.proto == Proto::Http { 80 } else { 443 };
@@ -719,13 +748,14 @@ fn dhcp(kind: u8, xid: u32, ciaddr: Ipv4Addr) -> Vec<u8> {
     p.extend_from_slice(&[0, 0, 0, 0]);
     p.extend_from_slice(&ciaddr.octets());
     p.extend_from_slice(&[0; 12]); // yiaddr, siaddr, giaddr
-    p.extend_from_slice(&HOST_MAC);
+    p.extend_from_slice(&host_mac());
     p.extend_from_slice(&[0; 10 + 64 + 128]);
     p.extend_from_slice(&[99, 130, 83, 99, 53, 1, kind]);
     p.extend_from_slice(&[61, 7, 1]);
-    p.extend_from_slice(&HOST_MAC);
-    p.extend_from_slice(&[12, 8]);
-    p.extend_from_slice(b"WIN-IDLE");
+    p.extend_from_slice(&host_mac());
+    let name = client_name();
+    p.extend_from_slice(&[12, name.len() as u8]);
+    p.extend_from_slice(name.as_bytes());
     p.extend_from_slice(&[55, 5, 1, 3, 6, 15, 119, 255]);
     p
 }
@@ -733,7 +763,7 @@ fn dhcp(kind: u8, xid: u32, ciaddr: Ipv4Addr) -> Vec<u8> {
 fn lan_noise(w: &mut Week, days: u64, seed: u64) {
     let t0 = START_NS;
     let mut r = Rng::new(fnv(seed, &["lan"]));
-    let me = |p: u16| SocketAddr::new(IpAddr::V4(CLIENT4), p);
+    let me = |p: u16| SocketAddr::new(IpAddr::V4(client4()), p);
     let gw = |p: u16| SocketAddr::new(IpAddr::V4(GATEWAY4), p);
     let group = |a: [u8; 4], p: u16| SocketAddr::new(IpAddr::V4(Ipv4Addr::from(a)), p);
     let end = days * DAY;
@@ -750,7 +780,7 @@ fn lan_noise(w: &mut Week, days: u64, seed: u64) {
     w.push_lan(t0 + NS, any, bcast, &dhcp(3, xid, Ipv4Addr::UNSPECIFIED));
     let mut t = 12 * HOUR;
     while t < end {
-        w.push_lan(t0 + t, me(68), gw(67), &dhcp(3, r.next_u32(), CLIENT4));
+        w.push_lan(t0 + t, me(68), gw(67), &dhcp(3, r.next_u32(), client4()));
         t += 12 * HOUR;
     }
     // SSDP discovery from this host, NOTIFY from the router.
@@ -792,8 +822,8 @@ fn lan_noise(w: &mut Week, days: u64, seed: u64) {
 
 // ---------------------------------------------------------------------------------------------
 
-fn main() {
-    let a = parse_args();
+/// One machine's traffic, sorted by time.
+fn week(a: &Args) -> Vec<Rec> {
     let db = Database::builtin().unwrap_or_else(|e| panic!("signatures: {e}"));
     if !db
         .builds()
@@ -982,33 +1012,90 @@ fn main() {
     }
     lan_noise(&mut w, a.days, a.seed);
     w.recs.sort_by_key(|r| r.ts_ns);
-
-    let comment = format!(
-        "synthetic idle week: Windows {} {}, {} days, seed {}{}",
+    eprintln!(
+        "{} {} (client {}): {} packets, {} flows to {} hosts ({} removed by --off, {} patterns not instantiable: {})",
         a.build,
         a.edition,
-        a.days,
-        a.seed,
-        if a.off.is_empty() {
-            String::new()
-        } else {
-            format!(", off: {}", a.off.join(","))
-        }
-    );
-    let bytes = pcapng(&w.recs, a.snaplen, &comment);
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    }
-    std::fs::write(&a.out, &bytes).unwrap_or_else(|e| panic!("{}: {e}", a.out.display()));
-    eprintln!(
-        "{}: {} packets, {} flows to {} hosts ({} removed by --off, {} patterns not instantiable: {}), {} bytes",
-        a.out.display(),
+        client4(),
         w.recs.len(),
         events.len(),
         targets.len(),
         removed,
         skipped.len(),
         skipped.join(" "),
+    );
+    w.recs
+}
+
+/// `--fleet 1809:enterprise:3:31,...`: (build, edition, seed, last address octet).
+fn parse_fleet(v: &str) -> Vec<(String, String, u64, u8)> {
+    v.split(',')
+        .map(|m| {
+            let f: Vec<&str> = m.split(':').collect();
+            match f[..] {
+                [b, e, seed, octet] => (
+                    b.to_string(),
+                    e.to_string(),
+                    seed.parse().unwrap_or_else(|_| usage()),
+                    octet.parse().unwrap_or_else(|_| usage()),
+                ),
+                _ => usage(),
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let a = parse_args();
+    let mut recs = Vec::new();
+    let comment = if a.fleet.is_empty() {
+        recs = week(&a);
+        format!(
+            "synthetic idle week: Windows {} {}, {} days, seed {}{}",
+            a.build,
+            a.edition,
+            a.days,
+            a.seed,
+            if a.off.is_empty() {
+                String::new()
+            } else {
+                format!(", off: {}", a.off.join(","))
+            }
+        )
+    } else {
+        // Several machines on one mirror port: each its own address, MAC and DHCP name.
+        let mut what = Vec::new();
+        for (build, edition, seed, octet) in &a.fleet {
+            MACHINE.with(|m| m.set(*octet));
+            synth::link::set_host_mac([0x00, 0x15, 0x5d, 0x0a, 0x00, *octet]);
+            let one = Args {
+                build: build.clone(),
+                edition: edition.clone(),
+                seed: *seed,
+                fleet: Vec::new(),
+                out: a.out.clone(),
+                off: a.off.clone(),
+                ..a
+            };
+            recs.extend(week(&one));
+            what.push(format!("{} {} at {}", build, edition, client4()));
+        }
+        recs.sort_by_key(|r| r.ts_ns);
+        format!(
+            "synthetic idle fleet, {} days: Windows {}",
+            a.days,
+            what.join(", ")
+        )
+    };
+    let bytes = pcapng(&recs, a.snaplen, &comment);
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    }
+    std::fs::write(&a.out, &bytes).unwrap_or_else(|e| panic!("{}: {e}", a.out.display()));
+    eprintln!(
+        "{}: {} packets, {} bytes",
+        a.out.display(),
+        recs.len(),
         bytes.len()
     );
 }

@@ -13,6 +13,23 @@ pub const ETHERTYPE_QINQ: u16 = 0x88a8;
 
 /// The capturing host (a Hyper-V OUI, as on a Windows VM).
 pub const HOST_MAC: [u8; 6] = [0x00, 0x15, 0x5d, 0x0a, 0x00, 0x0a];
+thread_local! {
+    /// The capturing host's MAC for frames built on this thread (`gen_week --fleet` writes
+    /// several machines into one capture); [`HOST_MAC`] unless set.
+    static CURRENT_HOST_MAC: std::cell::Cell<[u8; 6]> = const { std::cell::Cell::new(HOST_MAC) };
+}
+
+/// Frames built from now on come from (and go to) this host MAC.
+#[allow(dead_code)] // used by gen_week only
+pub fn set_host_mac(mac: [u8; 6]) {
+    CURRENT_HOST_MAC.with(|c| c.set(mac));
+}
+
+/// The host MAC frames are built with.
+pub fn host_mac() -> [u8; 6] {
+    CURRENT_HOST_MAC.with(|c| c.get())
+}
+
 /// The default gateway.
 pub const GATEWAY_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x01];
 
@@ -56,9 +73,9 @@ impl Link {
 
     pub fn frame(&self, ip: &[u8], outgoing: bool) -> Vec<u8> {
         let (src, dst) = if outgoing {
-            (HOST_MAC, GATEWAY_MAC)
+            (host_mac(), GATEWAY_MAC)
         } else {
-            (GATEWAY_MAC, HOST_MAC)
+            (GATEWAY_MAC, host_mac())
         };
         let et = ethertype_of(ip);
         let mut f = Vec::with_capacity(ip.len() + 22);

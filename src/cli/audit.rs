@@ -114,7 +114,7 @@ fn open_output(path: &Path) -> io::Result<Box<dyn Write>> {
     }
 }
 
-fn signatures_version(db: &Database, dir: Option<&Path>) -> String {
+pub(crate) fn signatures_version(db: &Database, dir: Option<&Path>) -> String {
     let origin = match dir {
         Some(d) => d.display().to_string(),
         None => format!("built-in {}", env!("CARGO_PKG_VERSION")),
@@ -185,7 +185,8 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     let mut agg = Aggregator::new(Scope {
         public_only: !a.all_destinations,
         ipv4_only: a.ipv4_only,
-    });
+    })
+    .with_clients(a.client.clone());
     let mut summary = Summary::default();
     let unplaced = [UNPLACED.to_string()];
     let mut write_error: Option<io::Error> = None;
@@ -276,6 +277,13 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     }
     let mut report = build_report(&db, sigdir, a, agg, &result, warnings.clone());
     report.build_guess = guesser.as_ref().map(BuildGuesser::to_model);
+    // Per machine: the same ranking, when matching covered every build.
+    if build.is_none() && edition.is_none() {
+        match &guesser {
+            Some(g) => g.guess_clients(&mut report.clients),
+            None => BuildGuesser::new(&db).guess_clients(&mut report.clients),
+        }
+    }
     if log_input {
         report.unknown = log_unknown.iter().map(|s| s.to_string()).collect();
         for (i, f) in report.inputs.iter_mut().zip(&log_formats) {
@@ -563,7 +571,7 @@ pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
     w
 }
 
-fn load_report(p: &Path) -> Result<Report, String> {
+pub(crate) fn load_report(p: &Path) -> Result<Report, String> {
     let text =
         std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
     serde_json::from_str(&text)

@@ -455,7 +455,8 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         agg: Aggregator::new(Scope {
             public_only: !a.opts.all_destinations,
             ipv4_only: a.opts.ipv4_only,
-        }),
+        })
+        .with_clients(a.opts.client.clone()),
         log,
         counters: &counters,
         stop: &stop,

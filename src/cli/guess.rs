@@ -37,17 +37,17 @@ impl BuildGuesser {
         }
     }
 
-    /// (build, edition, score, precision, recall), best first.
-    pub fn ranking(&self) -> Vec<(String, String, f64, f64, f64)> {
+    /// The ranking for any set of seen patterns (one machine's, or a merged report's).
+    pub fn rank(&self, seen: &BTreeSet<String>) -> Vec<(String, String, f64, f64, f64)> {
         let mut v: Vec<(String, String, f64, f64, f64)> = self
             .pages
             .iter()
             .map(|((b, e), listed)| {
-                let hit = self.seen.iter().filter(|p| listed.contains(*p)).count() as f64;
-                let precision = if self.seen.is_empty() {
+                let hit = seen.iter().filter(|p| listed.contains(*p)).count() as f64;
+                let precision = if seen.is_empty() {
                     0.0
                 } else {
-                    hit / self.seen.len() as f64
+                    hit / seen.len() as f64
                 };
                 let recall = if listed.is_empty() {
                     0.0
@@ -68,10 +68,16 @@ impl BuildGuesser {
 
     /// The ranking as the report carries it (every page, best first).
     pub fn to_model(&self) -> BuildGuess {
+        self.model_for(&self.seen)
+    }
+
+    /// [`Self::to_model`] for a given seen set.
+    pub fn model_for(&self, seen: &BTreeSet<String>) -> BuildGuess {
         BuildGuess {
-            seen_patterns: self.seen.len() as u64,
+            seen_patterns: seen.len() as u64,
+            seen: seen.iter().cloned().collect(),
             ranking: self
-                .ranking()
+                .rank(seen)
                 .into_iter()
                 .map(|(build, edition, score, precision, recall)| GuessRank {
                     build,
@@ -81,6 +87,28 @@ impl BuildGuesser {
                     recall,
                 })
                 .collect(),
+        }
+    }
+}
+
+impl BuildGuesser {
+    /// Each machine's best page (none for a machine that matched nothing documented).
+    pub fn guess_clients(&self, clients: &mut [crate::report::model::Client]) {
+        for c in clients {
+            let seen: BTreeSet<String> = c.seen_patterns.iter().cloned().collect();
+            c.build_guess = if seen.is_empty() {
+                None
+            } else {
+                self.rank(&seen).into_iter().next().map(
+                    |(build, edition, score, precision, recall)| GuessRank {
+                        build,
+                        edition,
+                        score,
+                        precision,
+                        recall,
+                    },
+                )
+            };
         }
     }
 }

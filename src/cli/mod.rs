@@ -16,8 +16,10 @@ macro_rules! say {
 mod audit;
 #[cfg(feature = "live")]
 mod capture;
+pub mod docs;
 mod guess;
 mod inputs;
+mod merge;
 
 /// How a finished flow is matched (shared with tests that check areas per flow).
 pub use audit::match_flow;
@@ -35,12 +37,22 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILED: u8 = 3;
 pub const EXIT_OUTPUT: u8 = 4;
 
+/// The exit codes as `--help` and the man page state them.
+const EXIT_STATUS_HELP: &str = "EXIT STATUS:
+  0  success
+  1  partial: an input was truncated or corrupt, or could not be opened while others could
+     (everything readable was processed and reported); with --strict, any warning
+  2  usage error
+  3  failed: no input could be read
+  4  output could not be written";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "egressmap",
     version,
     about = "Audit network captures against Microsoft's documented Windows endpoints",
-    long_about = None
+    long_about = None,
+    after_long_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
     /// Load endpoint signatures from this directory instead of the built-in set.
@@ -63,9 +75,22 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two saved JSON reports: what appeared, went silent, grew or shrank.
     Compare(CompareArgs),
+    /// Sum saved JSON reports (sensors, weeks) into one: exact, with each input's provenance.
+    Merge(MergeArgs),
     /// Inspect and import the endpoint signature database.
     #[command(subcommand)]
     Signatures(crate::signatures::cmd::SignaturesCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page egressmap(1) to stdout, or write one page per subcommand into DIR.
+    Man {
+        /// Write egressmap.1, egressmap-audit.1, ... into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[cfg(feature = "live")]
@@ -159,6 +184,20 @@ pub struct CompareArgs {
     /// Exit 1 only for these changes (comma-separated); default: any change exits 1.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
     pub fail_on: Vec<crate::report::compare::FailOn>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// Reports saved with `--report json` (or earlier merges).
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub reports: Vec<PathBuf>,
+    /// Write the merged JSON report here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Merge reports made with different signature versions, builds/editions or scopes (the
+    /// first report's settings are kept, and a warning says what differed).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -262,6 +301,10 @@ pub struct RunOpts {
     /// Count IPv4 flows only, exactly as Microsoft's IPv4-only lab did.
     #[arg(long)]
     pub ipv4_only: bool,
+
+    /// Restrict the report to these machines (address or CIDR; repeatable).
+    #[arg(long, value_name = "ADDR|CIDR")]
+    pub client: Vec<crate::report::aggregate::ClientNet>,
 
     /// Rank builds and editions by how well the documented endpoints seen fit each page.
     #[arg(long)]
@@ -371,6 +414,17 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Exit code of a documentation command: 4 when stdout could not be written.
+fn docs_out(r: std::io::Result<()>) -> u8 {
+    match r {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            say!("egressmap: writing to stdout: {e}");
+            EXIT_OUTPUT
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -391,7 +445,22 @@ pub fn main() -> ExitCode {
         Command::Capture(c) => capture::run(&c, sigdir),
         Command::Report(r) => audit::rerender(&r),
         Command::Compare(c) => audit::compare(&c),
+        Command::Merge(m) => merge::run(&m, sigdir),
         Command::Signatures(cmd) => return crate::signatures::cmd::run(cmd, sigdir),
+        Command::Completions { shell } => {
+            docs_out(docs::completions(shell, &mut std::io::stdout()))
+        }
+        Command::Man { dir: None } => docs_out(docs::man(&mut std::io::stdout())),
+        Command::Man { dir: Some(dir) } => match docs::man_pages(&dir) {
+            Ok(names) => {
+                say!("wrote {} man pages to {}", names.len(), dir.display());
+                EXIT_OK
+            }
+            Err(e) => {
+                say!("egressmap: man pages to {}: {e}", dir.display());
+                EXIT_OUTPUT
+            }
+        },
     };
     ExitCode::from(code)
 }

@@ -13,8 +13,11 @@ use crate::proto::App;
 const HOUR: Nanos = 3_600 * 1_000_000_000;
 /// Distinct (area, host) and undocumented hosts tracked at most; more are counted in `overflow`.
 const MAX_DESTINATIONS: usize = 100_000;
-const MAX_SERVERS_PER_DESTINATION: usize = 16;
+pub const MAX_SERVERS_PER_DESTINATION: usize = 16;
+pub const MAX_ECH_NAMES: usize = 1_000;
 const MAX_UNNAMED_SERVERS: usize = 10_000;
+/// Client addresses itemised at most (flows of more are counted in `overflow`).
+const MAX_CLIENTS: usize = 65_536;
 /// Timeline buckets tracked per area at most (a bogus timestamp must not grow memory).
 const MAX_BUCKETS: usize = 24 * 400;
 
@@ -81,10 +84,69 @@ struct Dest {
     servers: BTreeSet<std::net::IpAddr>,
 }
 
+/// `--client ADDR|CIDR`: the machines a report is restricted to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientNet {
+    net: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl ClientNet {
+    pub fn contains(&self, a: &std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        match (self.net, a) {
+            (V4(n), V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(*a) & mask
+            }
+            (V6(n), V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(*a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for ClientNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let net: std::net::IpAddr = a.parse().map_err(|_| {
+            format!("{s:?} is not an address or CIDR (10.0.0.5, 10.0.0.0/24, fd00::/64)")
+        })?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("bad prefix length in {s:?} (0-{max})"))?,
+        };
+        Ok(ClientNet { net, prefix })
+    }
+}
+
+impl std::fmt::Display for ClientNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
 /// Cloned for periodic snapshots of a live capture.
 #[derive(Clone)]
 pub struct Aggregator {
     scope: Scope,
+    /// `--client`: only these machines' flows count (empty: all).
+    client_nets: Vec<ClientNet>,
     totals: Totals,
     span: Stats,
     areas: BTreeMap<String, Stats>,
@@ -102,7 +164,19 @@ pub struct Aggregator {
     ech_inferred: BTreeMap<(String, String), (Stats, Vec<String>)>,
     /// Documented patterns matched by counted flows (bounded by the signature database).
     seen: BTreeSet<String>,
+    clients: HashMap<std::net::IpAddr, ClientAgg, ahash::RandomState>,
     overflow: u64,
+}
+
+/// One machine's traffic (the report's `clients`).
+#[derive(Default, Clone)]
+struct ClientAgg {
+    stats: Stats,
+    documented: Stats,
+    undocumented: Stats,
+    unattributed: u64,
+    areas: BTreeMap<String, Stats>,
+    seen: BTreeSet<String>,
 }
 
 /// How a flow's application shows in "protocols seen" (Microsoft's vocabulary where it has one).
@@ -124,6 +198,7 @@ impl Aggregator {
     pub fn new(scope: Scope) -> Self {
         Aggregator {
             scope,
+            client_nets: Vec::new(),
             totals: Totals::default(),
             span: Stats::default(),
             areas: BTreeMap::new(),
@@ -137,20 +212,36 @@ impl Aggregator {
             ech_names: BTreeSet::new(),
             ech_inferred: BTreeMap::new(),
             seen: BTreeSet::new(),
+            clients: HashMap::default(),
             overflow: 0,
         }
     }
 
-    /// Whether the report counts this flow at all (public-only and IPv4-only scopes).
+    /// `--client`: restrict the report to these machines.
+    pub fn with_clients(mut self, nets: Vec<ClientNet>) -> Self {
+        self.client_nets = nets;
+        self
+    }
+
+    /// Whether the flow's machine is one the report covers (`--client`).
+    pub fn client_selected(&self, f: &Flow) -> bool {
+        self.client_nets.is_empty() || self.client_nets.iter().any(|n| n.contains(&f.client().0))
+    }
+
+    /// Whether the report counts this flow at all (public-only and IPv4-only scopes, `--client`).
     pub fn in_scope(&self, f: &Flow) -> bool {
         (!self.scope.public_only || is_public(&f.server().0))
             && (!self.scope.ipv4_only || f.server().0.is_ipv4())
+            && self.client_selected(f)
     }
 
     /// Count a flow as it ends, or an interim record of one still open: a flow counts once
     /// however many records it has, and each record adds only its packets and bytes since the
     /// previous one ([`Flow::delta`]), so the sum of snapshots is the final report.
     pub fn add(&mut self, f: &Flow, m: &FlowMatch<'_>) {
+        if !self.client_selected(f) {
+            return;
+        }
         let (new, up, down) = f.delta();
         let n = u64::from(new);
         self.totals.flows_seen += n;
@@ -158,6 +249,7 @@ impl Aggregator {
         if !self.in_scope(f) {
             return;
         }
+        self.add_client(f, m, n);
         let t = &mut self.totals;
         t.flows += n;
         t.packets += up.packets + down.packets;
@@ -173,8 +265,14 @@ impl Aggregator {
             t.ech_flows += n;
             self.ech.add(f);
             if let Some(h) = &f.host {
-                if self.ech_names.len() < 1_000 {
+                // The first names in order, not the first seen: merged reports keep the same.
+                if self.ech_names.len() < MAX_ECH_NAMES
+                    || self.ech_names.last().is_some_and(|l| l.as_str() > &**h)
+                {
                     self.ech_names.insert(h.to_string());
+                    if self.ech_names.len() > MAX_ECH_NAMES {
+                        self.ech_names.pop_last();
+                    }
                 }
                 if let Some(inner) = &f.extra().inferred_host {
                     let key = (inner.to_string(), h.to_string());
@@ -252,6 +350,40 @@ impl Aggregator {
         }
     }
 
+    /// The flow's machine: its totals, its category, its areas and seen patterns.
+    fn add_client(&mut self, f: &Flow, m: &FlowMatch<'_>, n: u64) {
+        let addr = f.client().0;
+        if !self.clients.contains_key(&addr) && self.clients.len() >= MAX_CLIENTS {
+            self.overflow += n;
+            return;
+        }
+        let c = self.clients.entry(addr).or_default();
+        c.stats.add(f);
+        if f.ech_outer {
+            return;
+        }
+        if f.host.is_none() {
+            c.unattributed += n;
+            return;
+        }
+        if m.areas.is_empty() {
+            c.undocumented.add(f);
+            return;
+        }
+        for p in m.endpoints {
+            if !c.seen.contains(p) {
+                c.seen.insert(p.clone());
+            }
+        }
+        if m.shared {
+            return;
+        }
+        c.documented.add(f);
+        for area in m.areas {
+            c.areas.entry(area.clone()).or_default().add(f);
+        }
+    }
+
     pub fn finish(
         self,
         ctx: &Context<'_>,
@@ -266,14 +398,7 @@ impl Aggregator {
                 self.overflow
             ));
         }
-        // Timeline: hourly buckets, or daily ones for spans over two weeks.
-        let (start_h, end_h) = match (self.span.first, self.span.last) {
-            (Some(a), Some(b)) => (a / HOUR, b / HOUR),
-            _ => (0, 0),
-        };
-        let hours = end_h.saturating_sub(start_h) + 1;
-        let per = if hours > 24 * 14 { 24 } else { 1 };
-        let buckets = (hours.div_ceil(per) as usize).min(MAX_BUCKETS);
+        let (start_h, per, buckets) = timeline_shape(self.span.first, self.span.last);
 
         let mut areas: Vec<Area> = Vec::new();
         for (id, s) in &self.areas {
@@ -310,13 +435,14 @@ impl Aggregator {
                     .cmp(&(a.bytes_up + a.bytes_down))
                     .then(a.host.cmp(&b.host))
             });
-            let mut activity = vec![0u64; buckets];
-            for (h, bytes) in self.activity.get(id).into_iter().flatten() {
-                let i = (h.saturating_sub(start_h) / per) as usize;
-                if let Some(slot) = activity.get_mut(i) {
-                    *slot += bytes;
-                }
-            }
+            let activity_hours: Vec<[u64; 2]> = self
+                .activity
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(|(h, b)| [*h, *b])
+                .collect();
+            let activity = bucket_activity(&activity_hours, start_h, per, buckets);
             areas.push(Area {
                 area: id.clone(),
                 name,
@@ -330,6 +456,7 @@ impl Aggregator {
                 last_seen: ts(s.last),
                 destinations,
                 activity,
+                activity_hours,
             });
         }
         areas.sort_by(|a, b| {
@@ -413,6 +540,37 @@ impl Aggregator {
         });
         servers.truncate(100);
 
+        let mut clients: Vec<Client> = self
+            .clients
+            .into_iter()
+            .map(|(addr, c)| Client {
+                address: addr.to_string(),
+                flows: c.stats.flows,
+                packets: c.stats.packets,
+                bytes_up: c.stats.bytes_up,
+                bytes_down: c.stats.bytes_down,
+                documented_flows: c.documented.flows,
+                documented_bytes: c.documented.bytes_up + c.documented.bytes_down,
+                undocumented_flows: c.undocumented.flows,
+                undocumented_bytes: c.undocumented.bytes_up + c.undocumented.bytes_down,
+                unattributed_flows: c.unattributed,
+                areas: c
+                    .areas
+                    .into_iter()
+                    .map(|(area, s)| ClientArea {
+                        area,
+                        flows: s.flows,
+                        packets: s.packets,
+                        bytes_up: s.bytes_up,
+                        bytes_down: s.bytes_down,
+                    })
+                    .collect(),
+                seen_patterns: c.seen.into_iter().collect(),
+                build_guess: None,
+            })
+            .collect();
+        sort_clients(&mut clients);
+
         let mut totals = self.totals;
         totals.packets_read = packets_read;
         Report {
@@ -469,6 +627,9 @@ impl Aggregator {
             capture: None,
             build_guess: None,
             unknown: Vec::new(),
+            clients,
+            client_filter: self.client_nets.iter().map(|n| n.to_string()).collect(),
+            merged_from: Vec::new(),
         }
     }
 }
@@ -476,7 +637,45 @@ impl Aggregator {
 fn add_dest(d: &mut Dest, f: &Flow, proto: &'static str) {
     d.stats.add(f);
     d.protocols.insert(proto);
-    if d.servers.len() < MAX_SERVERS_PER_DESTINATION {
-        d.servers.insert(f.server().0);
+    // The lowest addresses, not the first ones: independent of flow order, so a merged
+    // report keeps the same ones.
+    d.servers.insert(f.server().0);
+    if d.servers.len() > MAX_SERVERS_PER_DESTINATION {
+        d.servers.pop_last();
     }
+}
+
+/// Machines by address order (numeric: IPv4 before IPv6).
+pub fn sort_clients(clients: &mut [Client]) {
+    clients.sort_by_cached_key(|c| {
+        (
+            c.address.parse::<std::net::IpAddr>().ok(),
+            c.address.clone(),
+        )
+    });
+}
+
+/// The timeline for a span: (first hour since the epoch, hours per bucket, buckets). Hourly
+/// buckets, or daily ones for spans over two weeks.
+pub fn timeline_shape(first: Option<Nanos>, last: Option<Nanos>) -> (u64, u64, usize) {
+    let (start_h, end_h) = match (first, last) {
+        (Some(a), Some(b)) => (a / HOUR, b / HOUR),
+        _ => (0, 0),
+    };
+    let hours = end_h.saturating_sub(start_h) + 1;
+    let per = if hours > 24 * 14 { 24 } else { 1 };
+    let buckets = (hours.div_ceil(per) as usize).min(MAX_BUCKETS);
+    (start_h, per, buckets)
+}
+
+/// Per-hour bytes ([hour, bytes]) into the timeline's buckets.
+pub fn bucket_activity(hours: &[[u64; 2]], start_h: u64, per: u64, buckets: usize) -> Vec<u64> {
+    let mut activity = vec![0u64; buckets];
+    for [h, bytes] in hours {
+        let i = (h.saturating_sub(start_h) / per.max(1)) as usize;
+        if let Some(slot) = activity.get_mut(i) {
+            *slot += bytes;
+        }
+    }
+    activity
 }

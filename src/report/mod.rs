@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod compare;
 pub mod flowlog;
+pub mod merge;
 pub mod model;
 pub mod render;
 pub mod summary;

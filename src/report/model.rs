@@ -46,6 +46,64 @@ pub struct Report {
     /// their values in this report are unknown, not zero. Absent for packet captures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<String>,
+    /// `--client`: the report covers only these machines (CIDR; absent: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_filter: Vec<String>,
+    /// Per machine: every client address that sent a counted flow (see [`Client`]).
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    /// `egressmap merge`: the reports this one sums, in order (absent for a single run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedInput>,
+}
+
+/// One machine (client address) of a report: what it sent, per area, and which build it looks
+/// like. Carries its seen patterns so that merged reports rank builds exactly.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Client {
+    pub address: String,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub documented_flows: u64,
+    pub documented_bytes: u64,
+    pub undocumented_flows: u64,
+    pub undocumented_bytes: u64,
+    pub unattributed_flows: u64,
+    pub areas: Vec<ClientArea>,
+    /// Documented patterns (of any build the matching covered) this machine's flows matched.
+    pub seen_patterns: Vec<String>,
+    /// The best (build, edition) for this machine's seen patterns: the `--guess-build` F1
+    /// ranking per machine (absent when matching was restricted with --build/--edition, or
+    /// nothing documented was seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_guess: Option<GuessRank>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClientArea {
+    pub area: String,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+/// Provenance of one report summed by `egressmap merge`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MergedInput {
+    /// The report file as given on the command line.
+    pub report: String,
+    pub generator: String,
+    pub signatures_version: String,
+    pub build: Option<String>,
+    pub edition: Option<String>,
+    pub scope: Scope,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// Its inputs (capture or log files).
+    pub inputs: Vec<String>,
 }
 
 /// Which Windows build and edition the capture looks like (`audit --guess-build`).
@@ -53,6 +111,9 @@ pub struct Report {
 pub struct BuildGuess {
     /// Distinct documented patterns (of any build) that counted flows matched.
     pub seen_patterns: u64,
+    /// The seen patterns themselves (what `merge` needs to rank the sum exactly).
+    #[serde(default)]
+    pub seen: Vec<String>,
     /// Best first; score = F1 of `precision` (share of the seen patterns the page lists) and
     /// `recall` (share of the page's patterns seen).
     pub ranking: Vec<GuessRank>,
@@ -97,7 +158,7 @@ pub struct Input {
     pub format: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Scope {
     /// Only flows to public server addresses count (Microsoft's method); false with --all-destinations.
     pub public_only: bool,
@@ -139,6 +200,10 @@ pub struct Area {
     pub destinations: Vec<Destination>,
     /// Bytes (up + down) per timeline bucket, aligned with `Report::timeline`.
     pub activity: Vec<u64>,
+    /// The same bytes per clock hour, as [hours since the epoch, bytes] (sparse): what `merge`
+    /// needs to rebuild `activity` for the summed timeline exactly.
+    #[serde(default)]
+    pub activity_hours: Vec<[u64; 2]>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

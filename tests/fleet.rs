@@ -1,0 +1,258 @@
+//! Fleets: per-machine report sections and `egressmap merge`.
+//!
+//! - `fixtures/week/fleet-4-machines.pcapng` holds four idle Windows machines of different builds
+//!   on one mirror port (`gen_week --fleet`): each machine's build is guessed right.
+//! - `merge` is exact: the merged reports of two captures of different machines equal the
+//!   report of auditing both captures together, byte for byte once provenance is removed, and
+//!   merging is associative.
+//! - Reports made with different builds or scopes are refused unless `--force`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use egressmap::report::model::Report;
+
+const BIN: &str = env!("CARGO_BIN_EXE_egressmap");
+
+fn week(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/week")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("egressmap-fleet-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+/// Runs egressmap; (exit code, stderr).
+fn run(args: &[&str]) -> (i32, String) {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// `audit FILES --report json` into a file; its text.
+fn audit(files: &[&str], extra: &[&str], out: &Path) -> String {
+    let mut args = vec!["audit"];
+    args.extend(files);
+    args.extend(extra);
+    let o = out.display().to_string();
+    args.extend(["-q", "--report", "json", "-o", &o]);
+    let (code, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    std::fs::read_to_string(out).unwrap()
+}
+
+fn merge(inputs: &[&Path], out: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args: Vec<String> = vec!["merge".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(["-o".into(), out.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args)
+}
+
+/// The merged report's text with its provenance (the last member, `merged_from`) cut out.
+fn without_provenance(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let at = text
+        .find(",\n  \"merged_from\": [")
+        .expect("a merge records its inputs");
+    format!("{}\n}}\n", &text[..at])
+}
+
+/// `audit` of several captures warns when they overlap in time (packets captured twice would
+/// count twice); captures of different machines overlap by nature and the warning is about
+/// reading them as one dataset, which a merge does not do. Removes exactly those warnings.
+fn without_overlap_warnings(text: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    let w = v["warnings"].as_array().unwrap();
+    assert!(
+        w.iter()
+            .all(|w| w.as_str().unwrap().contains("the captures overlap")),
+        "{w:?}"
+    );
+    let start = text.find("\n  \"warnings\": [").unwrap();
+    let end = start + text[start..].find("\n  ],\n").map(|e| e + 5).unwrap_or(0);
+    if w.is_empty() {
+        return text.to_string();
+    }
+    format!("{}\n  \"warnings\": [],{}", &text[..start], &text[end..])
+}
+
+/// Equal texts, or the first differing line.
+fn same_text(a: &str, b: &str, what: &str) {
+    if a != b {
+        let (n, (x, y)) = a
+            .lines()
+            .zip(b.lines())
+            .enumerate()
+            .find(|(_, (x, y))| x != y)
+            .unwrap_or((0, ("", "")));
+        panic!(
+            "{what}: differ at line {}: {x:?} vs {y:?} ({} vs {} bytes)",
+            n + 1,
+            a.len(),
+            b.len()
+        );
+    }
+}
+
+#[test]
+fn each_machine_of_a_fleet_capture_gets_its_build() {
+    let out = tmp("fleet4.json");
+    let text = audit(&[&week("fleet-4-machines.pcapng")], &[], &out);
+    let r: Report = serde_json::from_str(&text).unwrap();
+    let want = [
+        ("192.168.1.31", "1809", "enterprise"),
+        ("192.168.1.32", "2004", "pro"),
+        ("192.168.1.33", "11", "enterprise"),
+        ("192.168.1.34", "1903", "enterprise"),
+    ];
+    for (addr, build, edition) in want {
+        let c = r
+            .clients
+            .iter()
+            .find(|c| c.address == addr)
+            .unwrap_or_else(|| panic!("no client {addr}"));
+        let g = c.build_guess.as_ref().expect("a guess per machine");
+        println!(
+            "{addr}: {} {} score {:.3} ({} flows, {} documented, {} areas)",
+            g.build,
+            g.edition,
+            g.score,
+            c.flows,
+            c.documented_flows,
+            c.areas.len()
+        );
+        assert_eq!(
+            (g.build.as_str(), g.edition.as_str()),
+            (build, edition),
+            "{addr}"
+        );
+        assert!(c.documented_flows > 100 && c.documented_flows < c.flows);
+        assert!(c.undocumented_flows > 0);
+        assert!(!c.areas.is_empty());
+    }
+    // The per-machine sums are the report's: every counted flow belongs to one machine.
+    let flows: u64 = r.clients.iter().map(|c| c.flows).sum();
+    let documented: u64 = r.clients.iter().map(|c| c.documented_flows).sum();
+    assert_eq!(flows, r.totals.flows);
+    assert_eq!(documented, r.totals.documented_flows);
+    for a in &r.areas {
+        let per: u64 = r
+            .clients
+            .iter()
+            .flat_map(|c| &c.areas)
+            .filter(|x| x.area == a.area)
+            .map(|x| x.bytes_up + x.bytes_down)
+            .sum();
+        assert_eq!(per, a.bytes_up + a.bytes_down, "{}", a.area);
+    }
+
+    // --client restricts the report to one machine: the same numbers as its section.
+    let one = tmp("fleet4-one.json");
+    let t1 = audit(
+        &[&week("fleet-4-machines.pcapng")],
+        &["--client", "192.168.1.32/32"],
+        &one,
+    );
+    let r1: Report = serde_json::from_str(&t1).unwrap();
+    assert_eq!(r1.clients.len(), 1);
+    let c = r
+        .clients
+        .iter()
+        .find(|c| c.address == "192.168.1.32")
+        .unwrap();
+    assert_eq!(r1.clients[0], *c);
+    assert_eq!(r1.totals.flows, c.flows);
+    assert_eq!(r1.client_filter, vec!["192.168.1.32/32".to_string()]);
+    let (code, err) = run(&["audit", &week("fleet-b.pcapng"), "--client", "10.0.0.0/33"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn merge_is_exact_and_associative() {
+    let (a, b, c) = (
+        week("win1809-enterprise.pcapng"),
+        week("fleet-b.pcapng"),
+        week("fleet-c.pcapng"),
+    );
+    let g = ["--guess-build"];
+    let (ra, rb, rc) = (tmp("a.json"), tmp("b.json"), tmp("c.json"));
+    audit(&[&a], &g, &ra);
+    audit(&[&b], &g, &rb);
+    audit(&[&c], &g, &rc);
+    let together = without_overlap_warnings(&audit(&[&a, &b], &g, &tmp("ab-audit.json")));
+    let together3 = without_overlap_warnings(&audit(&[&a, &b, &c], &g, &tmp("abc-audit.json")));
+
+    let ab = tmp("ab.json");
+    let (code, err) = merge(&[&ra, &rb], &ab, &[]);
+    assert_eq!(code, 0, "{err}");
+    let merged = without_provenance(&ab);
+    same_text(&merged, &together, "merge(a, b) vs audit(a + b)");
+    let r: Report = serde_json::from_str(&merged).unwrap();
+    assert_eq!(r.clients.len(), 2);
+    assert!(r.totals.flows > 300 && !r.documented_not_seen.is_empty());
+    println!(
+        "merge(a, b): {} flows, {} areas, {} machines, {} bytes of JSON, identical to audit(a + b)",
+        r.totals.flows,
+        r.areas.len(),
+        r.clients.len(),
+        merged.len()
+    );
+
+    // (a + b) + c and a + (b + c), provenance included.
+    let (bc, abc1, abc2) = (tmp("bc.json"), tmp("abc1.json"), tmp("abc2.json"));
+    assert_eq!(merge(&[&rb, &rc], &bc, &[]).0, 0);
+    assert_eq!(merge(&[&ab, &rc], &abc1, &[]).0, 0);
+    assert_eq!(merge(&[&ra, &bc], &abc2, &[]).0, 0);
+    let (t1, t2) = (
+        std::fs::read_to_string(&abc1).unwrap(),
+        std::fs::read_to_string(&abc2).unwrap(),
+    );
+    same_text(&t1, &t2, "merge(merge(a, b), c) vs merge(a, merge(b, c))");
+    let r3: Report = serde_json::from_str(&t1).unwrap();
+    let names: Vec<&str> = r3.merged_from.iter().map(|m| m.report.as_str()).collect();
+    assert_eq!(
+        names,
+        [&ra, &rb, &rc].map(|p| p.to_str().unwrap()).to_vec(),
+        "provenance in order"
+    );
+    same_text(
+        &without_provenance(&abc1),
+        &together3,
+        "merge(a, b, c) vs audit(a + b + c)",
+    );
+}
+
+#[test]
+fn merge_refuses_different_settings_unless_forced() {
+    let a = week("fleet-b.pcapng");
+    let (all, b2004, v4) = (tmp("r-all.json"), tmp("r-2004.json"), tmp("r-v4.json"));
+    audit(&[&a], &[], &all);
+    audit(&[&a], &["--build", "2004"], &b2004);
+    audit(&[&a], &["--ipv4-only"], &v4);
+    let out = tmp("refused.json");
+    for other in [&b2004, &v4] {
+        let (code, err) = merge(&[&all, other], &out, &[]);
+        assert_eq!(code, 2, "refused: {err}");
+        assert!(err.contains("--force"), "{err}");
+    }
+    let (code, err) = merge(&[&all, &b2004], &out, &["--force"]);
+    assert_eq!(code, 0, "{err}");
+    let r: Report = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("different build/edition")),
+        "{:?}",
+        r.warnings
+    );
+}
