@@ -16,6 +16,7 @@ use serde_json::Value;
 /// (file, name, why)
 const ORACLE_DISAGREEMENTS: &[(&str, &str, &str)] = &[];
 
+#[derive(Debug)]
 struct OurFlow {
     proto: &'static str,
     client: String,
@@ -42,11 +43,15 @@ fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
 }
 
 fn run(path: &Path) -> Vec<OurFlow> {
+    run_threads(path, 1)
+}
+
+fn run_threads(path: &Path, threads: usize) -> Vec<OurFlow> {
     let mut flows = Vec::new();
     run_files(
         &[path.to_path_buf()],
         EngineConfig::default(),
-        1,
+        threads,
         false,
         &mut |f, _| {
             flows.push(OurFlow {
@@ -265,4 +270,28 @@ fn corpus_names_and_flows_match_the_oracle() {
         "flow agreement {:.2}% < 99%",
         flow_tally.pct()
     );
+}
+
+/// Every corpus capture gives the same flows, in the same order, with 1, 2 and 4 threads.
+#[test]
+fn corpus_output_is_independent_of_thread_count() {
+    let Some(dir) = corpus_dir() else { return };
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir.join("pcaps"))
+        .expect("pcaps")
+        .flatten()
+    {
+        let p = entry.path();
+        let one = format!("{:?}", run_threads(&p, 1));
+        for threads in [2, 4] {
+            let many = format!("{:?}", run_threads(&p, threads));
+            assert!(
+                one == many,
+                "{}: flows differ with {threads} threads",
+                p.display()
+            );
+        }
+        files += 1;
+    }
+    assert!(files > 50, "only {files} corpus captures");
 }
