@@ -256,3 +256,70 @@ fn merge_refuses_different_settings_unless_forced() {
         r.warnings
     );
 }
+
+/// Each export of the fleet capture's report is accepted by its real consumer (SKIPPED when
+/// the tool is not installed); the hostile-names fixture's names never reach a config.
+#[test]
+fn exports_pass_their_consumers() {
+    let rep = tmp("export-fleet.json");
+    audit(&[&week("fleet-4-machines.pcapng")], &[], &rep);
+    let checks: [(&str, &str, &[&str]); 3] = [
+        ("dnsmasq", "dnsmasq", &["--test", "-C"]),
+        ("unbound", "unbound-checkconf", &[]),
+        ("nftables", "nft", &["-c", "-f"]),
+    ];
+    for (format, tool, args) in checks {
+        let out = tmp(&format!("export.{format}"));
+        let (code, err) = run(&[
+            "export",
+            rep.to_str().unwrap(),
+            "--format",
+            format,
+            "--undocumented",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.starts_with("# egressmap export"));
+        assert!(
+            text.contains("Breaks: Windows Update"),
+            "consequences first"
+        );
+        assert!(text.lines().count() > 20, "{format}: {text}");
+        match Command::new(tool).args(args).arg(&out).output() {
+            Err(_) => eprintln!("SKIPPED: {tool} not installed ({format} export not checked)"),
+            Ok(o) => assert!(
+                o.status.success(),
+                "{tool} rejects the {format} export: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        }
+    }
+    // Names from packets that are not host names are skipped and counted.
+    let hostile = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reports_hostile_names.pcap");
+    let hr = tmp("export-hostile.json");
+    audit(&[hostile.to_str().unwrap()], &["--all-destinations"], &hr);
+    let out = tmp("export-hostile.dnsmasq");
+    let (code, err) = run(&[
+        "export",
+        hr.to_str().unwrap(),
+        "--format",
+        "dnsmasq",
+        "--undocumented",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("skipped: not valid host names"), "{text}");
+    for bad in ["<", ">", "'", "\"", "`", "|", " .", "\u{202e}"] {
+        assert!(
+            !text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .any(|l| l.contains(bad)),
+            "{bad:?} in {text}"
+        );
+    }
+}

@@ -75,6 +75,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two saved JSON reports: what appeared, went silent, grew or shrank.
     Compare(CompareArgs),
+    /// Block lists (hosts, dnsmasq, unbound, nftables, patterns) of what a saved report saw.
+    Export(ExportArgs),
     /// Sum saved JSON reports (sensors, weeks) into one: exact, with each input's provenance.
     Merge(MergeArgs),
     /// Inspect and import the endpoint signature database.
@@ -184,6 +186,22 @@ pub struct CompareArgs {
     /// Exit 1 only for these changes (comma-separated); default: any change exits 1.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
     pub fail_on: Vec<crate::report::compare::FailOn>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// A report saved with `--report json`.
+    pub saved: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: crate::report::export::ExportFormat,
+    /// Only these areas (repeatable; default: every area seen).
+    #[arg(long, value_name = "AREA")]
+    pub area: Vec<String>,
+    /// Also the undocumented names seen.
+    #[arg(long)]
+    pub undocumented: bool,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -446,6 +464,7 @@ pub fn main() -> ExitCode {
         Command::Report(r) => audit::rerender(&r),
         Command::Compare(c) => audit::compare(&c),
         Command::Merge(m) => merge::run(&m, sigdir),
+        Command::Export(x) => merge::export(&x),
         Command::Signatures(cmd) => return crate::signatures::cmd::run(cmd, sigdir),
         Command::Completions { shell } => {
             docs_out(docs::completions(shell, &mut std::io::stdout()))
