@@ -41,6 +41,9 @@ pub struct EngineConfig {
     /// Live capture: every time [`Engine::tick`]'s clock crosses a multiple of this, an interim
     /// record of every open flow is emitted (the report snapshot then counts open flows too).
     pub snapshot_every: Option<Nanos>,
+    /// Records reach this engine through a dispatcher ([`Engine::process_routed`]): each
+    /// record is counted by exactly one engine, so packet-level counters add up over engines.
+    pub routed: bool,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +58,7 @@ impl Default for EngineConfig {
             shard: None,
             quic: true,
             snapshot_every: None,
+            routed: false,
         }
     }
 }
@@ -190,6 +194,9 @@ pub struct Engine {
     ended: Vec<Ended>,
     /// Multiple of `snapshot_every` the clock was last in (None: not started).
     snapshot_epoch: Option<u64>,
+    /// Number (from 1) of the record processed last, over the whole run and every worker: the
+    /// `at` of what it ends.
+    pub seq: u64,
 }
 
 /// Flow table, buffer budget and scratch counters of the shadowed DNS-over-TCP flows.
@@ -230,16 +237,40 @@ impl Engine {
             cfg,
             ended: Vec::new(),
             snapshot_epoch: None,
+            seq: 0,
         }
     }
 
     /// Process one record. Flows that end (or are pushed out) are handed to `out`, ordered by
     /// [`Ended::order`].
     pub fn process(&mut self, pkt: &Packet<'_>, file: u16, out: &mut dyn FnMut(Ended)) {
+        let seq = self.seq + 1;
+        self.process_routed(Some(pkt), file, seq, true, Some(pkt.ts), out);
+    }
+
+    /// Process record number `seq` of the run (`None`: a record another engine owns, only its
+    /// clock matters). `count`: this engine counts the record in its packet-level counters.
+    /// `sweep`: the record's time, when it is a sweep point ([`FlowTable::sweep`]; every
+    /// engine gets the same sweep points, so flows expire at the same record whatever the
+    /// sharding).
+    pub fn process_routed(
+        &mut self,
+        pkt: Option<&Packet<'_>>,
+        file: u16,
+        seq: u64,
+        count: bool,
+        sweep: Option<Nanos>,
+        out: &mut dyn FnMut(Ended),
+    ) {
+        self.seq = seq;
         let mut ended = std::mem::take(&mut self.ended);
-        self.process_inner(pkt, file, &mut |e| ended.push(e));
+        if let Some(ts) = sweep {
+            self.table.sweep(ts, &mut |e| ended.push(e));
+        }
+        if let Some(pkt) = pkt {
+            self.process_inner(pkt, file, count, &mut |e| ended.push(e));
+        }
         if !ended.is_empty() {
-            let seq = self.stats.packets;
             for e in &mut ended {
                 e.at = seq;
             }
@@ -252,17 +283,28 @@ impl Engine {
         self.ended = ended;
     }
 
-    fn process_inner(&mut self, pkt: &Packet<'_>, file: u16, out: &mut dyn FnMut(Ended)) {
-        self.stats.packets += 1;
+    fn process_inner(
+        &mut self,
+        pkt: &Packet<'_>,
+        file: u16,
+        count: bool,
+        out: &mut dyn FnMut(Ended),
+    ) {
+        if count {
+            self.stats.packets += 1;
+        }
         let d = match self.decoder.decode(pkt) {
             Ok(d) => d,
             Err(e) => {
-                self.stats.count_error(e);
+                if count {
+                    self.stats.count_error(e);
+                }
                 return;
             }
         };
-        self.stats.decoded += 1;
-        self.table.sweep(pkt.ts, out);
+        if count {
+            self.stats.decoded += 1;
+        }
         let (key, forward) = FlowKey::of(&d);
         // Every worker validates every UDP DNS exchange (whoever owns the flow), so all learn
         // the same answers at the same capture time. A port comparison, no hash, for the rest.
@@ -394,7 +436,7 @@ impl Engine {
     /// `snapshot_every`, crossing a multiple of it emits an interim record of every open flow
     /// ([`Engine::interim`]).
     pub fn tick(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
-        let seq = self.stats.packets;
+        let seq = self.seq;
         self.table.sweep(now, &mut |mut e| {
             e.at = seq;
             out(e)
@@ -417,11 +459,11 @@ impl Engine {
     /// open. Each flow then counts as reported up to here ([`Flow::delta`]), so reports that add
     /// deltas count nothing twice.
     pub fn interim(&mut self, out: &mut dyn FnMut(Ended)) {
-        self.table.interim_all(self.stats.packets, out);
+        self.table.interim_all(self.seq, out);
     }
 
-    /// Counters merged over shards: packet-level counts are the same in every shard (each sees
-    /// every record), flow-level counts add up.
+    /// Counters merged over shards: packet-level counts are the same in every shard when each
+    /// sees every record, and add up when records were routed; flow-level counts add up.
     pub fn merged_stats(engines: &[Engine]) -> (EngineStats, FlowTableStats, ResolverStats) {
         let mut e = engines.first().map(|x| x.stats.clone()).unwrap_or_default();
         let mut t = FlowTableStats::default();
@@ -453,8 +495,38 @@ impl Engine {
             .first()
             .map_or(0, |x| x.decoder.fragment_stats().evicted);
         (r.lookups_hit, r.lookups_stale) = (0, 0);
+        let routed = engines.first().is_some_and(|x| x.cfg.routed);
+        if routed {
+            // Each record was counted by one engine: the packet-level counts add up.
+            let p = &mut e;
+            (
+                p.packets,
+                p.decoded,
+                p.truncated,
+                p.unsupported_link,
+                p.not_ip,
+            ) = (0, 0, 0, 0, 0);
+            (p.bad_ip_header, p.ip_fragments_held, p.ip_fragments_dropped) = (0, 0, 0);
+            p.tunnel_too_deep = 0;
+            p.unsupported_framing = FramingCounts::default();
+        }
         for x in engines {
             let s = &x.stats;
+            if routed {
+                e.packets += s.packets;
+                e.decoded += s.decoded;
+                e.truncated += s.truncated;
+                e.unsupported_link += s.unsupported_link;
+                e.not_ip += s.not_ip;
+                e.bad_ip_header += s.bad_ip_header;
+                e.ip_fragments_held += s.ip_fragments_held;
+                e.ip_fragments_dropped += s.ip_fragments_dropped;
+                e.tunnel_too_deep += s.tunnel_too_deep;
+                for (k, n) in &s.unsupported_framing.kinds {
+                    e.unsupported_framing.add(*k, *n);
+                }
+                e.unsupported_framing.other += s.unsupported_framing.other;
+            }
             e.tls_client_hellos += s.tls_client_hellos;
             e.http_requests += s.http_requests;
             e.preambles += s.preambles;

@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::capture::file::CaptureFile;
-use crate::capture::{CaptureError, CaptureStats};
+use crate::capture::{CaptureError, CaptureStats, Nanos, Packet};
+use crate::decode::ip::Route;
+use crate::decode::Decoder;
 use crate::engine::{Engine, EngineConfig};
-use crate::flow::table::Ended;
+use crate::flow::table::{Ended, SweepClock};
 use crate::flow::Flow;
 
 /// How reading one input went.
@@ -57,7 +59,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn tick(&mut self, name: &str, offset: u64, len: u64, packets: u64, flows: usize) {
+    fn tick(&mut self, name: &str, offset: u64, len: u64, packets: u64, flows: Option<usize>) {
         if !self.enabled || self.last.elapsed() < Duration::from_millis(250) {
             return;
         }
@@ -68,8 +70,11 @@ impl Progress {
             0.0
         };
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let flows = flows
+            .map(|f| format!("  {f} active flows"))
+            .unwrap_or_default();
         eprint!(
-            "\r\x1b[2K{name}: {pct:5.1}%  {packets} packets ({:.2} Mpps)  {flows} active flows",
+            "\r\x1b[2K{name}: {pct:5.1}%  {packets} packets ({:.2} Mpps){flows}",
             packets as f64 / secs / 1e6
         );
     }
@@ -82,10 +87,12 @@ impl Progress {
 
 enum Msg {
     /// Finished flows in order; the worker will emit nothing ordered before `low` any more.
-    Flows { flows: Vec<Ended>, low: u64 },
+    Flows {
+        flows: Vec<Ended>,
+        low: u64,
+    },
     Done {
         engine: Box<Engine>,
-        files: Vec<FileOutcome>,
     },
 }
 
@@ -106,63 +113,40 @@ pub fn run_files(
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let opened: Vec<Result<CaptureFile, CaptureError>> =
         paths.iter().map(|p| CaptureFile::open(p)).collect();
-    // One bounded channel per worker: the aggregator only receives from the worker the ordered
-    // merge is waiting for, so no reorder queue holds more than a batch or two however far the
-    // workers drift apart (one shared channel let a fast worker's flows pile up without bound).
+    let progress = progress && std::io::stderr().is_terminal();
+    if threads == 1 {
+        return run_single(cfg, &opened, paths, &names, progress, on_flow);
+    }
+    // One bounded channel per worker each way: the dispatcher can run at most a few batches
+    // ahead of the slowest worker, and the merge at most a few batches behind.
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<Receiver<Msg>>) =
         (0..threads).map(|_| bounded::<Msg>(4)).unzip();
-    let progress = progress && std::io::stderr().is_terminal();
-
     let mut engines: Vec<Option<Engine>> = (0..threads).map(|_| None).collect();
     let mut files: Vec<FileOutcome> = Vec::new();
+    let table_cfg = cfg.table.clone();
     std::thread::scope(|scope| {
+        let mut work = Vec::with_capacity(threads);
         for (worker, tx) in txs.into_iter().enumerate() {
             let mut cfg = cfg.clone();
-            if threads > 1 {
-                cfg.shard = Some((worker as u64, threads as u64));
-                // `--max-flows` bounds the whole run: each worker holds its share of the flows.
-                cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
-                cfg.reassembly_total = cfg.reassembly_total.div_ceil(threads);
-            }
-            let (opened, paths, names) = (&opened, paths, &names);
-            scope
-                .spawn(move || run_worker(cfg, opened, paths, names, progress && worker == 0, &tx));
+            cfg.shard = Some((worker as u64, threads as u64));
+            cfg.routed = true;
+            // `--max-flows` bounds the whole run: each worker holds its share of the flows.
+            cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
+            cfg.reassembly_total = cfg.reassembly_total.div_ceil(threads);
+            let (btx, brx) = bounded::<Work<'_>>(4);
+            let (ftx, frx) = bounded::<Vec<Item<'_>>>(4);
+            work.push((btx, frx));
+            scope.spawn(move || routed_worker(cfg, &brx, &ftx, &tx));
         }
-        let mut queues: Vec<(VecDeque<Ended>, u64, bool)> =
-            (0..threads).map(|_| (VecDeque::new(), 0, false)).collect();
-        loop {
-            merge_ready(&mut queues, &names, on_flow);
-            let Some(worker) = waiting_on(&queues) else {
-                break;
-            };
-            let Some(msg) = rxs.get(worker).and_then(|rx| rx.recv().ok()) else {
-                // A worker that hung up without `Done` (it panicked): stop waiting for it.
-                if let Some(q) = queues.get_mut(worker) {
-                    q.2 = true;
-                }
-                continue;
-            };
-            match msg {
-                Msg::Flows { flows, low } => {
-                    if let Some(q) = queues.get_mut(worker) {
-                        q.0.extend(flows);
-                        q.1 = low;
-                    }
-                }
-                Msg::Done { engine, files: f } => {
-                    if let Some(q) = queues.get_mut(worker) {
-                        q.2 = true;
-                    }
-                    if let Some(slot) = engines.get_mut(worker) {
-                        *slot = Some(*engine);
-                    }
-                    if worker == 0 {
-                        files = f;
-                    }
-                }
+        let (opened, names) = (&opened, &names);
+        let dispatcher =
+            scope.spawn(move || dispatch(opened, paths, names, &table_cfg, work, progress));
+        merge_all(&rxs, &mut engines, names, &mut |ev| {
+            if let Merged::Flow(f, name) = ev {
+                on_flow(f, name);
             }
-        }
-        merge_ready(&mut queues, &names, on_flow);
+        });
+        files = dispatcher.join().unwrap_or_default();
     });
     RunResult {
         files,
@@ -170,70 +154,55 @@ pub fn run_files(
     }
 }
 
-/// Emit, in order, every queued flow that no worker can still precede.
-fn merge_ready(
-    queues: &mut [(VecDeque<Ended>, u64, bool)],
-    names: &[String],
-    on_flow: &mut dyn FnMut(&Flow, &str),
-) {
-    loop {
-        let mut best: Option<(usize, (u64, u64, crate::flow::FlowKey))> = None;
-        for (i, q) in queues.iter().enumerate() {
-            if let Some(h) = q.0.front() {
-                let o = h.order();
-                if best.as_ref().is_none_or(|(_, b)| o < *b) {
-                    best = Some((i, o));
-                }
-            }
-        }
-        let Some((i, order)) = best else { return };
-        // A worker with nothing queued may still emit something earlier, unless it is done or
-        // has promised it won't.
-        let blocked = queues
-            .iter()
-            .enumerate()
-            .any(|(j, q)| j != i && q.0.is_empty() && !q.2 && q.1 <= order.0);
-        if blocked {
-            return;
-        }
-        if let Some(e) = queues.get_mut(i).and_then(|q| q.0.pop_front()) {
-            let name = names
-                .get(e.flow.file as usize)
-                .map(String::as_str)
-                .unwrap_or("");
-            on_flow(&e.flow, name);
-        }
-    }
-}
-
-/// The worker whose next message the merge needs: one not done with nothing queued (after
-/// [`merge_ready`] such a worker blocks the head of the merge, or every queue is empty).
-/// `None` when every worker is done.
-fn waiting_on(queues: &[(VecDeque<Ended>, u64, bool)]) -> Option<usize> {
-    let open = |q: &&(VecDeque<Ended>, u64, bool)| !q.2;
-    queues
-        .iter()
-        .position(|q| open(&q) && q.0.is_empty())
-        .or_else(|| queues.iter().position(|q| open(&q)))
-}
-
-fn run_worker(
+/// One thread: the engine reads the records itself, no dispatcher, no merge.
+fn run_single(
     cfg: EngineConfig,
     opened: &[Result<CaptureFile, CaptureError>],
     paths: &[PathBuf],
     names: &[String],
     progress: bool,
-    tx: &Sender<Msg>,
-) {
+    on_flow: &mut dyn FnMut(&Flow, &str),
+) -> RunResult {
     let mut engine = Engine::new(cfg);
     let mut progress = Progress {
         enabled: progress,
         last: Instant::now(),
         started: Instant::now(),
     };
+    let mut emit = |e: Ended| {
+        let name = names
+            .get(e.flow.file as usize)
+            .map(String::as_str)
+            .unwrap_or("");
+        on_flow(&e.flow, name);
+    };
+    let files = read_files(opened, paths, names, &mut |pkt, file, reader| {
+        engine.process(pkt, file, &mut emit);
+        if engine.seq % BATCH_RECORDS == 0 {
+            let (offset, len, name) = reader;
+            progress.tick(name, offset, len, engine.seq, Some(engine.table.len()));
+        }
+    });
+    engine.finish(&mut emit);
+    progress.done();
+    RunResult {
+        files,
+        engines: vec![engine],
+    }
+}
+
+/// Where the reader is: offset, file length, file name (for progress).
+type Position<'n> = (u64, u64, &'n str);
+
+/// Walk every record of every file in order, handing each to `each` with its file's index and
+/// `(offset, length, name)` of the file for progress; returns how each file went.
+fn read_files<'a>(
+    opened: &'a [Result<CaptureFile, CaptureError>],
+    paths: &[PathBuf],
+    names: &[String],
+    each: &mut dyn FnMut(&Packet<'a>, u16, Position<'_>),
+) -> Vec<FileOutcome> {
     let mut files = Vec::with_capacity(paths.len());
-    let mut batch: Vec<Ended> = Vec::new();
-    let mut since_send: u64 = 0;
     for (idx, (cap, path)) in opened.iter().zip(paths).enumerate() {
         let name = names.get(idx).cloned().unwrap_or_default();
         let file_idx = u16::try_from(idx).unwrap_or(u16::MAX);
@@ -254,25 +223,7 @@ fn run_worker(
         let mut error = None;
         while let Some(next) = reader.next_packet() {
             match next {
-                Ok(pkt) => {
-                    engine.process(&pkt, file_idx, &mut |e| batch.push(e));
-                    since_send += 1;
-                    if since_send >= BATCH_RECORDS || batch.len() >= BATCH_FLOWS {
-                        since_send = 0;
-                        let low = engine.stats.packets + 1;
-                        let _ = tx.send(Msg::Flows {
-                            flows: std::mem::take(&mut batch),
-                            low,
-                        });
-                        progress.tick(
-                            &name,
-                            reader.offset(),
-                            reader.len(),
-                            engine.stats.packets,
-                            engine.table.len(),
-                        );
-                    }
-                }
+                Ok(pkt) => each(&pkt, file_idx, (reader.offset(), reader.len(), &name)),
                 Err(e) => {
                     error = Some(e);
                     break;
@@ -291,27 +242,244 @@ fn run_worker(
             failed,
         });
     }
+    files
+}
+
+/// One record as the dispatcher hands it to a worker: a reference into the mapped file, no copy.
+struct Item<'a> {
+    /// `None`: a record of another worker's flow that is a sweep point.
+    pkt: Option<Packet<'a>>,
+    seq: u64,
+    file: u16,
+    /// This worker counts the record (each record is counted by exactly one worker).
+    count: bool,
+    sweep: Option<Nanos>,
+}
+
+/// A worker's share of a run of records; `end` is the number of the run's last record (the
+/// worker's watermark after it, whether or not it got any of them).
+struct Work<'a> {
+    items: Vec<Item<'a>>,
+    end: u64,
+}
+
+/// The dispatcher's per-record work: walk the record header, read the outer IP/ports
+/// ([`Decoder::route`]), push a reference to the owner's batch. Records every worker must see
+/// (DNS, fragments, tunnels) go to all; only one counts them.
+fn dispatch<'a>(
+    opened: &'a [Result<CaptureFile, CaptureError>],
+    paths: &[PathBuf],
+    names: &[String],
+    table: &crate::flow::FlowTableConfig,
+    work: Vec<(Sender<Work<'a>>, Receiver<Vec<Item<'a>>>)>,
+    progress: bool,
+) -> Vec<FileOutcome> {
+    let n = work.len().max(1);
+    let mut progress = Progress {
+        enabled: progress,
+        last: Instant::now(),
+        started: Instant::now(),
+    };
+    let mut clock = SweepClock::new(table);
+    let fresh = |w: usize| -> Vec<Item<'a>> {
+        work.get(w)
+            .and_then(|(_, free)| free.try_recv().ok())
+            .unwrap_or_else(|| Vec::with_capacity(DISPATCH_RECORDS))
+    };
+    let mut batches: Vec<Vec<Item<'a>>> = (0..n).map(fresh).collect();
+    let mut seq: u64 = 0;
+    let flush = |batches: &mut Vec<Vec<Item<'a>>>, end: u64| {
+        for (w, (tx, _)) in work.iter().enumerate() {
+            if let Some(b) = batches.get_mut(w) {
+                let items = std::mem::replace(b, fresh(w));
+                let _ = tx.send(Work { items, end });
+            }
+        }
+    };
+    let files = read_files(opened, paths, names, &mut |pkt, file, reader| {
+        seq += 1;
+        let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+        let (owner, all) = match Decoder::route(pkt) {
+            Route::Flow(key) => ((key.shard_hash() % n as u64) as usize, false),
+            Route::All => (0, true),
+            Route::Any => (0, false),
+        };
+        for (w, b) in batches.iter_mut().enumerate() {
+            if w == owner || all {
+                b.push(Item {
+                    pkt: Some(*pkt),
+                    seq,
+                    file,
+                    count: w == owner,
+                    sweep,
+                });
+            } else if sweep.is_some() {
+                b.push(Item {
+                    pkt: None,
+                    seq,
+                    file,
+                    count: false,
+                    sweep,
+                });
+            }
+        }
+        if seq % DISPATCH_RECORDS as u64 == 0 {
+            flush(&mut batches, seq);
+            let (offset, len, name) = reader;
+            progress.tick(name, offset, len, seq, None);
+        }
+    });
+    flush(&mut batches, seq);
+    progress.done();
+    files
+}
+
+/// Records per dispatcher batch (per worker at most): a channel send per batch, not per record.
+const DISPATCH_RECORDS: usize = 4_096;
+
+fn routed_worker<'a>(
+    cfg: EngineConfig,
+    rx: &Receiver<Work<'a>>,
+    free: &Sender<Vec<Item<'a>>>,
+    tx: &Sender<Msg>,
+) {
+    let mut engine = Engine::new(cfg);
+    let mut out: Vec<Ended> = Vec::new();
+    for mut w in rx.iter() {
+        for it in w.items.drain(..) {
+            engine.process_routed(
+                it.pkt.as_ref(),
+                it.file,
+                it.seq,
+                it.count,
+                it.sweep,
+                &mut |e| out.push(e),
+            );
+        }
+        // Sent even when empty: the watermark lets the merge pass the other workers' flows.
+        let _ = tx.send(Msg::Flows {
+            flows: std::mem::take(&mut out),
+            low: w.end + 1,
+        });
+        let _ = free.try_send(w.items);
+    }
     // End of input: the table is handed over in chunks as it drains, so a full table (a flood
     // at the flow cap) is never copied whole into one message and the merge queue at once.
     engine.finish(&mut |e| {
-        batch.push(e);
-        if batch.len() >= BATCH_FLOWS {
+        out.push(e);
+        if out.len() >= BATCH_FLOWS {
             let _ = tx.send(Msg::Flows {
-                flows: std::mem::take(&mut batch),
+                flows: std::mem::take(&mut out),
                 low: u64::MAX,
             });
         }
     });
-    progress.done();
     let _ = tx.send(Msg::Flows {
-        flows: batch,
+        flows: out,
         low: u64::MAX,
     });
     let _ = tx.send(Msg::Done {
         engine: Box::new(engine),
-        files,
     });
 }
+
+/// What the merge hands on: a flow in order, or a pause (nothing arrived for a while).
+enum Merged<'f> {
+    Flow(&'f Flow, &'f str),
+    Idle,
+}
+
+/// Receive from whichever worker has something (never from one chosen in advance, which let an
+/// idle worker stall the others), merging in order until every worker is done. `idle` runs
+/// about every `IDLE_EVERY` when nothing arrives (live: periodic reports).
+fn merge_all(
+    rxs: &[Receiver<Msg>],
+    engines: &mut [Option<Engine>],
+    names: &[String],
+    out: &mut dyn FnMut(Merged<'_>),
+) {
+    let mut queues: Vec<(VecDeque<Ended>, u64, bool)> = (0..rxs.len())
+        .map(|_| (VecDeque::new(), 0, false))
+        .collect();
+    loop {
+        merge_ready(&mut queues, names, &mut |f, n| out(Merged::Flow(f, n)));
+        let mut sel = crossbeam_channel::Select::new();
+        let mut open = Vec::new();
+        for (i, rx) in rxs.iter().enumerate() {
+            if queues.get(i).is_some_and(|q| !q.2) {
+                sel.recv(rx);
+                open.push(i);
+            }
+        }
+        if open.is_empty() {
+            break;
+        }
+        let op = sel.select_timeout(IDLE_EVERY);
+        out(Merged::Idle);
+        let Ok(op) = op else {
+            continue;
+        };
+        let index = op.index();
+        let worker = open.get(index).copied().unwrap_or(0);
+        let msg = rxs.get(worker).map(|rx| op.recv(rx));
+        let q = queues.get_mut(worker);
+        match (msg, q) {
+            (Some(Ok(Msg::Flows { flows, low })), Some(q)) => {
+                q.0.extend(flows);
+                q.1 = low;
+            }
+            (Some(Ok(Msg::Done { engine, .. })), Some(q)) => {
+                q.2 = true;
+                if let Some(slot) = engines.get_mut(worker) {
+                    *slot = Some(*engine);
+                }
+            }
+            // A worker that hung up without `Done` (it panicked): stop waiting for it.
+            (_, Some(q)) => q.2 = true,
+            _ => break,
+        }
+    }
+    merge_ready(&mut queues, names, &mut |f, n| out(Merged::Flow(f, n)));
+}
+
+/// Emit, in order, every queued flow that no worker can still precede.
+fn merge_ready(
+    queues: &mut [(VecDeque<Ended>, u64, bool)],
+    names: &[String],
+    on_flow: &mut dyn FnMut(&Flow, &str),
+) {
+    loop {
+        let mut best: Option<(usize, (u64, u64, crate::flow::FlowKey))> = None;
+        for (i, q) in queues.iter().enumerate() {
+            if let Some(h) = q.0.front() {
+                let o = h.order();
+                if best.as_ref().is_none_or(|(_, b)| o < *b) {
+                    best = Some((i, o));
+                }
+            }
+        }
+        let Some((i, order)) = best else { return };
+        // A worker with nothing queued may still emit something earlier, unless it is done or
+        // its watermark has passed.
+        let blocked = queues
+            .iter()
+            .enumerate()
+            .any(|(j, q)| j != i && q.0.is_empty() && !q.2 && q.1 <= order.0);
+        if blocked {
+            return;
+        }
+        if let Some(e) = queues.get_mut(i).and_then(|q| q.0.pop_front()) {
+            let name = names
+                .get(e.flow.file as usize)
+                .map(String::as_str)
+                .unwrap_or("");
+            on_flow(&e.flow, name);
+        }
+    }
+}
+
+/// Longest the merge waits for a message before it runs its idle work.
+const IDLE_EVERY: Duration = Duration::from_millis(200);
 
 /// Receives the merged stream of finished flows during a live capture, and a tick about once a
 /// second (for periodic reports) even when nothing ends.
@@ -382,7 +550,7 @@ pub fn run_live(
                         std::sync::atomic::Ordering::Relaxed,
                     );
                     (evicted, names) = (e, n);
-                    let low = engine.stats.packets + 1;
+                    let low = engine.seq + 1;
                     let _ = tx.send(Msg::Flows {
                         flows: std::mem::take(&mut out),
                         low,
@@ -395,50 +563,22 @@ pub fn run_live(
                 });
                 let _ = tx.send(Msg::Done {
                     engine: Box::new(engine),
-                    files: Vec::new(),
                 });
             });
         }
         drop(txs);
         scope.spawn(move || run_capture(cap, senders, pcap_out, stop, counters));
-        let mut queues: Vec<(VecDeque<Ended>, u64, bool)> =
-            (0..threads).map(|_| (VecDeque::new(), 0, false)).collect();
         let names: [String; 1] = [String::new()];
         let mut last_tick = Instant::now();
-        loop {
-            merge_ready(&mut queues, &names, &mut |f, _| sink.flow(f));
+        merge_all(&rxs, &mut engines, &names, &mut |ev| {
+            if let Merged::Flow(f, _) = ev {
+                sink.flow(f);
+            }
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = Instant::now();
                 sink.tick();
             }
-            let Some(worker) = waiting_on(&queues) else {
-                break;
-            };
-            let Some(rx) = rxs.get(worker) else { break };
-            match rx.recv_timeout(Duration::from_millis(500)) {
-                Ok(Msg::Flows { flows, low }) => {
-                    if let Some(q) = queues.get_mut(worker) {
-                        q.0.extend(flows);
-                        q.1 = low;
-                    }
-                }
-                Ok(Msg::Done { engine, .. }) => {
-                    if let Some(q) = queues.get_mut(worker) {
-                        q.2 = true;
-                    }
-                    if let Some(slot) = engines.get_mut(worker) {
-                        *slot = Some(*engine);
-                    }
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    if let Some(q) = queues.get_mut(worker) {
-                        q.2 = true;
-                    }
-                }
-            }
-        }
-        merge_ready(&mut queues, &names, &mut |f, _| sink.flow(f));
+        });
     });
     engines.into_iter().flatten().collect()
 }

@@ -318,8 +318,15 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
         ]);
         saved.push(json);
     }
-    let c: Value = serde_json::from_str(&run(&["compare", p(&saved[0]), p(&saved[1]), "--json"]))
-        .expect("compare --json parses");
+    let (code, out, _) = run_code(&["compare", p(&saved[0]), p(&saved[1]), "--json"]);
+    assert_eq!(code, 1, "areas went silent: compare exits 1, like diff");
+    let c: Value = serde_json::from_str(&out).expect("compare --json parses");
+    assert_eq!(
+        c["warnings"],
+        Value::Array(vec![]),
+        "same build, edition, scope, span"
+    );
+    assert_eq!(c["changed"], true);
     let with = |change: &str| -> BTreeSet<String> {
         c["areas"]
             .as_array()
@@ -343,10 +350,177 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
             assert_eq!(dd["change"], "gone", "{dd}");
         }
     }
-    let table = run(&["compare", p(&saved[0]), p(&saved[1])]);
+    let (_, table, _) = run_code(&["compare", p(&saved[0]), p(&saved[1])]);
     assert!(table
         .lines()
         .any(|l| l.starts_with("gone") && l.contains("spotlight")));
+    // Nothing new appeared: a CI job failing on new areas or destinations passes.
+    let (code, _, _) = run_code(&[
+        "compare",
+        p(&saved[0]),
+        p(&saved[1]),
+        "--fail-on",
+        "new-area,new-destination",
+    ]);
+    assert_eq!(code, 0);
+    // The other way round, the turned-off areas are new.
+    let (code, _, _) = run_code(&[
+        "compare",
+        p(&saved[1]),
+        p(&saved[0]),
+        "--fail-on",
+        "new-area",
+    ]);
+    assert_eq!(code, 1);
+    // A report against itself: exit 0, every row the same.
+    let (code, out, _) = run_code(&["compare", p(&saved[0]), p(&saved[0]), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let same: Value = serde_json::from_str(&out).expect("json");
+    for section in [
+        "areas",
+        "destinations",
+        "undocumented",
+        "unattributed",
+        "ech",
+    ] {
+        for r in same[section].as_array().expect(section) {
+            assert_eq!(r["change"], "same", "{section}: {r}");
+        }
+    }
+}
+
+/// Runs the binary; returns exit code, stdout and stderr.
+fn run_code(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("running egressmap");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// compare warns when the reports were made differently (build, edition, scope, span), and
+/// reports the undocumented, unattributed and ECH sections too, with one rule for
+/// grew/shrank: flows and bytes must agree.
+#[test]
+fn compare_warns_on_different_settings_and_covers_every_section() {
+    let d = scratch("compare-warn");
+    let a = d.join("a.json");
+    let b = d.join("b.json");
+    run(&[
+        "audit",
+        p(&fixture("win11-enterprise.pcapng")),
+        "-q",
+        "--report",
+        "json",
+        "-o",
+        p(&a),
+    ]);
+    run(&[
+        "audit",
+        p(&fixture("win2004-pro.pcapng")),
+        "-q",
+        "--build",
+        "2004",
+        "--edition",
+        "pro",
+        "--ipv4-only",
+        "--report",
+        "json",
+        "-o",
+        p(&b),
+    ]);
+    let (code, out, err) = run_code(&["compare", p(&a), p(&b), "--json"]);
+    assert_eq!(code, 1);
+    let c: Value = serde_json::from_str(&out).expect("json");
+    let w: Vec<&str> = c["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let all = w.join("\n");
+    for word in [
+        "different builds",
+        "different editions",
+        "count different flows",
+    ] {
+        assert!(all.contains(word), "{word:?} not in {all}");
+        assert!(err.contains(word), "--json also says it on stderr: {err}");
+    }
+    let ra = read_json(&a);
+    let rb = read_json(&b);
+    // Every undocumented host of either report is a row, with its flows.
+    let rows = c["undocumented"].as_array().expect("undocumented");
+    for (r, side) in [(&ra, "flows_a"), (&rb, "flows_b")] {
+        for h in r["undocumented"].as_array().expect("undocumented") {
+            let row = rows
+                .iter()
+                .find(|x| x["host"] == h["host"])
+                .unwrap_or_else(|| panic!("{h} missing"));
+            assert_eq!(row[side], h["flows"]);
+        }
+    }
+    let total = |k: &str| {
+        c[k].as_array()
+            .expect(k)
+            .iter()
+            .find(|x| x["host"].is_null())
+            .cloned()
+            .expect("total row")
+    };
+    assert_eq!(
+        total("unattributed")["flows_a"],
+        ra["unattributed"]["flows"]
+    );
+    assert_eq!(
+        total("unattributed")["flows_b"],
+        rb["unattributed"]["flows"]
+    );
+    assert_eq!(total("ech")["flows_a"], ra["ech"]["flows"]);
+    assert_eq!(total("ech")["flows_b"], rb["ech"]["flows"]);
+    // grew/shrank never contradict the numbers.
+    for section in [
+        "areas",
+        "destinations",
+        "undocumented",
+        "unattributed",
+        "ech",
+    ] {
+        for r in c[section].as_array().expect(section) {
+            let (fa, fb, ba, bb) = (
+                u(r, "flows_a"),
+                u(r, "flows_b"),
+                u(r, "bytes_a"),
+                u(r, "bytes_b"),
+            );
+            // Moved by more than 10%: up (1), down (-1), or not (0).
+            let dir = |x: u64, y: u64| -> i8 {
+                if x.abs_diff(y) * 10 <= x.max(y) {
+                    0
+                } else if y > x {
+                    1
+                } else {
+                    -1
+                }
+            };
+            let (df, db) = (dir(fa, fb), dir(ba, bb));
+            match r["change"].as_str().expect("change") {
+                "shrank" => assert!(df <= 0 && db <= 0 && (df < 0 || db < 0), "{r}"),
+                "grew" => assert!(df >= 0 && db >= 0 && (df > 0 || db > 0), "{r}"),
+                "same" => assert!(df == 0 && db == 0, "{r}"),
+                "mixed" => assert!(df * db < 0, "{r}"),
+                "gone" => assert!(fa > 0 && fb == 0, "{r}"),
+                "appeared" => assert!(fa == 0 && fb > 0, "{r}"),
+                other => panic!("unknown change {other}"),
+            }
+        }
+    }
+    let (_, table, _) = run_code(&["compare", p(&a), p(&b)]);
+    assert!(table.contains("warning: the reports were matched against different builds"));
 }
 
 /// (e) `--guess-build` ranks the true build and edition first.

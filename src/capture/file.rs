@@ -114,23 +114,171 @@ fn corrupt(msg: impl Into<String>) -> CaptureErrorKind {
     CaptureErrorKind::Corrupt(msg.into())
 }
 
-fn read_all(path: &Path) -> Result<Bytes, CaptureErrorKind> {
-    let mut file = File::open(path).map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
-    let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-    if regular {
-        // SAFETY: the map is only read. If another process truncates the file while we read it,
-        // the process gets SIGBUS; that is the accepted price of mmap for capture files, which
-        // are not being written while audited.
-        if let Ok(map) = unsafe { Mmap::map(&file) } {
-            #[cfg(unix)]
-            let _ = map.advise(memmap2::Advice::Sequential);
-            return Ok(Bytes::Map(map));
+/// Magic bytes of the compressions read transparently (how rotated captures are kept).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// A compression detected from the first bytes of an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn detect(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&GZIP_MAGIC) {
+            Some(Compression::Gzip)
+        } else if head.starts_with(&ZSTD_MAGIC) {
+            Some(Compression::Zstd)
+        } else {
+            None
         }
     }
-    let mut v = Vec::new();
-    file.read_to_end(&mut v)
-        .map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
-    Ok(Bytes::Owned(v))
+}
+
+/// `source` decompressed as it is read (gzip members concatenated, as `cat a.gz b.gz` makes).
+pub fn decompressing<'r>(
+    source: impl Read + 'r,
+    c: Option<Compression>,
+) -> std::io::Result<Box<dyn Read + 'r>> {
+    let source = std::io::BufReader::with_capacity(1 << 16, source);
+    Ok(match c {
+        None => Box::new(source),
+        Some(Compression::Gzip) => Box::new(flate2::bufread::MultiGzDecoder::new(source)),
+        Some(Compression::Zstd) => Box::new(zstd::stream::read::Decoder::with_buffer(source)?),
+    })
+}
+
+/// The first bytes of a stream, put back in front of the rest.
+fn peek(mut r: impl Read, n: usize) -> std::io::Result<(Vec<u8>, impl Read)> {
+    let mut head = Vec::with_capacity(n);
+    (&mut r).take(n as u64).read_to_end(&mut head)?;
+    let again = std::io::Cursor::new(head.clone());
+    Ok((head, again.chain(r)))
+}
+
+/// A stream (a pipe, stdin, a compressed file) copied through a fixed buffer into an unlinked
+/// temporary file that is then mapped: memory stays bounded (the reader releases mapped pages
+/// behind it) however long the stream, and the one record decoder reads it as it reads any file.
+/// The price is disk space in `$TMPDIR` for the decompressed capture, freed at exit.
+fn spool(source: impl Read, c: Option<Compression>) -> Result<Bytes, CaptureErrorKind> {
+    let io = |what: &str, e: std::io::Error| CaptureErrorKind::Io(format!("{what}: {e}"));
+    let dir = std::env::temp_dir();
+    let mut tmp = None;
+    for attempt in 0..16u32 {
+        let name = dir.join(format!(
+            ".egressmap-spool-{}-{}-{attempt}",
+            std::process::id(),
+            SPOOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&name)
+        {
+            Ok(f) => {
+                // Unlinked at once: nothing is left behind, whatever ends the process.
+                let _ = std::fs::remove_file(&name);
+                tmp = Some(f);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io(&format!("temporary file in {}", dir.display()), e)),
+        }
+    }
+    let Some(mut tmp) = tmp else {
+        return Err(CaptureErrorKind::Io(format!(
+            "no temporary file could be created in {}",
+            dir.display()
+        )));
+    };
+    let mut reader = decompressing(source, c).map_err(|e| io("decompressing", e))?;
+    let what = if c.is_some() {
+        "decompressing"
+    } else {
+        "reading"
+    };
+    let copied = std::io::copy(&mut reader, &mut tmp).map_err(|e| io(what, e))?;
+    if copied == 0 {
+        return Ok(Bytes::Owned(Vec::new()));
+    }
+    // SAFETY: the file is ours alone (created new and unlinked); nobody writes it once copied.
+    let map = unsafe { Mmap::map(&tmp) }.map_err(|e| io("mapping the spooled input", e))?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(Bytes::Map(map))
+}
+
+static SPOOLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The first `limit` bytes of a file, decompressed if it is compressed: enough to find its first
+/// packets without reading (or decompressing) the whole file.
+pub fn decompressed_prefix(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let (head, stream) = peek(file, 4)?;
+    let mut out = Vec::new();
+    decompressing(stream, Compression::detect(&head))?
+        .take(limit as u64)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The path that means standard input.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+fn read_all(path: &Path) -> Result<Bytes, CaptureErrorKind> {
+    if is_stdin(path) {
+        let (head, stream) = peek(std::io::stdin().lock(), 4)
+            .map_err(|e| CaptureErrorKind::Io(format!("reading standard input: {e}")))?;
+        return spool(stream, Compression::detect(&head));
+    }
+    let mut file = File::open(path).map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
+    let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if !regular {
+        // A pipe or a device: read as a stream, never held whole in memory.
+        let (head, stream) =
+            peek(file, 4).map_err(|e| CaptureErrorKind::Io(format!("reading: {e}")))?;
+        return spool(stream, Compression::detect(&head));
+    }
+    let mut head = [0u8; 4];
+    let n = read_prefix(&mut file, &mut head).map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
+    {
+        use std::io::Seek as _;
+        file.rewind()
+            .map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
+    }
+    if let Some(c) = head.get(..n).and_then(Compression::detect) {
+        return spool(file, Some(c));
+    }
+    // SAFETY: the map is only read. If another process truncates the file while we read it,
+    // the process gets SIGBUS; that is the accepted price of mmap for capture files, which
+    // are not being written while audited.
+    if let Ok(map) = unsafe { Mmap::map(&file) } {
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        return Ok(Bytes::Map(map));
+    }
+    // Mapping can fail (some file systems); a regular file's size is known, so this is bounded
+    // by what the user gave us.
+    spool(file, None)
+}
+
+/// Reads up to `buf.len()` bytes (fewer only at the end of the file).
+fn read_prefix(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(buf.get_mut(n..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn u32_at(b: &[u8], at: usize, big_endian: bool) -> Option<u32> {

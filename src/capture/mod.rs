@@ -83,22 +83,40 @@ impl CaptureErrorKind {
 
 impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match &self.kind {
-            CaptureErrorKind::Io(e) => format!("cannot read: {e}"),
-            CaptureErrorKind::Empty => "empty file".to_string(),
+        let file = self.file.display();
+        // A file that could not be opened or recognised has no record to point at: say what
+        // failed, not "record 0, byte offset 0".
+        match &self.kind {
+            CaptureErrorKind::Io(e) => return write!(f, "{file}: cannot open: {e}"),
+            CaptureErrorKind::Empty => return write!(f, "{file}: empty file (no capture header)"),
             CaptureErrorKind::UnknownFormat(magic) => {
-                format!("not a pcap or pcapng file (starts with {magic})")
+                return write!(
+                    f,
+                    "{file}: not a pcap or pcapng capture (first bytes {magic}; gzip and zstd \
+                     compressed captures are read, other formats are not)"
+                )
             }
+            CaptureErrorKind::Truncated if self.record == 0 => {
+                return write!(
+                    f,
+                    "{file}: file header cut short (file ends at byte {})",
+                    self.offset
+                )
+            }
+            CaptureErrorKind::Corrupt(s) if self.record == 0 => {
+                return write!(f, "{file}: bad file header at byte {}: {s}", self.offset)
+            }
+            _ => {}
+        }
+        let what = match &self.kind {
             CaptureErrorKind::Truncated => "file ends in the middle of a record".to_string(),
             CaptureErrorKind::Corrupt(s) => format!("corrupt record: {s}"),
+            _ => String::new(),
         };
         write!(
             f,
-            "{}: record {}, byte offset {}: {}",
-            self.file.display(),
-            self.record,
-            self.offset,
-            what
+            "{file}: record {}, byte offset {}: {what}",
+            self.record, self.offset
         )
     }
 }

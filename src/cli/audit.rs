@@ -83,6 +83,26 @@ pub fn match_flow(m: &mut Matcher, f: &Flow) -> Option<Arc<MatchResult>> {
     r.is_match().then_some(r)
 }
 
+/// A match's areas ([`UNPLACED`] for an endpoint without one; none without a match) and the
+/// patterns of its endpoints, as the flow log and the report record them.
+pub fn areas_endpoints<'a>(
+    m: &'a Option<Arc<MatchResult>>,
+    unplaced: &'a [String],
+) -> (&'a [String], Vec<String>) {
+    let Some(r) = m else {
+        return (&[], Vec::new());
+    };
+    let areas = if r.areas.is_empty() {
+        unplaced
+    } else {
+        &r.areas
+    };
+    (
+        areas,
+        r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
+    )
+}
+
 fn open_output(path: &Path) -> io::Result<Box<dyn Write>> {
     if path.as_os_str() == "-" {
         Ok(Box::new(BufWriter::new(io::stdout().lock())))
@@ -179,17 +199,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     let mut on_flow = |flow: &Flow, file: &str| {
         let interim = flow.interim().is_some();
         let m = match_flow(&mut matcher, flow);
-        let (areas, endpoints): (&[String], Vec<String>) = match &m {
-            Some(r) if r.areas.is_empty() => (
-                &unplaced,
-                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-            ),
-            Some(r) => (
-                &r.areas,
-                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-            ),
-            None => (&[], Vec::new()),
-        };
+        let (areas, endpoints) = areas_endpoints(&m, &unplaced);
         if !interim {
             summary.add(flow);
         }
@@ -218,6 +228,29 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             }
         }
     };
+    // Several captures: read in time order, each once (decided before the pipeline runs).
+    let mut plan_warnings = Vec::new();
+    let planned;
+    let files = if log_input {
+        files
+    } else {
+        match super::inputs::plan(files) {
+            Ok(p) => {
+                if !a.quiet {
+                    for n in &p.notes {
+                        say!("egressmap: {}", term(n));
+                    }
+                }
+                plan_warnings = p.warnings;
+                planned = p.files;
+                &planned[..]
+            }
+            Err(e) => {
+                say!("egressmap: {}", term(&e));
+                return EXIT_USAGE;
+            }
+        }
+    };
     let (result, log_warnings, log_formats) = if log_input {
         let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
         let r = RunResult {
@@ -234,7 +267,8 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             write_error.get_or_insert(e);
         }
     }
-    let mut warnings = warnings(&result);
+    let mut warnings = plan_warnings;
+    warnings.extend(self::warnings(&result));
     warnings.extend(log_warnings);
     warnings.extend(names_dropped_warning(summary.names_dropped, a));
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
@@ -268,6 +302,10 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
         }
     }
     if let Some(e) = write_error {
+        // `--flows - | head`: the reader went away, as quiet as `head` itself.
+        if flows_to_stdout && e.kind() == io::ErrorKind::BrokenPipe {
+            return EXIT_OK;
+        }
         say!("egressmap: cannot write flow log: {e}");
         return EXIT_OUTPUT;
     }
@@ -549,17 +587,22 @@ pub fn rerender(a: &ReportArgs) -> u8 {
     }
 }
 
-/// `egressmap compare A.json B.json`.
+/// `egressmap compare A.json B.json`: exits like `diff`, 0 when nothing changed beyond 10%, 1
+/// when something did (or, with `--fail-on`, when one of those kinds of change occurred).
 pub fn compare(a: &CompareArgs) -> u8 {
     let (ra, rb) = match (load_report(&a.a), load_report(&a.b)) {
         (Ok(x), Ok(y)) => (x, y),
         (Err(e), _) | (_, Err(e)) => {
-            say!("egressmap: {e}");
+            say!("egressmap: {}", term(&e));
             return EXIT_FAILED;
         }
     };
     let c = crate::report::compare::compare(&ra, &rb);
     let text = if a.json {
+        // The table carries its warnings; JSON on stdout is for machines, so say them here too.
+        for w in &c.warnings {
+            say!("egressmap: warning: {w}");
+        }
         serde_json::to_string_pretty(&c).unwrap_or_default() + "\n"
     } else {
         crate::report::compare::render_table(
@@ -568,8 +611,12 @@ pub fn compare(a: &CompareArgs) -> u8 {
             &a.b.display().to_string(),
         )
     };
-    match io::stdout().lock().write_all(text.as_bytes()) {
-        Ok(()) => EXIT_OK,
-        Err(_) => EXIT_OUTPUT,
+    if let Err(code) = write_text(None, &text, "comparison") {
+        return code;
+    }
+    if c.fails(&a.fail_on) {
+        EXIT_PARTIAL
+    } else {
+        EXIT_OK
     }
 }

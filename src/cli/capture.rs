@@ -214,17 +214,7 @@ impl LiveSink for Sink<'_> {
         }
         let unplaced = [UNPLACED.to_string()];
         let m = match_flow(&mut self.matcher, flow);
-        let (areas, endpoints): (&[String], Vec<String>) = match &m {
-            Some(r) if r.areas.is_empty() => (
-                &unplaced,
-                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-            ),
-            Some(r) => (
-                &r.areas,
-                r.endpoints.iter().map(|e| e.pattern.clone()).collect(),
-            ),
-            None => (&[], Vec::new()),
-        };
+        let (areas, endpoints) = super::audit::areas_endpoints(&m, &unplaced);
         if interim.is_none() {
             self.names_dropped += u64::from(flow.extra().names_dropped);
         }

@@ -17,6 +17,7 @@ mod audit;
 #[cfg(feature = "live")]
 mod capture;
 mod guess;
+mod inputs;
 
 /// How a finished flow is matched (shared with tests that check areas per flow).
 pub use audit::match_flow;
@@ -97,7 +98,7 @@ pub struct CaptureArgs {
     pub duration: Option<std::time::Duration>,
 
     /// Write a snapshot of the cumulative report this often (report.json plus the chosen format).
-    #[arg(long, value_parser = parse_duration, default_value = "1h", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, default_value = "1h", value_name = "DURATION")]
     pub report_every: std::time::Duration,
 
     /// Directory for report snapshots (must not be writable by other users).
@@ -163,6 +164,9 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Exit 1 only for these changes (comma-separated); default: any change exits 1.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+    pub fail_on: Vec<crate::report::compare::FailOn>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -183,46 +187,46 @@ pub struct RunOpts {
     pub flows: Option<PathBuf>,
 
     /// Flows held at once; when full, the least recently seen are flushed early (counted).
-    #[arg(long, default_value_t = 500_000, value_name = "N")]
+    #[arg(long, default_value_t = 500_000, value_parser = parse_positive, value_name = "N")]
     pub max_flows: usize,
 
     /// Silence after which an established TCP connection ends (seconds, or 30m, 12h, 5d).
-    #[arg(long, value_parser = parse_duration, default_value = "5d", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, default_value = "5d", value_name = "DURATION")]
     pub tcp_idle: std::time::Duration,
 
     /// Silence after which a TCP connection whose handshake never completed ends (a SYN
     /// without answer, a SYN-ACK without the client's ACK).
-    #[arg(long, value_parser = parse_duration, default_value = "30", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, default_value = "30", value_name = "DURATION")]
     pub tcp_handshake_idle: std::time::Duration,
 
     /// Silence after which a TCP connection ends once one side sent FIN.
-    #[arg(long, value_parser = parse_duration, default_value = "120", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, default_value = "120", value_name = "DURATION")]
     pub tcp_half_closed_idle: std::time::Duration,
 
     /// How long a TCP connection closed by both FINs or an RST waits for its last packets.
-    #[arg(long, value_parser = parse_duration, default_value = "10", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, default_value = "10", value_name = "DURATION")]
     pub tcp_closed_idle: std::time::Duration,
 
     /// Silence after which a UDP flow ends.
-    #[arg(long, value_parser = parse_duration, default_value = "60", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, default_value = "60", value_name = "DURATION")]
     pub udp_idle: std::time::Duration,
 
     /// Silence after which a DNS exchange over UDP ends.
-    #[arg(long, value_parser = parse_duration, default_value = "10", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, default_value = "10", value_name = "DURATION")]
     pub dns_idle: std::time::Duration,
 
     /// Silence after which a flow still holding reassembly buffers stops being inspected
     /// (the buffers are released; the flow goes on).
-    #[arg(long, value_parser = parse_duration, default_value = "30", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, default_value = "30", value_name = "DURATION")]
     pub inspect_idle: std::time::Duration,
 
     /// Write an interim record of every open flow this long after it started, and again every
     /// such period (IPFIX active timeout; e.g. 1h). Interim records carry `"interim": true`.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_nonzero_duration, value_name = "DURATION")]
     pub flow_update: Option<std::time::Duration>,
 
     /// Bytes of a flow's first flight buffered to find its name.
-    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = 16 * 1024, value_parser = parse_positive, value_name = "BYTES")]
     pub reassembly_cap: usize,
 
     /// Bytes of all flows' first-flight buffers together (e.g. 256M, 1G); when spent, flows
@@ -232,11 +236,11 @@ pub struct RunOpts {
 
     /// Distinct names kept per flow (a DNS flow's queries, a keep-alive HTTP flow's Hosts);
     /// more are counted and reported. At most 255.
-    #[arg(long, default_value_t = crate::flow::MAX_NAMES_PER_FLOW, value_name = "N")]
+    #[arg(long, default_value_t = crate::flow::MAX_NAMES_PER_FLOW, value_parser = parse_names_per_flow, value_name = "N")]
     pub max_names_per_flow: usize,
 
     /// DNS answers remembered at once (address to name).
-    #[arg(long, default_value_t = 200_000, value_name = "N")]
+    #[arg(long, default_value_t = 200_000, value_parser = parse_positive, value_name = "N")]
     pub dns_cache: usize,
 
     /// Seconds a DNS answer stays usable past its TTL.
@@ -276,7 +280,7 @@ pub struct RunOpts {
     pub strict: bool,
 
     /// Worker threads (each owns a share of the flows; output is the same for any number).
-    #[arg(long, short = 'j', default_value_t = default_threads(), value_name = "N")]
+    #[arg(long, short = 'j', default_value_t = default_threads(), value_parser = parse_threads, value_name = "N")]
     pub threads: usize,
 
     /// Do not decrypt QUIC Initials (QUIC flows are then named only from DNS).
@@ -310,6 +314,43 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(n.saturating_mul(mult)))
 }
 
+/// A duration that must not be zero: a zero idle timeout ends every flow at its first packet,
+/// a zero period would snapshot or update without end.
+pub fn parse_nonzero_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?} is zero; give at least 1s"));
+    }
+    Ok(d)
+}
+
+/// A count of at least 1 (a bound of 0 would hold nothing).
+pub fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
+}
+
+/// Worker threads: 1 to 256.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    let n = parse_positive(s)?;
+    if n > 256 {
+        return Err(format!("{n} threads; at most 256"));
+    }
+    Ok(n)
+}
+
+/// Names kept per flow: 1 to 255 (the count is stored in a byte).
+pub fn parse_names_per_flow(s: &str) -> Result<usize, String> {
+    let n = parse_positive(s)?;
+    if n > 255 {
+        return Err(format!("{n}; at most 255"));
+    }
+    Ok(n)
+}
+
 /// "1G", "100M", "64K" or plain bytes (binary units).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -331,11 +372,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(n.saturating_mul(mult))
 }
 
-/// One worker by default: in this pipeline every worker walks and decodes every record, so a
-/// second worker does not make a run faster (measured: `-j2` 1.0-1.65x the wall of `-j1` on the
-/// 1 GiB capture) and, live, can starve the capture thread. `--threads N` still shards flows.
+/// One worker per core: a dispatcher hands each record to the worker owning its flow, so a
+/// second worker halves the per-flow work (see README: Threads). One core: one thread, no
+/// dispatcher.
 fn default_threads() -> usize {
-    1
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub fn main() -> ExitCode {

@@ -87,6 +87,52 @@ pub fn decode<'a>(
     Err(DecodeError::TooDeep)
 }
 
+/// Which flow a record belongs to, read from its outer IP and transport headers only (the
+/// dispatcher's per-record work when workers share the flows, [`crate::pipeline`]).
+///
+/// `Flow` is given only when the full [`decode`] cannot reach another key: an unfragmented TCP
+/// or UDP packet that is not a tunnel. DNS (port 53) is `All`: every worker learns every answer.
+/// Fragments, tunnels and other protocols are `All` too (stateful or deeper decoding); a header
+/// the full decode will reject is `Any` (one worker counts it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Flow(crate::flow::FlowKey),
+    All,
+    Any,
+}
+
+pub fn route(cur: &[u8], vlans: Vlans) -> Route {
+    let net = match byte(cur, 0).map(|b| b >> 4) {
+        Some(4) => ipv4(cur),
+        Some(6) => ipv6(cur),
+        _ => return Route::Any,
+    };
+    let Ok(net) = net else { return Route::Any };
+    if net.frag.is_some() || !matches!(net.proto, PROTO_TCP | PROTO_UDP) {
+        return Route::All;
+    }
+    let (Some(sp), Some(dp)) = (be16(net.l4, 0), be16(net.l4, 2)) else {
+        return Route::Any;
+    };
+    let special = |p: u16| {
+        p == 53
+            || (net.proto == PROTO_UDP
+                && matches!(
+                    p,
+                    PORT_GTPU
+                        | PORT_TEREDO
+                        | PORT_GRE_UDP
+                        | PORT_VXLAN
+                        | PORT_CAPWAP_DATA
+                        | PORT_GENEVE
+                ))
+    };
+    if special(sp) || special(dp) {
+        return Route::All;
+    }
+    Route::Flow(crate::flow::FlowKey::of_tuple(net.proto, (net.src, sp), (net.dst, dp), vlans).0)
+}
+
 /// One IP layer: its addresses and transport, plus the inner IP packet if it is a tunnel.
 struct Step<'a> {
     src: IpAddr,

@@ -170,6 +170,15 @@ impl Decoder {
         self.frags.stats()
     }
 
+    /// Which flow `pkt` belongs to, from its outer headers only (no state, no reassembly).
+    pub fn route(pkt: &Packet<'_>) -> ip::Route {
+        let mut vlans = Vlans::default();
+        match link::strip(pkt.link, pkt.data, &mut vlans) {
+            Ok(l3) => ip::route(l3, vlans),
+            Err(_) => ip::Route::Any,
+        }
+    }
+
     /// Decode one record down to the innermost IP packet and its transport header.
     pub fn decode<'b>(&'b mut self, pkt: &Packet<'b>) -> Result<Decoded<'b>, DecodeError> {
         let mut vlans = Vlans::default();

@@ -42,8 +42,16 @@ impl FlowKey {
             Transport::Udp { src_port, dst_port } => (UDP, src_port, dst_port),
             Transport::Other { protocol } => (protocol, 0, 0),
         };
-        let a = (d.src, sp);
-        let b = (d.dst, dp);
+        Self::of_tuple(protocol, (d.src, sp), (d.dst, dp), d.vlans)
+    }
+
+    /// Key of a packet from `a` to `b`, and whether it travels from `lo` to `hi`.
+    pub fn of_tuple(
+        protocol: u8,
+        a: (IpAddr, u16),
+        b: (IpAddr, u16),
+        vlans: Vlans,
+    ) -> (FlowKey, bool) {
         let forward = a <= b;
         let (lo, hi) = if forward { (a, b) } else { (b, a) };
         (
@@ -51,7 +59,7 @@ impl FlowKey {
                 protocol,
                 lo,
                 hi,
-                vlans: d.vlans,
+                vlans,
             },
             forward,
         )

@@ -320,19 +320,11 @@ impl FlowTable {
     /// (a packet for a flow past its timeout starts a new flow in [`FlowTable::lookup`] anyway,
     /// so the sweep's timing changes only when records come out, never what they say).
     pub fn sweep(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
+        // `SweepClock` mirrors this test for a dispatcher that tells engines when to sweep.
         if now < self.next_sweep {
             return;
         }
-        let c = &self.cfg;
-        let step = (c
-            .udp_idle
-            .min(c.other_idle)
-            .min(c.tcp_handshake_idle)
-            .min(c.inspect_idle)
-            .min(c.flow_update.unwrap_or(Nanos::MAX))
-            / 8)
-        .clamp(SEC, 60 * SEC);
-        self.next_sweep = now.saturating_add(step);
+        self.next_sweep = now.saturating_add(self.cfg.sweep_step());
         if now >= self.next_forget {
             self.next_forget = now.saturating_add(self.cfg.remember_for / 8);
             let keep = self.cfg.remember_for;
@@ -600,4 +592,45 @@ fn new_flow(
         flow.host_revived = true;
     }
     flow
+}
+
+impl FlowTableConfig {
+    /// Capture time between two sweeps of the table.
+    pub fn sweep_step(&self) -> Nanos {
+        (self
+            .udp_idle
+            .min(self.other_idle)
+            .min(self.tcp_handshake_idle)
+            .min(self.inspect_idle)
+            .min(self.flow_update.unwrap_or(Nanos::MAX))
+            / 8)
+        .clamp(SEC, 60 * SEC)
+    }
+}
+
+/// The records at which [`FlowTable::sweep`] does its work, computed from record times alone:
+/// a dispatcher that hands each record to one engine tells every engine about these, so all
+/// tables sweep at the same records as one table fed every record would.
+#[derive(Clone, Debug)]
+pub struct SweepClock {
+    next: Nanos,
+    step: Nanos,
+}
+
+impl SweepClock {
+    pub fn new(cfg: &FlowTableConfig) -> Self {
+        SweepClock {
+            next: 0,
+            step: cfg.sweep_step(),
+        }
+    }
+
+    /// Whether a record at `now` is a sweep point.
+    pub fn fires(&mut self, now: Nanos) -> bool {
+        if now < self.next {
+            return false;
+        }
+        self.next = now.saturating_add(self.step);
+        true
+    }
 }

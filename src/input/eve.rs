@@ -322,18 +322,9 @@ pub fn read_lines(
 ) -> Result<u64, (u64, u64, CaptureErrorKind)> {
     let mut records = 0u64;
     loop {
-        let offset = r.offset;
-        let line = match r.next_line() {
+        let line = match r.next_record(records) {
             None => break,
-            Some(Ok(l)) => l,
-            Some(Err(e)) => {
-                let kind = if r.gzip {
-                    CaptureErrorKind::Corrupt(format!("gzip: {e}"))
-                } else {
-                    CaptureErrorKind::Io(e.to_string())
-                };
-                return Err((records, offset, kind));
-            }
+            Some(l) => l?,
         };
         if super::trim(line).is_empty() {
             continue;

@@ -5,8 +5,13 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
+use crate::capture::CaptureErrorKind;
+
 /// Longest line kept (a Zeek or EVE record is far shorter; a longer one is hostile or broken).
 pub const MAX_LINE: usize = 1 << 20;
+
+/// Where a log read stopped: records read, byte offset, and why.
+pub type RecordError = (u64, u64, CaptureErrorKind);
 
 pub struct LineReader {
     inner: Box<dyn BufRead>,
@@ -44,6 +49,22 @@ impl LineReader {
             too_long: 0,
             gzip,
         })
+    }
+
+    /// [`next_line`](Self::next_line) for a log reader: a read error becomes the
+    /// `(records, byte offset, kind)` a capture error carries (a gzip stream that breaks is corrupt
+    /// input, anything else an I/O failure).
+    pub fn next_record(&mut self, records: u64) -> Option<Result<&[u8], RecordError>> {
+        let offset = self.offset;
+        let gzip = self.gzip;
+        Some(self.next_line()?.map_err(|e| {
+            let kind = if gzip {
+                CaptureErrorKind::Corrupt(format!("gzip: {e}"))
+            } else {
+                CaptureErrorKind::Io(e.to_string())
+            };
+            (records, offset, kind)
+        }))
     }
 
     /// The next line without its `\n` (and `\r`), or `None` at the end.

@@ -312,6 +312,11 @@ pub fn read_file(
     read_lines(r, lp, fmt, file, cfg, zs)
 }
 
+/// The first `sep`-separated value of a header line (`#unset_field\t-`), or `default`.
+fn first_field(val: &str, sep: &str, default: &str) -> String {
+    val.split(sep).next().unwrap_or(default).to_string()
+}
+
 /// [`read_file`] on any line source (the fuzz target feeds bytes).
 pub fn read_lines(
     mut r: LineReader,
@@ -324,18 +329,9 @@ pub fn read_lines(
     let mut hdr = Header::default();
     let mut records = 0u64;
     loop {
-        let offset = r.offset;
-        let line = match r.next_line() {
+        let line = match r.next_record(records) {
             None => break,
-            Some(Ok(l)) => l,
-            Some(Err(e)) => {
-                let kind = if r.gzip {
-                    CaptureErrorKind::Corrupt(format!("gzip: {e}"))
-                } else {
-                    CaptureErrorKind::Io(e.to_string())
-                };
-                return Err((records, offset, kind));
-            }
+            Some(l) => l?,
         };
         let Ok(line) = std::str::from_utf8(line) else {
             zs.set.bad_lines += 1;
@@ -358,27 +354,9 @@ pub fn read_lines(
             let (key, val) = rest.split_once([' ', '\t']).unwrap_or((rest, ""));
             match key {
                 "separator" => hdr.sep = unescape(val.trim()),
-                "set_separator" => {
-                    hdr.set_sep = val
-                        .split(hdr.sep.as_str())
-                        .next()
-                        .unwrap_or(",")
-                        .to_string()
-                }
-                "unset_field" => {
-                    hdr.unset = val
-                        .split(hdr.sep.as_str())
-                        .next()
-                        .unwrap_or("-")
-                        .to_string()
-                }
-                "empty_field" => {
-                    hdr.empty = val
-                        .split(hdr.sep.as_str())
-                        .next()
-                        .unwrap_or("(empty)")
-                        .to_string()
-                }
+                "set_separator" => hdr.set_sep = first_field(val, &hdr.sep, ","),
+                "unset_field" => hdr.unset = first_field(val, &hdr.sep, "-"),
+                "empty_field" => hdr.empty = first_field(val, &hdr.sep, "(empty)"),
                 "fields" => {
                     hdr.set_fields(val.split(hdr.sep.as_str()).map(str::to_string).collect())
                 }

@@ -1,13 +1,19 @@
-//! `egressmap compare A.json B.json`: what changed between two saved reports, per area and per
-//! destination. The use case: capture before and after applying the turn-off settings and see
-//! which areas actually went silent (or two builds side by side).
+//! `egressmap compare A.json B.json`: what changed between two saved reports, per area and
+//! destination, and in the undocumented, shared-cloud, unattributed and ECH sections. The use
+//! case: capture before and after applying the turn-off settings and see which areas actually went
+//! silent (or two builds side by side), in a CI job that wants an exit code (0 same, 1 changed).
+//!
+//! A comparison is only as good as its inputs: two reports matched against different builds or
+//! editions, with different scopes or very different capture spans are compared anyway, with a
+//! warning saying so.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use super::model::Report;
+use super::render::escape::term;
 use super::render::human_bytes;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
@@ -17,15 +23,35 @@ pub enum Change {
     Appeared,
     /// Active in A, silent in B.
     Gone,
+    /// Flows or bytes grew and neither shrank.
     Grew,
+    /// Flows or bytes shrank and neither grew.
     Shrank,
+    /// Flows and bytes moved in opposite directions (fewer, bigger flows; or more, smaller).
+    Mixed,
     Same,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Appeared => "appeared",
+            Change::Gone => "gone",
+            Change::Grew => "grew",
+            Change::Shrank => "shrank",
+            Change::Mixed => "mixed",
+            Change::Same => "same",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Delta {
+    /// The group the row belongs to: the area for `areas` and `destinations`; the registrable
+    /// domain for `undocumented`; the pattern's areas for `shared_infrastructure`;
+    /// `unattributed` and `ech` for those sections.
     pub area: String,
-    /// None for the area's own row.
+    /// None for a group's own row (an area, the unattributed or ECH totals).
     pub host: Option<String>,
     pub change: Change,
     pub flows_a: u64,
@@ -36,34 +62,180 @@ pub struct Delta {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
+    /// Why the two reports may not be comparable (build, edition, scope, span, signatures,
+    /// inputs that were not read completely).
+    pub warnings: Vec<String>,
     pub areas: Vec<Delta>,
     pub destinations: Vec<Delta>,
+    /// Named traffic no endpoint documents, per host.
+    pub undocumented: Vec<Delta>,
+    pub shared_infrastructure: Vec<Delta>,
+    /// The unattributed total (host null) and per server (`ip:port/proto`).
+    pub unattributed: Vec<Delta>,
+    /// The outer-name ECH total (host null), per inferred inner name (`name via outer`).
+    pub ech: Vec<Delta>,
+    /// ECH outer names present in only one of the reports.
+    pub ech_outer_names_appeared: Vec<String>,
+    pub ech_outer_names_gone: Vec<String>,
+    /// Any row is not `same` (or an outer name appeared or went): `compare` exits 1.
+    pub changed: bool,
 }
 
-/// A change in bytes smaller than this fraction counts as the same (idle traffic jitters).
+/// A change smaller than this fraction (of flows, of bytes) counts as the same (idle traffic
+/// jitters).
 const SAME_WITHIN: f64 = 0.10;
 
-fn classify(fa: u64, fb: u64, ba: u64, bb: u64) -> Change {
-    match (fa, fb) {
-        (0, 0) => Change::Same,
-        (0, _) => Change::Appeared,
-        (_, 0) => Change::Gone,
-        _ => {
-            let (a, b) = (ba as f64, bb as f64);
-            if (b - a).abs() <= SAME_WITHIN * a.max(b) {
-                Change::Same
-            } else if b > a {
-                Change::Grew
-            } else {
-                Change::Shrank
-            }
-        }
+/// -1, 0 or 1: whether `b` is smaller, about the same or bigger than `a`.
+fn direction(a: u64, b: u64) -> i8 {
+    let (x, y) = (a as f64, b as f64);
+    if (y - x).abs() <= SAME_WITHIN * x.max(y) {
+        0
+    } else if y > x {
+        1
+    } else {
+        -1
     }
 }
 
+/// One rule for every row: appeared/gone by flows; otherwise flows and bytes must agree for
+/// "grew" or "shrank" (a metric within 10% does not disagree), and opposite moves are "mixed".
+fn classify(fa: u64, fb: u64, ba: u64, bb: u64) -> Change {
+    match (fa, fb) {
+        (0, 0) if ba == bb => Change::Same,
+        (0, 0) => match direction(ba, bb) {
+            0 => Change::Same,
+            1 => Change::Grew,
+            _ => Change::Shrank,
+        },
+        (0, _) => Change::Appeared,
+        (_, 0) => Change::Gone,
+        _ => match (direction(fa, fb), direction(ba, bb)) {
+            (0, 0) => Change::Same,
+            (f, b) if f >= 0 && b >= 0 => Change::Grew,
+            (f, b) if f <= 0 && b <= 0 => Change::Shrank,
+            _ => Change::Mixed,
+        },
+    }
+}
+
+/// (flows, bytes) per key in A and in B.
+type Sides<K> = BTreeMap<K, [(u64, u64); 2]>;
+
+fn deltas<K: Ord>(m: &Sides<K>, key: impl Fn(&K) -> (String, Option<String>)) -> Vec<Delta> {
+    let mut v: Vec<Delta> = m
+        .iter()
+        .map(|(k, s)| {
+            let (area, host) = key(k);
+            Delta {
+                area,
+                host,
+                change: classify(s[0].0, s[1].0, s[0].1, s[1].1),
+                flows_a: s[0].0,
+                flows_b: s[1].0,
+                bytes_a: s[0].1,
+                bytes_b: s[1].1,
+            }
+        })
+        .collect();
+    v.sort_by(|x, y| {
+        x.change
+            .cmp(&y.change)
+            .then(x.area.cmp(&y.area))
+            .then(x.host.cmp(&y.host))
+    });
+    v
+}
+
+fn days(secs: f64) -> String {
+    if secs >= 86_400.0 {
+        format!("{:.1} days", secs / 86_400.0)
+    } else {
+        format!("{:.1} hours", secs / 3_600.0)
+    }
+}
+
+/// What makes A and B hard to compare, in words.
+pub fn warnings(a: &Report, b: &Report) -> Vec<String> {
+    let mut w = Vec::new();
+    let all = |v: &Option<String>| v.clone().unwrap_or_else(|| "all".to_string());
+    if a.build != b.build {
+        w.push(format!(
+            "the reports were matched against different builds (A: {}, B: {}): documented \
+             endpoints and areas differ by definition",
+            term(&all(&a.build)),
+            term(&all(&b.build))
+        ));
+    }
+    if a.edition != b.edition {
+        w.push(format!(
+            "the reports were matched against different editions (A: {}, B: {})",
+            term(&all(&a.edition)),
+            term(&all(&b.edition))
+        ));
+    }
+    if a.scope != b.scope {
+        let s = |r: &Report| {
+            format!(
+                "{}{}",
+                if r.scope.public_only {
+                    "public destinations"
+                } else {
+                    "all destinations"
+                },
+                if r.scope.ipv4_only { ", IPv4 only" } else { "" }
+            )
+        };
+        w.push(format!(
+            "the reports count different flows (A: {}, B: {})",
+            s(a),
+            s(b)
+        ));
+    }
+    let (sa, sb) = (a.span_seconds.max(0.0), b.span_seconds.max(0.0));
+    if direction(sa as u64, sb as u64) != 0 {
+        w.push(format!(
+            "the captures span different times (A: {}, B: {}): counts are not per equal time",
+            days(sa),
+            days(sb)
+        ));
+    }
+    if a.signatures_version != b.signatures_version {
+        w.push(format!(
+            "different signatures (A: {}, B: {})",
+            term(&a.signatures_version),
+            term(&b.signatures_version)
+        ));
+    }
+    for (name, r) in [("A", a), ("B", b)] {
+        let incomplete = r.inputs.iter().filter(|i| i.status != "ok").count();
+        if incomplete > 0 {
+            w.push(format!(
+                "{name}: {incomplete} input{} not read completely",
+                if incomplete == 1 { "" } else { "s" }
+            ));
+        }
+        if !r.warnings.is_empty() {
+            w.push(format!(
+                "{name} has {} warning{} (data dropped or bounded; see that report)",
+                r.warnings.len(),
+                if r.warnings.len() == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    if a.unknown != b.unknown {
+        w.push("the reports come from different kinds of input (packets vs logs): fields one records are unknown in the other".to_string());
+    }
+    w
+}
+
 pub fn compare(a: &Report, b: &Report) -> Comparison {
-    let mut areas: BTreeMap<&str, [(u64, u64); 2]> = BTreeMap::new();
-    let mut dests: BTreeMap<(&str, &str), [(u64, u64); 2]> = BTreeMap::new();
+    let mut areas: Sides<&str> = BTreeMap::new();
+    let mut dests: Sides<(&str, &str)> = BTreeMap::new();
+    let mut undoc: Sides<(&str, &str)> = BTreeMap::new();
+    let mut shared: Sides<(String, &str)> = BTreeMap::new();
+    let mut unattr: Sides<Option<String>> = BTreeMap::new();
+    let mut ech: Sides<Option<String>> = BTreeMap::new();
+    let mut outer: [BTreeSet<&str>; 2] = Default::default();
     for (i, r) in [a, b].into_iter().enumerate() {
         for ar in &r.areas {
             areas.entry(&ar.area).or_default()[i] = (ar.flows, ar.bytes_up + ar.bytes_down);
@@ -72,37 +244,143 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
                     (d.flows, d.bytes_up + d.bytes_down);
             }
         }
+        for u in &r.undocumented {
+            undoc.entry((&u.domain, &u.host)).or_default()[i] =
+                (u.flows, u.bytes_up + u.bytes_down);
+        }
+        for s in &r.shared_infrastructure {
+            shared.entry((s.areas.join(","), &s.host)).or_default()[i] =
+                (s.flows, s.bytes_up + s.bytes_down);
+        }
+        let un = &r.unattributed;
+        unattr.entry(None).or_default()[i] = (un.flows, un.bytes_up + un.bytes_down);
+        for s in &un.servers {
+            let k = format!("{}:{}/{}", s.server_ip, s.server_port, s.proto);
+            unattr.entry(Some(k)).or_default()[i] = (s.flows, s.bytes_up + s.bytes_down);
+        }
+        ech.entry(None).or_default()[i] = (r.ech.flows, r.ech.bytes_up + r.ech.bytes_down);
+        for e in &r.ech.inferred {
+            let k = format!("{} via {}", e.name, e.outer_name);
+            ech.entry(Some(k)).or_default()[i] = (e.flows, e.bytes_up + e.bytes_down);
+        }
+        outer[i] = r.ech.outer_names.iter().map(String::as_str).collect();
     }
-    let delta = |area: &str, host: Option<&str>, v: &[(u64, u64); 2]| Delta {
-        area: area.to_string(),
-        host: host.map(str::to_string),
-        change: classify(v[0].0, v[1].0, v[0].1, v[1].1),
-        flows_a: v[0].0,
-        flows_b: v[1].0,
-        bytes_a: v[0].1,
-        bytes_b: v[1].1,
+    let named = |g: &str, h: &str| (g.to_string(), Some(h.to_string()));
+    let c = Comparison {
+        warnings: warnings(a, b),
+        areas: deltas(&areas, |k| (k.to_string(), None)),
+        destinations: deltas(&dests, |(g, h)| named(g, h)),
+        undocumented: deltas(&undoc, |(g, h)| named(g, h)),
+        shared_infrastructure: deltas(&shared, |(g, h)| named(g, h)),
+        unattributed: deltas(&unattr, |k| ("unattributed".to_string(), k.clone())),
+        ech: deltas(&ech, |k| ("ech".to_string(), k.clone())),
+        ech_outer_names_appeared: outer[1]
+            .difference(&outer[0])
+            .map(|s| s.to_string())
+            .collect(),
+        ech_outer_names_gone: outer[0]
+            .difference(&outer[1])
+            .map(|s| s.to_string())
+            .collect(),
+        changed: false,
     };
-    let mut areas: Vec<Delta> = areas.iter().map(|(k, v)| delta(k, None, v)).collect();
-    let mut destinations: Vec<Delta> = dests
-        .iter()
-        .map(|((a, h), v)| delta(a, Some(h), v))
-        .collect();
-    areas.sort_by(|x, y| x.change.cmp(&y.change).then(x.area.cmp(&y.area)));
-    destinations.sort_by(|x, y| {
-        x.change
-            .cmp(&y.change)
-            .then(x.area.cmp(&y.area))
-            .then(x.host.cmp(&y.host))
-    });
-    Comparison {
-        areas,
-        destinations,
+    let changed = c.rows().any(|(_, d)| d.change != Change::Same)
+        || !c.ech_outer_names_appeared.is_empty()
+        || !c.ech_outer_names_gone.is_empty();
+    Comparison { changed, ..c }
+}
+
+/// What `--fail-on` can ask for (by default any change fails).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// An area silent in A has flows in B.
+    NewArea,
+    /// A documented destination (area, host) silent in A has flows in B.
+    NewDestination,
+    /// A host no endpoint documents, absent from A, has flows in B.
+    NewUndocumented,
+    /// Any area grew.
+    Grew,
+    /// Any change at all (the default).
+    Any,
+}
+
+/// Which section a row is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Areas,
+    Destinations,
+    Undocumented,
+    SharedInfrastructure,
+    Unattributed,
+    Ech,
+}
+
+impl Comparison {
+    /// Every row with its section.
+    pub fn rows(&self) -> impl Iterator<Item = (Section, &Delta)> {
+        [
+            (Section::Areas, &self.areas),
+            (Section::Destinations, &self.destinations),
+            (Section::Undocumented, &self.undocumented),
+            (Section::SharedInfrastructure, &self.shared_infrastructure),
+            (Section::Unattributed, &self.unattributed),
+            (Section::Ech, &self.ech),
+        ]
+        .into_iter()
+        .flat_map(|(s, v)| v.iter().map(move |d| (s, d)))
     }
+
+    /// Whether the comparison fails a CI job asking for `fail_on` (empty: any change).
+    pub fn fails(&self, fail_on: &[FailOn]) -> bool {
+        if fail_on.is_empty() || fail_on.contains(&FailOn::Any) {
+            return self.changed;
+        }
+        self.rows().any(|(s, d)| {
+            fail_on.iter().any(|f| match f {
+                FailOn::NewArea => s == Section::Areas && d.change == Change::Appeared,
+                FailOn::NewDestination => {
+                    s == Section::Destinations && d.change == Change::Appeared
+                }
+                FailOn::NewUndocumented => {
+                    s == Section::Undocumented && d.change == Change::Appeared
+                }
+                FailOn::Grew => {
+                    s == Section::Areas && matches!(d.change, Change::Grew | Change::Appeared)
+                }
+                FailOn::Any => true,
+            })
+        })
+    }
+}
+
+fn row(o: &mut String, d: &Delta, with_host: bool) {
+    let _ = writeln!(
+        o,
+        "{:<10} {:<28} {:<44} {:>8} {:>8} {:>10} {:>10}",
+        d.change.as_str(),
+        term(&d.area),
+        if with_host {
+            term(d.host.as_deref().unwrap_or("(total)"))
+        } else {
+            "".into()
+        },
+        d.flows_a,
+        d.flows_b,
+        human_bytes(d.bytes_a),
+        human_bytes(d.bytes_b)
+    );
 }
 
 pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "A = {a_name}\nB = {b_name}\n");
+    let _ = writeln!(o, "A = {}\nB = {}\n", term(a_name), term(b_name));
+    for w in &c.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    if !c.warnings.is_empty() {
+        o.push('\n');
+    }
     let _ = writeln!(
         o,
         "{:<10} {:<28} {:>8} {:>8} {:>10} {:>10}",
@@ -112,26 +390,54 @@ pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
         let _ = writeln!(
             o,
             "{:<10} {:<28} {:>8} {:>8} {:>10} {:>10}",
-            format!("{:?}", d.change).to_lowercase(),
-            d.area,
+            d.change.as_str(),
+            term(&d.area),
             d.flows_a,
             d.flows_b,
             human_bytes(d.bytes_a),
             human_bytes(d.bytes_b)
         );
     }
-    let _ = writeln!(o, "\ndestinations that changed:");
-    for d in c.destinations.iter().filter(|d| d.change != Change::Same) {
-        let _ = writeln!(
-            o,
-            "{:<10} {:<28} {:<44} {:>8} {:>8}",
-            format!("{:?}", d.change).to_lowercase(),
-            d.area,
-            d.host.as_deref().unwrap_or(""),
-            d.flows_a,
-            d.flows_b
-        );
+    for (title, rows) in [
+        ("destinations that changed", &c.destinations),
+        (
+            "undocumented hosts that changed (by domain)",
+            &c.undocumented,
+        ),
+        (
+            "shared cloud infrastructure that changed",
+            &c.shared_infrastructure,
+        ),
+        ("unattributed traffic that changed", &c.unattributed),
+        ("ECH (outer-name) traffic that changed", &c.ech),
+    ] {
+        let changed: Vec<&Delta> = rows.iter().filter(|d| d.change != Change::Same).collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "\n{title}:");
+        for d in changed {
+            row(&mut o, d, true);
+        }
     }
+    for (what, names) in [
+        ("appeared", &c.ech_outer_names_appeared),
+        ("gone", &c.ech_outer_names_gone),
+    ] {
+        if !names.is_empty() {
+            let list: Vec<String> = names.iter().map(|n| term(n).into_owned()).collect();
+            let _ = writeln!(o, "\nECH outer names {what}: {}", list.join(", "));
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n{}",
+        if c.changed {
+            "changed"
+        } else {
+            "no change beyond 10%"
+        }
+    );
     o
 }
 
@@ -181,5 +487,66 @@ mod tests {
         assert_eq!(get("windows-update"), Some(Change::Same));
         assert_eq!(classify(1, 1, 100, 300), Change::Grew);
         assert_eq!(classify(1, 1, 300, 100), Change::Shrank);
+        assert!(c.changed);
+        assert!(c.fails(&[]));
+        assert!(c.fails(&[FailOn::NewArea]), "maps appeared");
+        assert!(!compare(&a, &a).changed);
+    }
+
+    /// "shrank" and "grew" follow flows and bytes together: fewer flows with the same bytes
+    /// shrank, fewer but bigger flows are mixed, never "same" or "grew".
+    #[test]
+    fn flows_and_bytes_agree() {
+        assert_eq!(classify(76, 9, 1000, 1000), Change::Shrank);
+        assert_eq!(classify(10, 10, 1000, 1050), Change::Same);
+        assert_eq!(classify(10, 30, 1000, 1000), Change::Grew);
+        assert_eq!(classify(10, 2, 1000, 5000), Change::Mixed);
+        assert_eq!(classify(2, 10, 5000, 1000), Change::Mixed);
+        assert_eq!(classify(0, 0, 0, 0), Change::Same);
+    }
+
+    #[test]
+    fn warns_on_build_edition_scope_span() {
+        let a = report(&[("maps", 1, 10)]);
+        let mut b = a.clone();
+        assert!(warnings(&a, &b).is_empty());
+        b.build = Some("11".into());
+        b.edition = Some("pro".into());
+        b.scope.ipv4_only = true;
+        b.span_seconds = 86_400.0;
+        let w = warnings(&a, &b).join("\n");
+        for word in [
+            "builds",
+            "editions",
+            "count different flows",
+            "span different",
+        ] {
+            assert!(w.contains(word), "{word} missing in {w}");
+        }
+    }
+
+    #[test]
+    fn fail_on_new_destination_only() {
+        let a = report(&[("maps", 1, 10)]);
+        let mut b = a.clone();
+        b.areas[0].destinations.push(Destination {
+            host: "new.example".into(),
+            flows: 1,
+            bytes_up: 1,
+            ..Default::default()
+        });
+        let c = compare(&a, &b);
+        assert!(c.fails(&[FailOn::NewDestination]));
+        assert!(!c.fails(&[FailOn::NewArea]));
+        let mut d = a.clone();
+        d.undocumented.push(crate::report::model::Undocumented {
+            host: "x.example".into(),
+            domain: "x.example".into(),
+            flows: 3,
+            ..Default::default()
+        });
+        let c = compare(&a, &d);
+        assert!(c.changed && c.fails(&[FailOn::NewUndocumented]));
+        assert!(!c.fails(&[FailOn::NewDestination, FailOn::NewArea]));
     }
 }

@@ -48,11 +48,20 @@ pub enum SignaturesCmd {
     },
     /// Builds and editions in the database.
     Builds,
+    /// Areas (the ids `--area` and reports use), with their names and endpoint counts.
+    Areas {
+        #[arg(long)]
+        build: Option<String>,
+        #[arg(long)]
+        edition: Option<String>,
+    },
 }
 
 pub fn run(cmd: SignaturesCmd, sigdir: Option<&Path>) -> ExitCode {
     match run_inner(cmd, sigdir) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): as quiet as `head` itself.
+        Err(e) if e.is_empty() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("egressmap signatures: {e}");
             ExitCode::FAILURE
@@ -70,7 +79,13 @@ fn load(sigdir: Option<&Path>) -> Result<Database, String> {
 fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let w = |e: std::io::Error| e.to_string();
+    let w = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            String::new()
+        } else {
+            e.to_string()
+        }
+    };
     match cmd {
         SignaturesCmd::Import {
             page,
@@ -130,6 +145,16 @@ fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
             area,
         } => {
             let db = load(sigdir)?;
+            if let Some(a) = area.as_deref() {
+                if db.area(a).is_none() {
+                    let ids: Vec<&str> = db.areas().iter().map(|d| d.id.as_str()).collect();
+                    return Err(format!(
+                        "unknown area {a:?}; known (egressmap signatures areas): {}",
+                        ids.join(", ")
+                    ));
+                }
+            }
+            let mut listed = 0usize;
             for e in db.endpoints_for(build.as_deref(), edition.as_deref()) {
                 if area
                     .as_ref()
@@ -137,6 +162,7 @@ fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
                 {
                     continue;
                 }
+                listed += 1;
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}\t{}\t{}:{}",
@@ -149,6 +175,15 @@ fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
                     e.line
                 )
                 .map_err(w)?;
+            }
+            if listed == 0 {
+                // An empty list with exit 0 reads as "nothing documented": say what was asked.
+                return Err(format!(
+                    "no documented endpoint for{}{}{}",
+                    build.map_or(String::new(), |b| format!(" build {b}")),
+                    edition.map_or(String::new(), |e| format!(" edition {e}")),
+                    area.map_or(String::new(), |a| format!(" area {a}")),
+                ));
             }
         }
         SignaturesCmd::Lookup {
@@ -241,6 +276,19 @@ fn run_inner(cmd: SignaturesCmd, sigdir: Option<&Path>) -> Result<(), String> {
                     pats.len()
                 )
                 .map_err(w)?;
+            }
+        }
+        SignaturesCmd::Areas { build, edition } => {
+            let db = load(sigdir)?;
+            for a in db.areas() {
+                let mut pats: Vec<&str> = db
+                    .endpoints_for(build.as_deref(), edition.as_deref())
+                    .filter(|e| e.areas.contains(&a.id))
+                    .map(|e| e.pattern.as_str())
+                    .collect();
+                pats.sort_unstable();
+                pats.dedup();
+                writeln!(out, "{}\t{}\tpatterns: {}", a.id, a.name, pats.len()).map_err(w)?;
             }
         }
     }

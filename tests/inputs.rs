@@ -1,0 +1,375 @@
+//! The command line as a new user meets it: values that make no sense are refused, empty
+//! answers are errors, failures say what failed, a closed pipe is no error; and inputs given in
+//! other shapes (several files out of order, twice, compressed, on stdin) give the report the
+//! plain file gives.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_egressmap");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Exit code, stdout, stderr.
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("running egressmap");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn nonsense_values_are_usage_errors() {
+    let f = fixture("quic_v1.pcap");
+    for (flag, value, says) in [
+        ("--max-flows", "0", "at least 1"),
+        ("--threads", "0", "at least 1"),
+        ("--threads", "100000", "at most 256"),
+        ("--tcp-idle", "0", "zero"),
+        ("--udp-idle", "0s", "zero"),
+        ("--dns-cache", "0", "at least 1"),
+        ("--max-names-per-flow", "999", "at most 255"),
+        ("--max-names-per-flow", "0", "at least 1"),
+    ] {
+        let (code, _, err) = run(&["audit", p(&f), flag, value]);
+        assert_eq!(code, 2, "{flag} {value} accepted: {err}");
+        assert!(err.contains(says), "{flag} {value}: {err}");
+    }
+    // The edges are accepted.
+    for (flag, value) in [("--max-names-per-flow", "255"), ("--tcp-idle", "1s")] {
+        let (code, _, err) = run(&["audit", p(&f), "-q", flag, value]);
+        assert_eq!(code, 0, "{flag} {value}: {err}");
+    }
+}
+
+#[test]
+fn signatures_areas_and_empty_lists() {
+    let (code, out, _) = run(&["signatures", "areas"]);
+    assert_eq!(code, 0);
+    let ids: Vec<&str> = out.lines().filter_map(|l| l.split('\t').next()).collect();
+    assert!(
+        ids.contains(&"diagnostic-data") && ids.contains(&"windows-update"),
+        "{out}"
+    );
+    // Every listed area lists something for all builds.
+    let (code, out, err) = run(&["signatures", "list", "--area", "windows-update"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().count() > 10);
+    // An id that is not an area: an error that names the known ones, not an empty list.
+    let (code, out, err) = run(&["signatures", "list", "--area", "telemetry"]);
+    assert_ne!(code, 0);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("unknown area \"telemetry\"") && err.contains("diagnostic-data"),
+        "{err}"
+    );
+    // A real area with no row in that build/edition: said, not silent.
+    let areas = run(&["signatures", "areas", "--build", "1709"]).1;
+    if let Some(empty) = areas.lines().find(|l| l.ends_with("patterns: 0")) {
+        let id = empty.split('\t').next().unwrap_or_default();
+        let (code, _, err) = run(&["signatures", "list", "--build", "1709", "--area", id]);
+        assert_ne!(code, 0);
+        assert!(err.contains("no documented endpoint"), "{err}");
+    }
+}
+
+#[test]
+fn open_failures_say_what_failed() {
+    let (code, _, err) = run(&["audit", "/nonexistent/x.pcap"]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("/nonexistent/x.pcap: cannot open: No such file"),
+        "{err}"
+    );
+    assert!(!err.contains("record 0"), "{err}");
+    let d = std::env::temp_dir().join(format!("egressmap-inputs-open-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("dir");
+    let text = d.join("notes.txt");
+    std::fs::write(&text, "hello, not a capture\n").expect("write");
+    let (code, _, err) = run(&["audit", p(&text)]);
+    assert_eq!(code, 3);
+    assert!(err.contains("not a pcap or pcapng capture"), "{err}");
+    assert!(!err.contains("record 0"), "{err}");
+    let empty = d.join("empty.pcap");
+    std::fs::write(&empty, b"").expect("write");
+    let (_, _, err) = run(&["audit", p(&empty)]);
+    assert!(err.contains("empty file"), "{err}");
+    // A record further in still carries its position.
+    let (code, _, err) = run(&["audit", p(&fixture("truncated_last_record.pcap"))]);
+    assert_eq!(code, 1);
+    assert!(err.contains("record 18, byte offset 8258"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn strict_says_why_it_failed() {
+    let (code, _, err) = run(&[
+        "audit",
+        p(&fixture("names_dns_flood.pcap")),
+        "-q",
+        "--strict",
+        "--report",
+        "json",
+        "-o",
+        "/dev/null",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("exit 1 (--strict)"), "{err}");
+    assert!(err.contains("--max-names-per-flow"), "{err}");
+}
+
+/// `| head`: the reader closes the pipe early; no message, no panic, exit 0.
+#[test]
+fn closed_pipe_is_quiet() {
+    let week = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/week/win11-enterprise.pcapng");
+    for args in [
+        vec!["audit", p(&week), "--flows", "-", "-q"],
+        vec!["signatures", "list"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+    // Through `2>&1 | head` (stderr goes to the closed pipe too): exit 0, not 101.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{BIN}' audit '{}' 2>&1 | head -c 10 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+            p(&week)
+        ))
+        .output()
+        .expect("bash");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+}
+
+/// The JSON report of `args`, without the input names (which differ by construction).
+fn report(args: &[&str], stdin: Option<Vec<u8>>) -> serde_json::Value {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .args(["-q", "--report", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().expect("spawn");
+    let feeder = stdin.map(|bytes| {
+        let mut w = child.stdin.take().expect("stdin");
+        // Written from another thread in small pieces, as a pipe from tcpdump would.
+        std::thread::spawn(move || {
+            use std::io::Write as _;
+            for chunk in bytes.chunks(4096) {
+                if w.write_all(chunk).is_err() {
+                    break;
+                }
+            }
+        })
+    });
+    let out = child.wait_with_output().expect("wait");
+    if let Some(f) = feeder {
+        f.join().expect("feeder");
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    if let Some(inputs) = v["inputs"].as_array_mut() {
+        for i in inputs {
+            i["name"] = serde_json::Value::Null;
+        }
+    }
+    v
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("egressmap-inputs-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// gzip, zstd (detected from the bytes, whatever the name), standard input from a file and from
+/// a pipe: the same report as the plain file.
+#[test]
+fn compressed_and_stdin_inputs_give_the_plain_report() {
+    let d = scratch("compressed");
+    for name in ["week/win11-enterprise.pcapng", "flows_wns_week.pcap"] {
+        let plain = fixture(name);
+        let bytes = std::fs::read(&plain).expect("fixture");
+        let expected = report(&["audit", p(&plain)], None);
+        assert!(expected["totals"]["flows"].as_u64().unwrap_or(0) > 0);
+
+        let gz = d.join("capture.pcap.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, &bytes).expect("gzip");
+        let gzipped = enc.finish().expect("gzip");
+        // Two gzip members, as `cat a.gz b.gz` (or a rotated, appended log) makes.
+        let half = bytes.len() / 2;
+        let mut two = Vec::new();
+        for part in [&bytes[..half], &bytes[half..]] {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, part).expect("gzip");
+            two.extend(e.finish().expect("gzip"));
+        }
+        let zst = d.join("capture.bin");
+        let zstded = zstd::encode_all(&bytes[..], 3).expect("zstd");
+        for (what, path, data) in [
+            ("gzip", &gz, &gzipped),
+            ("zstd", &zst, &zstded),
+            ("gzip, two members", &gz, &two),
+        ] {
+            std::fs::write(path, data).expect("write");
+            assert_eq!(
+                report(&["audit", p(path)], None),
+                expected,
+                "{name} as {what}"
+            );
+        }
+        assert_eq!(
+            report(&["audit", "-"], Some(bytes.clone())),
+            expected,
+            "{name} on stdin"
+        );
+        assert_eq!(
+            report(&["audit", "-"], Some(zstded.clone())),
+            expected,
+            "{name} zstd on stdin"
+        );
+        // Standard input redirected from the file (not a pipe).
+        let out = Command::new(BIN)
+            .args(["audit", "-", "-q", "--report", "json"])
+            .stdin(std::fs::File::open(&plain).expect("open"))
+            .output()
+            .expect("run");
+        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["inputs"][0]["name"] = serde_json::Value::Null;
+        assert_eq!(v, expected, "{name} < file");
+    }
+    // A corrupt compressed stream is an error that says so.
+    let bad = d.join("bad.pcap.gz");
+    std::fs::write(&bad, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]).expect("write");
+    let (code, _, err) = run(&["audit", p(&bad)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("decompressing"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A pcapng capture cut into `n` files of consecutive packets (each with the section header
+/// and interface blocks), as tcpdump -C rotates.
+fn split_pcapng(bytes: &[u8], n: usize) -> Vec<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut packets: Vec<&[u8]> = Vec::new();
+    let mut pos = 0;
+    while pos + 8 <= bytes.len() {
+        let ty = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4"));
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4")) as usize;
+        let block = &bytes[pos..pos + len];
+        if ty == 6 || ty == 3 {
+            packets.push(block);
+        } else if packets.is_empty() {
+            head.extend_from_slice(block);
+        }
+        pos += len;
+    }
+    let per = packets.len().div_ceil(n);
+    packets
+        .chunks(per)
+        .map(|c| {
+            let mut f = head.clone();
+            for b in c {
+                f.extend_from_slice(b);
+            }
+            f
+        })
+        .collect()
+}
+
+/// tcpdump -C names its files dump, dump1, dump2, ..., dump10, and a glob gives them as dump,
+/// dump1, dump10, dump2: read in the order of their first packet, they give the whole capture's
+/// report. The same file twice is refused; overlapping files are warned about.
+#[test]
+fn several_files_are_ordered_deduplicated_and_overlaps_warned() {
+    let d = scratch("several");
+    let whole = fixture("week/win11-enterprise.pcapng");
+    let bytes = std::fs::read(&whole).expect("fixture");
+    let parts = split_pcapng(&bytes, 11);
+    assert_eq!(parts.len(), 11);
+    let mut paths = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let name = if i == 0 {
+            "dump".to_string()
+        } else {
+            format!("dump{i}")
+        };
+        let path = d.join(name);
+        std::fs::write(&path, part).expect("write");
+        paths.push(path);
+    }
+    let mut globbed: Vec<&PathBuf> = paths.iter().collect();
+    globbed.sort();
+    assert_ne!(
+        globbed.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+        paths.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+        "the glob order is wrong"
+    );
+    let mut args = vec!["audit"];
+    args.extend(globbed.iter().map(|p| p.to_str().expect("utf-8")));
+    let mut expected = report(&["audit", p(&whole)], None);
+    let mut got = report(&args, None);
+    // Inputs differ (eleven files instead of one); everything else is the whole capture's.
+    got["inputs"] = serde_json::Value::Null;
+    expected["inputs"] = serde_json::Value::Null;
+    assert_eq!(got, expected);
+    // Without -q, stderr says the order was changed.
+    let out = Command::new(BIN)
+        .args(&args)
+        .args(["--report", "json", "-o", "/dev/null"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in the order of their first packet"), "{err}");
+
+    // The same file twice, or an identical copy: refused, nothing counted twice.
+    let copy = d.join("copy.pcapng");
+    std::fs::write(&copy, &parts[3]).expect("write");
+    for twice in [[p(&paths[3]), p(&paths[3])], [p(&paths[3]), p(&copy)]] {
+        let (code, _, err) = run(&["audit", twice[0], twice[1]]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("would count twice"), "{err}");
+    }
+    // Overlap: the whole capture and one of its parts.
+    let v = report(&["audit", p(&whole), p(&paths[5])], None);
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("the captures overlap"), "{warnings}");
+    // Standard input goes alone.
+    let (code, _, err) = run(&["audit", "-", p(&whole)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("only input"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
