@@ -502,7 +502,31 @@ pub fn run_live(
     pcap_out: Option<crossbeam_channel::Sender<std::sync::Arc<crate::capture::live::Batch>>>,
     sink: &mut dyn LiveSink,
 ) -> Vec<Engine> {
-    use crate::capture::live::{run_capture, Batch};
+    let source =
+        move |senders| crate::capture::live::run_capture(cap, senders, pcap_out, stop, counters);
+    run_live_from(source, cfg, threads, counters, sink)
+}
+
+/// [`run_live`] with any source of batches (the capture thread, or a test replaying a file):
+/// `source` runs on its own thread, sends every batch to every worker, and returns when done.
+///
+/// Every worker gets every batch (one copy out of libpcap's ring, shared) and fully decodes
+/// only the records of its flows ([`Decoder::route`] reads the outer headers), plus the ones
+/// every worker must see (DNS, fragments, tunnels); sweep points come from record times, as
+/// with files. A worker sends its watermark after every batch, and the merge receives from any
+/// worker, so a snapshot never waits on an idle one.
+#[cfg(feature = "live")]
+pub fn run_live_from<F>(
+    source: F,
+    cfg: EngineConfig,
+    threads: usize,
+    counters: &crate::capture::live::LiveCounters,
+    sink: &mut dyn LiveSink,
+) -> Vec<Engine>
+where
+    F: FnOnce(Vec<Sender<std::sync::Arc<crate::capture::live::Batch>>>) + Send,
+{
+    use crate::capture::live::Batch;
     use std::sync::Arc;
     let threads = threads.clamp(1, 256);
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<crossbeam_channel::Receiver<Msg>>) =
@@ -519,16 +543,31 @@ pub fn run_live(
             let mut cfg = cfg.clone();
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
+                cfg.routed = true;
                 cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
                 cfg.reassembly_total = cfg.reassembly_total.div_ceil(threads);
             }
             scope.spawn(move || {
+                let mut clock = SweepClock::new(&cfg.table);
                 let mut engine = Engine::new(cfg);
                 let mut out: Vec<Ended> = Vec::new();
                 let (mut evicted, mut names) = (0u64, 0u64);
+                let n = threads as u64;
                 for b in brx.iter() {
                     for pkt in b.packets() {
-                        engine.process(&pkt, 0, &mut |e| out.push(e));
+                        let seq = engine.seq + 1;
+                        let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+                        let (mine, count) = match Decoder::route(&pkt) {
+                            _ if n == 1 => (true, true),
+                            Route::Flow(k) => {
+                                let own = k.shard_hash() % n == worker as u64;
+                                (own, own)
+                            }
+                            Route::All => (true, worker == 0),
+                            Route::Any => (worker == 0, worker == 0),
+                        };
+                        let pkt = mine.then_some(&pkt);
+                        engine.process_routed(pkt, 0, seq, count, sweep, &mut |e| out.push(e));
                     }
                     engine.tick(b.now, &mut |e| out.push(e));
                     let t = &engine.table.stats;
@@ -567,7 +606,7 @@ pub fn run_live(
             });
         }
         drop(txs);
-        scope.spawn(move || run_capture(cap, senders, pcap_out, stop, counters));
+        scope.spawn(move || source(senders));
         let names: [String; 1] = [String::new()];
         let mut last_tick = Instant::now();
         merge_all(&rxs, &mut engines, &names, &mut |ev| {

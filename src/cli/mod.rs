@@ -16,6 +16,7 @@ macro_rules! say {
 mod audit;
 #[cfg(feature = "live")]
 mod capture;
+pub mod docs;
 mod guess;
 mod inputs;
 
@@ -35,12 +36,22 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILED: u8 = 3;
 pub const EXIT_OUTPUT: u8 = 4;
 
+/// The exit codes as `--help` and the man page state them.
+const EXIT_STATUS_HELP: &str = "EXIT STATUS:
+  0  success
+  1  partial: an input was truncated or corrupt, or could not be opened while others could
+     (everything readable was processed and reported); with --strict, any warning
+  2  usage error
+  3  failed: no input could be read
+  4  output could not be written";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "egressmap",
     version,
     about = "Audit network captures against Microsoft's documented Windows endpoints",
-    long_about = None
+    long_about = None,
+    after_long_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
     /// Load endpoint signatures from this directory instead of the built-in set.
@@ -66,6 +77,17 @@ pub enum Command {
     /// Inspect and import the endpoint signature database.
     #[command(subcommand)]
     Signatures(crate::signatures::cmd::SignaturesCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page egressmap(1) to stdout, or write one page per subcommand into DIR.
+    Man {
+        /// Write egressmap.1, egressmap-audit.1, ... into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[cfg(feature = "live")]
@@ -379,6 +401,17 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Exit code of a documentation command: 4 when stdout could not be written.
+fn docs_out(r: std::io::Result<()>) -> u8 {
+    match r {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            say!("egressmap: writing to stdout: {e}");
+            EXIT_OUTPUT
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -400,6 +433,20 @@ pub fn main() -> ExitCode {
         Command::Report(r) => audit::rerender(&r),
         Command::Compare(c) => audit::compare(&c),
         Command::Signatures(cmd) => return crate::signatures::cmd::run(cmd, sigdir),
+        Command::Completions { shell } => {
+            docs_out(docs::completions(shell, &mut std::io::stdout()))
+        }
+        Command::Man { dir: None } => docs_out(docs::man(&mut std::io::stdout())),
+        Command::Man { dir: Some(dir) } => match docs::man_pages(&dir) {
+            Ok(names) => {
+                say!("wrote {} man pages to {}", names.len(), dir.display());
+                EXIT_OK
+            }
+            Err(e) => {
+                say!("egressmap: man pages to {}: {e}", dir.display());
+                EXIT_OUTPUT
+            }
+        },
     };
     ExitCode::from(code)
 }
