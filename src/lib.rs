@@ -16,6 +16,8 @@ pub mod decode;
 pub mod engine;
 pub mod flow;
 pub mod input;
+#[cfg(feature = "live")]
+pub mod metrics;
 pub mod pipeline;
 pub mod proto;
 pub mod report;

@@ -77,6 +77,9 @@ pub struct LiveCounters {
     pub names_evicted: AtomicU64,
     /// Packets missing from the `--write-pcap` files (writer behind, or stopped by an error).
     pub pcap_dropped: AtomicU64,
+    /// Why the capture thread stopped on its own (the interface went away or down): the capture
+    /// must then exit non-zero, for a supervisor to restart it.
+    pub capture_error: std::sync::Mutex<Option<String>>,
 }
 
 pub fn now_nanos() -> Nanos {
@@ -201,7 +204,9 @@ pub fn run_capture(
             }
             Err(pcap::Error::TimeoutExpired) => wait_readable(fd),
             Err(e) => {
-                eprintln!("egressmap: capture stopped: {e}");
+                if let Ok(mut slot) = counters.capture_error.lock() {
+                    *slot = Some(e.to_string());
+                }
                 break;
             }
         }
@@ -227,41 +232,5 @@ fn store_drops(cap: &mut pcap::Capture<pcap::Active>, counters: &LiveCounters) {
     }
 }
 
-/// The uid and gid of `user` when we run as root and will switch to it; `None` when not root
-/// (nothing to drop, files we create are already ours).
-pub fn target_ids(user: &str) -> Result<Option<(u32, u32)>, String> {
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } != 0 {
-        return Ok(None);
-    }
-    let cname = std::ffi::CString::new(user).map_err(|_| format!("invalid user {user:?}"))?;
-    // SAFETY: getpwnam reads a NUL-terminated string we own; the result is checked for null and
-    // copied out before any other call that could overwrite its static buffer.
-    unsafe {
-        let pw = libc::getpwnam(cname.as_ptr());
-        if pw.is_null() {
-            return Err(format!("no such user {user:?} (--user)"));
-        }
-        Ok(Some(((*pw).pw_uid, (*pw).pw_gid)))
-    }
-}
-
-/// Give up root after opening the device: from here on only `user` runs.
-pub fn drop_privileges(user: &str) -> Result<(), String> {
-    let Some((uid, gid)) = target_ids(user)? else {
-        return Ok(());
-    };
-    // SAFETY: plain system calls; order matters (groups and gid before uid).
-    unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0
-            || libc::setgid(gid) != 0
-            || libc::setuid(uid) != 0
-        {
-            return Err(format!(
-                "cannot drop privileges to {user}: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-    }
-    Ok(())
-}
+// Privileges moved to their own module; kept here for callers of the old path.
+pub use super::privs::{drop_privileges, target_ids};

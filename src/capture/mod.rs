@@ -4,6 +4,10 @@
 pub mod file;
 #[cfg(feature = "live")]
 pub mod live;
+#[cfg(feature = "live")]
+pub mod outdir;
+#[cfg(feature = "live")]
+pub mod privs;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -3,8 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,52 +14,16 @@ use super::audit::{
 };
 use super::{CaptureArgs, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE};
 use crate::capture::live::{self, Batch, LiveConfig, LiveCounters};
+use crate::capture::outdir::{OutDir, Owners};
+use crate::capture::privs;
 use crate::flow::{Flow, InterimKind};
+use crate::metrics;
 use crate::pipeline::{run_live, LiveSink};
 use crate::report::aggregate::{Aggregator, FlowMatch, UNPLACED};
 use crate::report::flowlog::{FlowLogWriter, FlowRecord};
 use crate::report::model::{CaptureCounters, Input, Report, Scope};
 use crate::report::render::{render, Format};
 use crate::signatures::{Database, Matcher};
-
-/// Reports go into a directory nobody else can write to (a report others can swap is worthless).
-/// A directory we create as root belongs to `owner`, the user the capture drops to, or that user
-/// could not write a single snapshot into it.
-fn check_out_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
-    if !dir.exists() {
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o750))
-            .map_err(|e| format!("cannot set permissions on {}: {e}", dir.display()))?;
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-                .map_err(|e| format!("cannot hand {} to the capture user: {e}", dir.display()))?;
-        }
-    }
-    let meta = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    if !meta.is_dir() {
-        return Err(format!("{} is not a directory", dir.display()));
-    }
-    if meta.permissions().mode() & 0o002 != 0 {
-        return Err(format!(
-            "refusing to write reports into {}: other users can write to it (chmod o-w, or choose another --out)",
-            dir.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Write `bytes` to `dir/name` so that a reader (or a crash) sees the old file or the new one,
-/// never half of one: temp file, fsync, rename, fsync the directory.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, dir.join(name))?;
-    File::open(dir)?.sync_all()
-}
 
 fn peak_rss_bytes() -> u64 {
     fs::read_to_string("/proc/self/status")
@@ -89,6 +52,9 @@ struct Sink<'a> {
     db: &'a Database,
     sigdir: Option<&'a Path>,
     args: &'a CaptureArgs,
+    /// The report directory, held open: every snapshot goes into this directory.
+    out: OutDir,
+    metrics: Option<Arc<metrics::Shared>>,
     matcher: Matcher,
     agg: Aggregator,
     log: Option<FlowLogWriter<Box<dyn Write>>>,
@@ -198,9 +164,9 @@ impl Sink<'_> {
     /// Write report.json (and report.<fmt>); the error says why not.
     fn snapshot(&mut self) -> std::io::Result<()> {
         let r = self.report();
-        let dir = &self.args.out;
+        let dir = &self.out;
         let json = serde_json::to_string_pretty(&r).unwrap_or_default();
-        let mut res = write_atomic(dir, "report.json", json.as_bytes());
+        let mut res = dir.write_atomic("report.json", json.as_bytes());
         let format = self.args.opts.report.unwrap_or(Format::Table);
         if format != Format::Json {
             let ext = match format {
@@ -211,8 +177,7 @@ impl Sink<'_> {
                 Format::Json => "json",
             };
             res = res.and_then(|()| {
-                write_atomic(
-                    dir,
+                dir.write_atomic(
                     &format!("report.{ext}"),
                     render(&r, format, &Default::default()).as_bytes(),
                 )
@@ -224,9 +189,18 @@ impl Sink<'_> {
                 self.failed_writes += 1;
                 eprintln!(
                     "egressmap: cannot write report snapshot in {}: {e}",
-                    dir.display()
+                    dir.path().display()
                 );
             }
+        }
+        if let Some(m) = &self.metrics {
+            let which = if res.is_ok() {
+                &m.snapshots_written
+            } else {
+                &m.snapshot_failures
+            };
+            which.fetch_add(1, Ordering::Relaxed);
+            m.flows_open.store(self.open_flows, Ordering::Relaxed);
         }
         res
     }
@@ -243,6 +217,20 @@ impl LiveSink for Sink<'_> {
         let (areas, endpoints) = super::audit::areas_endpoints(&m, &unplaced);
         if interim.is_none() {
             self.names_dropped += u64::from(flow.extra().names_dropped);
+        }
+        if let (Some(mx), true) = (&self.metrics, self.agg.in_scope(flow)) {
+            // The same deltas the report adds, so the metrics and the report agree.
+            let (new, up, down) = flow.delta();
+            mx.flows.fetch_add(u64::from(new), Ordering::Relaxed);
+            let unmatched = ["unmatched".to_string()];
+            let named = if areas.is_empty() {
+                &unmatched[..]
+            } else {
+                areas
+            };
+            for a in named {
+                mx.add_area_bytes(a, up.bytes, down.bytes);
+            }
         }
         self.agg.add(
             flow,
@@ -264,6 +252,9 @@ impl LiveSink for Sink<'_> {
             {
                 self.failed_writes += 1;
                 self.log = None;
+                if let Some(m) = &self.metrics {
+                    m.snapshot_failures.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -298,14 +289,14 @@ impl LiveSink for Sink<'_> {
 /// error (disk full, directory gone); returns how many packets it was given but did not write.
 /// Batches sent after it stopped are counted by the capture thread.
 fn pcap_writer(
-    dir: PathBuf,
+    dir: OutDir,
     rotate_size: u64,
     keep: usize,
     rx: crossbeam_channel::Receiver<Arc<Batch>>,
 ) -> u64 {
     let mut n: u64 = 0;
     let mut file: Option<(std::io::BufWriter<File>, u64)> = None;
-    let mut written: Vec<PathBuf> = Vec::new();
+    let mut written: Vec<String> = Vec::new();
     for b in rx.iter() {
         for (i, p) in b.packets().enumerate() {
             if let Err(e) =
@@ -325,12 +316,12 @@ fn pcap_writer(
 }
 
 fn write_packet(
-    dir: &Path,
+    dir: &OutDir,
     rotate_size: u64,
     keep: usize,
     n: &mut u64,
     file: &mut Option<(std::io::BufWriter<File>, u64)>,
-    written: &mut Vec<PathBuf>,
+    written: &mut Vec<String>,
     p: &crate::capture::Packet<'_>,
 ) -> std::io::Result<()> {
     if file.as_ref().is_none_or(|(_, size)| *size >= rotate_size) {
@@ -338,13 +329,17 @@ fn write_packet(
             w.flush()?;
         }
         *n += 1;
-        let path = dir.join(format!(
+        let name = format!(
             "egressmap-{}-{:05}.pcap",
             live::now_nanos() / 1_000_000_000,
             n
-        ));
-        let f = File::create(&path)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        );
+        let f = dir.create_new(&name).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", dir.path().join(&name).display()),
+            )
+        })?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         // pcap header, ns resolution, little-endian, snaplen 262144.
         let mut h = [0u8; 24];
@@ -355,10 +350,10 @@ fn write_packet(
         h[20..24].copy_from_slice(&p.link.0.to_le_bytes());
         w.write_all(&h)?;
         *file = Some((w, 24));
-        written.push(path);
+        written.push(name);
         while written.len() > keep.max(1) {
             let old = written.remove(0);
-            let _ = fs::remove_file(old);
+            let _ = dir.remove(&old);
         }
     }
     if let Some((w, size)) = file.as_mut() {
@@ -372,6 +367,35 @@ fn write_packet(
         *size += 16 + p.data.len() as u64;
     }
     Ok(())
+}
+
+/// Open `--flows` (or stdout for `-`) through its directory, before privileges are dropped: the
+/// capture user need not be able to create files there.
+fn open_flow_log(p: &Path, owners: Owners) -> Result<Box<dyn Write>, String> {
+    if p.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdout()));
+    }
+    let name = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("--flows {}: not a file name", p.display()))?;
+    let parent = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = OutDir::open(parent, owners)?;
+    let f = dir.replace_streaming(name).map_err(|e| {
+        let who = if owners.user.is_some() {
+            "as root, before dropping privileges to --user".to_string()
+        } else {
+            format!(
+                "as uid {} (start as root with --user USER to open it before dropping privileges, or choose a directory this user can write)",
+                rustix::process::geteuid().as_raw()
+            )
+        };
+        format!("cannot create flow log {}: {e} (opened {who})", p.display())
+    })?;
+    Ok(Box::new(std::io::BufWriter::new(f)))
 }
 
 pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
@@ -390,23 +414,60 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let owner = match live::target_ids(&a.user) {
+    let user = match live::target_ids(&a.user) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("egressmap: {e}");
             return EXIT_USAGE;
         }
     };
-    if let Err(e) = check_out_dir(&a.out, owner) {
-        eprintln!("egressmap: {e}");
-        return EXIT_USAGE;
-    }
-    if let Some(d) = &a.write_pcap {
-        if let Err(e) = check_out_dir(d, owner) {
+    let group = match a.group.as_deref().map(privs::group_id).transpose() {
+        Ok(g) => g,
+        Err(e) => {
             eprintln!("egressmap: {e}");
             return EXIT_USAGE;
         }
-    }
+    };
+    let owners = Owners { user, group };
+    let out = match OutDir::open(&a.out, owners) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("egressmap: {e} (--out)");
+            return EXIT_USAGE;
+        }
+    };
+    let pcap_dir = match a
+        .write_pcap
+        .as_deref()
+        .map(|d| OutDir::open(d, owners))
+        .transpose()
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("egressmap: {e} (--write-pcap)");
+            return EXIT_USAGE;
+        }
+    };
+    let log: Option<FlowLogWriter<Box<dyn Write>>> = match a
+        .opts
+        .flows
+        .as_deref()
+        .map(|p| open_flow_log(p, owners))
+        .transpose()
+    {
+        Ok(w) => w.map(FlowLogWriter::new),
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_OUTPUT;
+        }
+    };
+    let listener = match a.metrics.as_deref().map(metrics::bind).transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let cfg = LiveConfig {
         interface: iface,
         filter: a.filter.clone(),
@@ -421,9 +482,13 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
             return EXIT_FAILED;
         }
     };
-    if let Err(e) = live::drop_privileges(&a.user) {
-        eprintln!("egressmap: {e}");
-        return EXIT_FAILED;
+    match privs::drop_privileges(&a.user, group) {
+        Ok(Some(warning)) => eprintln!("egressmap: {warning}"),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("egressmap: {e}");
+            return EXIT_FAILED;
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     // The first SIGINT/SIGTERM drains and writes the final report; a second one (the drain
@@ -436,21 +501,23 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
             return EXIT_FAILED;
         }
     }
-    let log: Option<FlowLogWriter<Box<dyn Write>>> = match &a.opts.flows {
-        None => None,
-        Some(p) => match File::create(p) {
-            Ok(f) => Some(FlowLogWriter::new(Box::new(std::io::BufWriter::new(f)))),
-            Err(e) => {
-                eprintln!("egressmap: cannot write flow log {}: {e}", p.display());
-                return EXIT_OUTPUT;
-            }
-        },
-    };
-    let counters = LiveCounters::default();
+    let counters = Arc::new(LiveCounters::default());
+    let shared = listener.map(|l| {
+        let sh = Arc::new(metrics::Shared::default());
+        sh.started
+            .store(live::now_nanos() / 1_000_000_000, Ordering::Relaxed);
+        match metrics::spawn(l, counters.clone(), sh.clone()) {
+            Ok(addr) => eprintln!("egressmap: metrics on http://{addr}/metrics"),
+            Err(e) => eprintln!("egressmap: --metrics: cannot start the server: {e}"),
+        }
+        sh
+    });
     let mut sink = Sink {
         db: &db,
         sigdir,
         args: a,
+        out,
+        metrics: shared,
         matcher: Matcher::new(&db, a.opts.build.as_deref(), a.opts.edition.as_deref()),
         agg: Aggregator::new(Scope {
             public_only: !a.opts.all_destinations,
@@ -475,7 +542,7 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         eprintln!(
             "egressmap: cannot write reports into {} as user {}: {e}",
             a.out.display(),
-            if owner.is_some() {
+            if user.is_some() {
                 a.user.as_str()
             } else {
                 "(current)"
@@ -484,7 +551,7 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         return EXIT_OUTPUT;
     }
     let (ptx, prx) = crossbeam_channel::bounded::<Arc<Batch>>(1024);
-    let writer = a.write_pcap.clone().map(|dir| {
+    let writer = pcap_dir.map(|dir| {
         let (size, keep) = (a.rotate_size, a.rotate_keep);
         std::thread::spawn(move || pcap_writer(dir, size, keep, prx))
     });
@@ -515,6 +582,16 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
     // The engines' own drop counters (reassembly, DNS cache, decode) are known once the workers
     // are done: the final report carries them.
     sink.engine_warnings = warnings_from(&engines);
+    let capture_error = counters
+        .capture_error
+        .lock()
+        .ok()
+        .and_then(|mut e| e.take());
+    if let Some(e) = &capture_error {
+        sink.engine_warnings.push(format!(
+            "the capture stopped on its own: {e} (the interface went away or down)"
+        ));
+    }
     sink.open_flows = 0;
     let _ = sink.snapshot();
     if let Some(w) = sink.log.take() {
@@ -526,6 +603,13 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         sink.snapshots,
         a.out.join("report.json").display()
     );
+    if let Some(e) = capture_error {
+        eprintln!(
+            "egressmap: capture on {} failed: {e} (the interface went away or down); exiting with status {EXIT_FAILED} so that a supervisor restarts the capture",
+            cfg.interface
+        );
+        return EXIT_FAILED;
+    }
     if sink.failed_writes > 0 {
         EXIT_OUTPUT
     } else {

@@ -144,9 +144,17 @@ pub struct CaptureArgs {
     #[arg(long, default_value_t = 24, value_name = "N")]
     pub rotate_keep: usize,
 
-    /// Drop root to this user once the interface is open.
+    /// Drop root to this user once the interface and the output files are open.
     #[arg(long, default_value = "nobody", value_name = "USER")]
     pub user: String,
+
+    /// Give the output files to this group, readable by it (0640; default 0600, owner only).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// Serve counters in the Prometheus text format at http://ADDR/metrics (e.g. 127.0.0.1:9813).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 
     /// Kernel capture buffer.
     #[arg(long, value_parser = parse_size, default_value = "64M", value_name = "SIZE")]
