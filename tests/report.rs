@@ -8,7 +8,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_egressmap");
+mod support;
+use support::BIN;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -318,7 +319,7 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
         ]);
         saved.push(json);
     }
-    let (code, out, _) = run_code(&["compare", p(&saved[0]), p(&saved[1]), "--json"]);
+    let (code, out, _) = support::run(&["compare", p(&saved[0]), p(&saved[1]), "--json"]);
     assert_eq!(code, 1, "areas went silent: compare exits 1, like diff");
     let c: Value = serde_json::from_str(&out).expect("compare --json parses");
     assert_eq!(
@@ -350,12 +351,12 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
             assert_eq!(dd["change"], "gone", "{dd}");
         }
     }
-    let (_, table, _) = run_code(&["compare", p(&saved[0]), p(&saved[1])]);
+    let (_, table, _) = support::run(&["compare", p(&saved[0]), p(&saved[1])]);
     assert!(table
         .lines()
         .any(|l| l.starts_with("gone") && l.contains("spotlight")));
     // Nothing new appeared: a CI job failing on new areas or destinations passes.
-    let (code, _, _) = run_code(&[
+    let (code, _, _) = support::run(&[
         "compare",
         p(&saved[0]),
         p(&saved[1]),
@@ -364,7 +365,7 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
     ]);
     assert_eq!(code, 0);
     // The other way round, the turned-off areas are new.
-    let (code, _, _) = run_code(&[
+    let (code, _, _) = support::run(&[
         "compare",
         p(&saved[1]),
         p(&saved[0]),
@@ -373,7 +374,7 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
     ]);
     assert_eq!(code, 1);
     // A report against itself: exit 0, every row the same.
-    let (code, out, _) = run_code(&["compare", p(&saved[0]), p(&saved[0]), "--json"]);
+    let (code, out, _) = support::run(&["compare", p(&saved[0]), p(&saved[0]), "--json"]);
     assert_eq!(code, 0, "{out}");
     let same: Value = serde_json::from_str(&out).expect("json");
     for section in [
@@ -387,19 +388,6 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
             assert_eq!(r["change"], "same", "{section}: {r}");
         }
     }
-}
-
-/// Runs the binary; returns exit code, stdout and stderr.
-fn run_code(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("running egressmap");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// compare warns when the reports were made differently (build, edition, scope, span), and
@@ -433,7 +421,7 @@ fn compare_warns_on_different_settings_and_covers_every_section() {
         "-o",
         p(&b),
     ]);
-    let (code, out, err) = run_code(&["compare", p(&a), p(&b), "--json"]);
+    let (code, out, err) = support::run(&["compare", p(&a), p(&b), "--json"]);
     assert_eq!(code, 1);
     let c: Value = serde_json::from_str(&out).expect("json");
     let w: Vec<&str> = c["warnings"]
@@ -519,7 +507,7 @@ fn compare_warns_on_different_settings_and_covers_every_section() {
             }
         }
     }
-    let (_, table, _) = run_code(&["compare", p(&a), p(&b)]);
+    let (_, table, _) = support::run(&["compare", p(&a), p(&b)]);
     assert!(table.contains("warning: the reports were matched against different builds"));
 }
 
