@@ -555,9 +555,10 @@ mod tests {
         let r = report();
         let ag = export(&r, &all(), ExportFormat::Adguard);
         assert!(ag.contains("\n||microsoft.com^\n"), "{ag}");
-        assert!(ag.contains("\n|fe2.update.microsoft.com^\n"), "{ag}");
-        // www.microsoft.com is under the wildcard: no separate rule.
+        assert!(ag.contains("\n|telemetry.example.net^\n"), "{ag}");
+        // www. and fe2.update.microsoft.com are under the wildcard: no rules of their own.
         assert!(!ag.contains("www.microsoft.com"), "{ag}");
+        assert!(!ag.contains("fe2.update"), "{ag}");
         let re = export(&r, &all(), ExportFormat::PiholeRegex);
         assert!(re.contains("\n(\\.|^)microsoft\\.com$\n"), "{re}");
         assert!(re.contains("\n^telemetry\\.example\\.net$\n"), "{re}");
