@@ -7,6 +7,10 @@
 //! otherwise, since with `autotests = false` Cargo would silently skip it. Run one file's tests
 //! with a filter on its module, e.g. `cargo test --profile ci --test it corpus::`.
 
+// hostile (through examples/gen_adversarial.rs) and revival each include the example
+// generators' `synth` module by path, as they did as separate crates.
+#![allow(clippy::duplicate_mod)]
+
 /// Helpers shared by the modules that run the built binary.
 mod support;
 
@@ -21,8 +25,10 @@ mod hostile;
 #[path = "inputs.rs"]
 mod inputs;
 #[path = "live.rs"]
+#[allow(clippy::module_inception)] // live.rs keeps its `mod live` for the feature gate
 mod live;
 #[path = "live_ops.rs"]
+#[allow(clippy::module_inception)]
 mod live_ops;
 #[path = "logs.rs"]
 mod logs;
