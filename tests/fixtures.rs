@@ -10,7 +10,7 @@ use egressmap::pipeline::run_files;
 use egressmap::signatures::{Database, Matcher};
 use serde_json::Value;
 
-mod support;
+use crate::support;
 
 fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
     match ip {
