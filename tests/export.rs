@@ -5,15 +5,13 @@
 //! documented wildcards' subdomains and refuse look-alike names (`evilwindowsupdate.com`).
 //! Exporting from a capture gives the same bytes as exporting the saved report of it.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::run;
+use crate::support::run;
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
