@@ -14,6 +14,7 @@ use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Pool, Reassembler};
 use crate::flow::table::Ended;
 use crate::flow::FlowTableStats;
 use crate::flow::{Flow, FlowKey, FlowTable, FlowTableConfig, HostSource};
+use crate::proto::identity::{Identity, IdentityKind, Observation, RawName};
 use crate::proto::registry::{self, NameSource, Outcome};
 use crate::proto::{dns, http, quic, tls, App, Parse};
 use crate::resolve::validate::{Exchange, Validated, Validator};
@@ -314,6 +315,7 @@ impl Engine {
             }
             _ => None,
         };
+        let mut ptrs = Vec::new();
         if let (Some(m), Transport::Udp { src_port, dst_port }) = (&udp_dns, d.transport) {
             let mut ctx = Ctx {
                 resolver: &mut self.resolver,
@@ -325,7 +327,7 @@ impl Engine {
                 cap: self.cfg.reassembly_cap,
                 quic: self.cfg.quic,
             };
-            observe_udp_dns(m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
+            ptrs = observe_udp_dns(m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
         }
         if let Some((index, count)) = self.cfg.shard {
             if key.shard_hash() % count.max(1) != index {
@@ -373,6 +375,32 @@ impl Engine {
             }
         }
         track_and_inspect(flow, &d, pkt.ts, &mut ctx);
+        identify_client(flow, pkt, &d);
+        for id in ptrs {
+            flow.add_identity(id);
+        }
+    }
+}
+
+/// Who the machines are: the client's link-layer address (from its first packet that has
+/// one), and what a UDP datagram of the flow says about a machine (see
+/// [`registry::DATAGRAM`]). Carried by the flow to the report, so the worker that owns the flow
+/// is the only one that counts it, whatever the number of workers.
+#[inline(always)]
+fn identify_client(flow: &mut Flow, pkt: &Packet<'_>, d: &Decoded<'_>) {
+    if flow.client_mac == [0; 6] && !d.tunneled && (d.src, src_port(d)) == flow.client() {
+        if let Some(mac) = crate::decode::link::source_mac(pkt.link, pkt.data) {
+            if crate::proto::identity::usable_mac(&mac) {
+                flow.client_mac = mac;
+            }
+        }
+    }
+    if let Transport::Udp { src_port, dst_port } = d.transport {
+        registry::observe_datagram(d.payload, (d.src, src_port), dst_port, &mut |o| {
+            if let Some(id) = o.to_identity() {
+                flow.add_identity(id);
+            }
+        });
     }
 }
 
@@ -568,7 +596,7 @@ fn observe_udp_dns(
     dst: (IpAddr, u16),
     ts: Nanos,
     ctx: &mut Ctx<'_>,
-) {
+) -> Vec<Identity> {
     if !m.is_response {
         if dst.1 == 53 {
             let x = Exchange {
@@ -579,11 +607,11 @@ fn observe_udp_dns(
             };
             ctx.validator.query(x, m, ts);
         }
-        return;
+        return Vec::new();
     }
     if src.1 != 53 {
         ctx.validator.response_from_client();
-        return;
+        return Vec::new();
     }
     let x = Exchange {
         tcp: false,
@@ -591,9 +619,35 @@ fn observe_udp_dns(
         server: src,
         id: m.id,
     };
-    if let Some(v) = ctx.validator.answer(x, m, ts) {
-        feed_resolver(&v, dst.0, ts, ctx);
+    match ctx.validator.answer(x, m, ts) {
+        Some(v) => {
+            feed_resolver(&v, dst.0, ts, ctx);
+            ptr_identities(&v)
+        }
+        None => Vec::new(),
     }
+}
+
+/// A validated reverse lookup names the address it asked about (the DNS name of a machine).
+fn ptr_identities(v: &Validated) -> Vec<Identity> {
+    let Some(addr) = (!v.ptrs.is_empty())
+        .then(|| dns::reverse_name_addr(v.qname))
+        .flatten()
+    else {
+        return Vec::new();
+    };
+    v.ptrs
+        .iter()
+        .filter_map(|t| {
+            Observation {
+                kind: IdentityKind::DnsPtr,
+                name: Some(RawName::Presented(t)),
+                mac: None,
+                addr: Some(addr),
+            }
+            .to_identity()
+        })
+        .collect()
 }
 
 fn src_port(d: &Decoded<'_>) -> u16 {
@@ -1087,6 +1141,9 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
         (false, true) => {
             if let Some(v) = ctx.validator.answer(x, m, ts) {
                 feed_resolver(&v, flow.client().0, ts, ctx);
+                for id in ptr_identities(&v) {
+                    flow.add_identity(id);
+                }
             }
         }
         (false, false) => {}

@@ -111,6 +111,8 @@ pub struct Counters {
 pub const MAX_NAMES_PER_FLOW: usize = 64;
 /// Unlisted names of one flow remembered (as 8-byte hashes) to count each once.
 pub const UNLISTED_TRACKED: usize = 4096;
+/// Distinct machine identities one flow keeps (see [`Extra::identities`]).
+pub const MAX_IDENTITIES_PER_FLOW: usize = 1024;
 /// Largest `--max-names-per-flow` (the per-flow bound is stored in a byte).
 pub const NAMES_PER_FLOW_LIMIT: usize = 255;
 
@@ -208,6 +210,12 @@ pub struct Extra {
     pub reported: Option<Reported>,
     /// Set on an interim record (a copy of an open flow), never on the flow in the table.
     pub interim: Option<InterimKind>,
+    /// What the flow's datagrams said about machines (DHCP, NetBIOS, DNS PTR answers), each
+    /// distinct one once, at most [`MAX_IDENTITIES_PER_FLOW`] (the broadcast DHCP flow carries
+    /// every machine of the segment).
+    pub identities: Vec<crate::proto::identity::Identity>,
+    /// Distinct identities not kept because `identities` was full.
+    pub identities_dropped: u32,
 }
 
 static NO_EXTRA: Extra = Extra {
@@ -220,6 +228,8 @@ static NO_EXTRA: Extra = Extra {
     cnames: None,
     reported: None,
     interim: None,
+    identities: Vec::new(),
+    identities_dropped: 0,
 };
 
 /// Everything we know about one flow. Kept small (one slot of the flow table, at most 160
@@ -257,6 +267,9 @@ pub struct Flow {
     pub saw_syn: bool,
     /// TCP: where the connection is (decides its idle timeout). Meaningless for other protocols.
     pub tcp: TcpState,
+    /// Link-layer source address of the client's first packet that had one (all zeros: none;
+    /// never taken from a tunnelled packet, whose outer frame is the tunnel endpoint's).
+    pub client_mac: crate::proto::identity::Mac,
 }
 
 impl Flow {
@@ -281,6 +294,7 @@ impl Flow {
             host_revived: false,
             saw_syn: false,
             tcp: TcpState::Established,
+            client_mac: [0; 6],
         }
     }
 
@@ -355,6 +369,7 @@ impl Flow {
             host_revived: self.host_revived,
             saw_syn: self.saw_syn,
             tcp: self.tcp,
+            client_mac: self.client_mac,
         };
         let (up, down) = (self.up, self.down);
         let r = self
@@ -397,6 +412,19 @@ impl Flow {
         x.names_dropped = x.names_dropped.saturating_add(1);
     }
 
+    /// Keep what a datagram of this flow said about a machine (each distinct identity once).
+    pub fn add_identity(&mut self, id: crate::proto::identity::Identity) {
+        let x = self.extra_mut();
+        if x.identities.contains(&id) {
+            return;
+        }
+        if x.identities.len() < MAX_IDENTITIES_PER_FLOW {
+            x.identities.push(id);
+        } else {
+            x.identities_dropped = x.identities_dropped.saturating_add(1);
+        }
+    }
+
     /// Name the flow, unless it already has a name from a source at least as good.
     pub fn set_host(&mut self, name: Arc<str>, source: HostSource) {
         self.add_name(&name);
@@ -429,6 +457,7 @@ impl Flow {
     /// Turn the flow around: the side we took for the client is the server. Only valid before
     /// any packet was counted or inspected.
     pub fn swap_orientation(&mut self) {
+        self.client_mac = [0; 6];
         std::mem::swap(&mut self.up, &mut self.down);
         self.inspect.swap_isns();
         self.client_is_lo = !self.client_is_lo;

@@ -279,7 +279,7 @@ fn by_key<T, K: Ord>(a: Vec<T>, b: Vec<T>, key: impl Fn(&T) -> K, f: impl Fn(T, 
 }
 
 fn merge_client(a: Client, b: Client) -> Client {
-    Client {
+    let mut c = Client {
         flows: a.flows + b.flows,
         packets: a.packets + b.packets,
         bytes_up: a.bytes_up + b.bytes_up,
@@ -303,8 +303,13 @@ fn merge_client(a: Client, b: Client) -> Client {
         ),
         seen_patterns: sorted_union(a.seen_patterns, b.seen_patterns),
         build_guess: None,
+        mac: None,
+        name: None,
+        identity: Vec::new(),
         address: a.address,
-    }
+    };
+    crate::report::clients::merge_identity(a.identity, b.identity, &mut c);
+    c
 }
 
 /// The sum of two reports (settings of `a`).
