@@ -187,6 +187,7 @@ pub struct Engine {
     /// every worker's resolver holds the same answers); never reported.
     shadow: Option<Box<Shadow>>,
     names: Interner,
+    macs_seen: MacsSeen,
     pub stats: EngineStats,
     /// Budget shared by every first-flight buffer of this engine.
     pool: Pool,
@@ -198,6 +199,25 @@ pub struct Engine {
     /// Number (from 1) of the record processed last, over the whole run and every worker: the
     /// `at` of what it ends.
     pub seq: u64,
+}
+
+/// (client address, MAC) pairs this worker already put on a flow. Cleared when full: a pair
+/// seen again is only recorded again, and the report keeps the earliest.
+#[derive(Default)]
+struct MacsSeen(HashSet<(IpAddr, crate::proto::identity::Mac), ahash::RandomState>);
+
+impl MacsSeen {
+    const MAX: usize = 65_536;
+
+    fn first(&mut self, addr: IpAddr, mac: crate::proto::identity::Mac) -> bool {
+        if self.0.contains(&(addr, mac)) {
+            return false;
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert((addr, mac))
+    }
 }
 
 /// Flow table, buffer budget and scratch counters of the shadowed DNS-over-TCP flows.
@@ -233,6 +253,7 @@ impl Engine {
                 set: HashSet::default(),
                 cap: cfg.interned_names.max(1),
             },
+            macs_seen: MacsSeen::default(),
             stats: EngineStats::default(),
             pool: Pool::new(cfg.reassembly_total),
             cfg,
@@ -375,7 +396,7 @@ impl Engine {
             }
         }
         track_and_inspect(flow, &d, pkt.ts, &mut ctx);
-        identify_client(flow, pkt, &d);
+        identify_client(flow, pkt, &d, &mut self.macs_seen);
         for id in ptrs {
             flow.add_identity(id);
         }
@@ -387,11 +408,23 @@ impl Engine {
 /// [`registry::DATAGRAM`]). Carried by the flow to the report, so the worker that owns the flow
 /// is the only one that counts it, whatever the number of workers.
 #[inline(always)]
-fn identify_client(flow: &mut Flow, pkt: &Packet<'_>, d: &Decoded<'_>) {
-    if flow.client_mac == [0; 6] && !d.tunneled && (d.src, src_port(d)) == flow.client() {
+fn identify_client(flow: &mut Flow, pkt: &Packet<'_>, d: &Decoded<'_>, seen: &mut MacsSeen) {
+    // The flow's first packet from its client (counted just before), once per address and MAC
+    // per worker: the report keeps the earliest, which is the same whichever worker saw it.
+    if flow.up.packets == 1 && !d.tunneled && (d.src, src_port(d)) == flow.client() {
         if let Some(mac) = crate::decode::link::source_mac(pkt.link, pkt.data) {
-            if crate::proto::identity::usable_mac(&mac) {
-                flow.client_mac = mac;
+            let addr = flow.client().0;
+            if crate::proto::identity::usable_mac(&mac)
+                && crate::proto::identity::usable_addr(&addr)
+                && seen.first(addr, mac)
+            {
+                flow.add_identity(Identity {
+                    kind: IdentityKind::Link,
+                    name: None,
+                    mac: Some(mac),
+                    addr: Some(addr),
+                    at: pkt.ts,
+                });
             }
         }
     }

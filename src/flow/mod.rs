@@ -210,7 +210,7 @@ pub struct Extra {
     pub reported: Option<Reported>,
     /// Set on an interim record (a copy of an open flow), never on the flow in the table.
     pub interim: Option<InterimKind>,
-    /// What the flow's datagrams said about machines (DHCP, NetBIOS, DNS PTR answers), each
+    /// What the flow said about machines (its client's MAC, DHCP, NetBIOS, DNS PTR answers), each
     /// distinct one once, at most [`MAX_IDENTITIES_PER_FLOW`] (the broadcast DHCP flow carries
     /// every machine of the segment).
     pub identities: Vec<crate::proto::identity::Identity>,
@@ -267,9 +267,6 @@ pub struct Flow {
     pub saw_syn: bool,
     /// TCP: where the connection is (decides its idle timeout). Meaningless for other protocols.
     pub tcp: TcpState,
-    /// Link-layer source address of the client's first packet that had one (all zeros: none;
-    /// never taken from a tunnelled packet, whose outer frame is the tunnel endpoint's).
-    pub client_mac: crate::proto::identity::Mac,
 }
 
 impl Flow {
@@ -294,7 +291,6 @@ impl Flow {
             host_revived: false,
             saw_syn: false,
             tcp: TcpState::Established,
-            client_mac: [0; 6],
         }
     }
 
@@ -369,7 +365,6 @@ impl Flow {
             host_revived: self.host_revived,
             saw_syn: self.saw_syn,
             tcp: self.tcp,
-            client_mac: self.client_mac,
         };
         let (up, down) = (self.up, self.down);
         let r = self
@@ -457,7 +452,6 @@ impl Flow {
     /// Turn the flow around: the side we took for the client is the server. Only valid before
     /// any packet was counted or inspected.
     pub fn swap_orientation(&mut self) {
-        self.client_mac = [0; 6];
         std::mem::swap(&mut self.up, &mut self.down);
         self.inspect.swap_isns();
         self.client_is_lo = !self.client_is_lo;

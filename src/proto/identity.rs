@@ -28,6 +28,8 @@ pub enum IdentityKind {
     DnsPtr,
     /// A DHCP ACK binding a hardware address to an address (no name).
     DhcpLease,
+    /// The link-layer source address of a client's frames (no name).
+    Link,
 }
 
 impl IdentityKind {
@@ -39,6 +41,7 @@ impl IdentityKind {
             IdentityKind::DhcpFqdn => "dhcp-fqdn",
             IdentityKind::DnsPtr => "dns-ptr",
             IdentityKind::DhcpLease => "dhcp-lease",
+            IdentityKind::Link => "link",
         }
     }
 
@@ -49,6 +52,7 @@ impl IdentityKind {
             "dhcp-fqdn" => IdentityKind::DhcpFqdn,
             "dns-ptr" => IdentityKind::DnsPtr,
             "dhcp-lease" => IdentityKind::DhcpLease,
+            "link" => IdentityKind::Link,
             _ => return None,
         })
     }
@@ -177,6 +181,7 @@ impl Observation<'_> {
             name,
             mac,
             addr,
+            at: 0,
         })
     }
 }
@@ -188,6 +193,8 @@ pub struct Identity {
     pub name: Option<Box<str>>,
     pub mac: Option<Mac>,
     pub addr: Option<IpAddr>,
+    /// For [`IdentityKind::Link`]: capture time of the frame (the earliest one counts).
+    pub at: crate::capture::Nanos,
 }
 
 /// An address that can be one machine's (not 0.0.0.0, broadcast or multicast).

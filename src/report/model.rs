@@ -77,7 +77,7 @@ pub struct Client {
     /// nothing documented was seen).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_guess: Option<GuessRank>,
-    /// Its link-layer address: the one most of its flows came from, else the one a DHCP
+    /// Its link-layer address: the source of its earliest frame, else the one a DHCP
     /// message bound to its address (absent: no link layer or DHCP recorded one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
@@ -98,8 +98,12 @@ pub struct ClientIdentity {
     /// address), `dhcp` (option 12), `dhcp-fqdn` (option 81), `netbios`, `dns-ptr`.
     pub source: String,
     pub value: String,
-    /// Flows that carried it.
+    /// Flows that carried it (names, `dhcp-mac`; 0 for `link`).
+    #[serde(default)]
     pub count: u64,
+    /// `link`: the machine's earliest frame from this MAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
