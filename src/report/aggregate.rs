@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::dnsview::{DnsNames, NameClass};
 use super::model::*;
 use super::time::rfc3339_micros;
 use crate::capture::Nanos;
@@ -50,6 +51,8 @@ pub struct Context<'a> {
     /// Documented endpoints for the chosen build/edition: (pattern, areas, protocols).
     pub documented: Vec<Documented>,
     pub is_microsoft_domain: &'a dyn Fn(&str) -> bool,
+    /// What the signatures say of a looked-up name (the DNS view's status and areas).
+    pub classify: &'a dyn Fn(&str) -> NameClass,
 }
 
 /// A row's traffic while flows are counted: the report's [`Traffic`], and its span in
@@ -181,6 +184,8 @@ pub struct Aggregator {
     /// MACs and names of machines, from every flow (also those out of scope: DHCP goes to
     /// the broadcast address).
     identities: super::clients::Identities,
+    /// Names looked up, over every DNS flow of the covered clients (in scope or not).
+    dns: DnsNames,
     overflow: u64,
 }
 
@@ -230,6 +235,7 @@ impl Aggregator {
             seen: BTreeSet::new(),
             clients: HashMap::default(),
             identities: Default::default(),
+            dns: DnsNames::default(),
             overflow: 0,
         }
     }
@@ -264,6 +270,7 @@ impl Aggregator {
         let n = u64::from(new);
         self.totals.flows_seen += n;
         self.span.add(f);
+        self.add_dns(f);
         if !self.in_scope(f) {
             return;
         }
@@ -365,6 +372,26 @@ impl Aggregator {
         }
     }
 
+    /// The flow's DNS messages per name (an interim record carries only those since the last).
+    fn add_dns(&mut self, f: &Flow) {
+        let x = f.extra();
+        if x.dns.is_empty() && x.dns_uncounted == 0 {
+            return;
+        }
+        let client = f.client().0.to_string();
+        for c in &x.dns {
+            let (q, a) = (u64::from(c.queries), u64::from(c.answers));
+            self.dns.add(&c.name, q, a, [client.as_str()], false, None);
+        }
+        self.dns.add_uncounted(u64::from(x.dns_uncounted));
+    }
+
+    /// The DNS view's bound (tests).
+    pub fn with_dns_bound(mut self, bound: usize) -> Self {
+        self.dns = DnsNames::with_bound(bound);
+        self
+    }
+
     /// The flow's machine: its totals, its category, its areas and seen patterns.
     fn add_client(&mut self, f: &Flow, m: &FlowMatch<'_>, n: u64) {
         let addr = f.client().0;
@@ -414,6 +441,8 @@ impl Aggregator {
             ));
         }
         let (start_h, per, buckets) = timeline_shape(self.span.first, self.span.last);
+        let dns = self.dns.to_view(ctx.classify);
+        warnings.extend(super::dnsview::warnings(&dns));
 
         let mut areas: Vec<Area> = Vec::new();
         for (id, s) in &self.areas {
@@ -493,6 +522,7 @@ impl Aggregator {
                     protocols_seen: d.protocols.iter().map(|p| p.to_string()).collect(),
                     traffic: d.stats.t,
                     seen: d.stats.seen(),
+                    dns_queries: self.dns.queries_of(host),
                 }
             })
             .collect();
@@ -619,6 +649,7 @@ impl Aggregator {
                     })
                     .collect(),
             },
+            dns,
             timeline: Timeline {
                 start: self.span.first.map(|f| rfc3339_micros(f / HOUR * HOUR)),
                 bucket_seconds: per * 3_600,

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod clients;
 pub mod compare;
+pub mod dnsview;
 pub mod export;
 pub mod flowlog;
 pub mod merge;
