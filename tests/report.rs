@@ -8,8 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-mod support;
-use support::BIN;
+use crate::support::{self, BIN};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
