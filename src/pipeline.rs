@@ -134,7 +134,7 @@ pub fn run_files(
                 cfg.shard = Some((worker as u64, workers as u64));
                 cfg.routed = true;
                 // `--max-flows` bounds the whole run: each worker holds its share of the flows.
-                cfg.table.max_flows = cfg.table.max_flows.div_ceil(workers).max(1);
+                cfg.table.max_flows = (cfg.table.max_flows / workers).max(1);
                 cfg.reassembly_total = cfg.reassembly_total.div_ceil(workers);
             }
             let (btx, brx) = bounded::<Work<'_>>(WORK_QUEUE);
