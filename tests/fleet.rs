@@ -127,7 +127,7 @@ fn each_machine_of_a_fleet_capture_gets_its_build() {
             g.build,
             g.edition,
             g.score,
-            c.flows,
+            c.traffic.flows,
             c.documented_flows,
             c.areas.len()
         );
@@ -136,14 +136,14 @@ fn each_machine_of_a_fleet_capture_gets_its_build() {
             (build, edition),
             "{addr}"
         );
-        assert!(c.documented_flows > 100 && c.documented_flows < c.flows);
+        assert!(c.documented_flows > 100 && c.documented_flows < c.traffic.flows);
         assert!(c.undocumented_flows > 0);
         assert!(!c.areas.is_empty());
     }
     // The per-machine sums are the report's: every counted flow belongs to one machine.
-    let flows: u64 = r.clients.iter().map(|c| c.flows).sum();
+    let flows: u64 = r.clients.iter().map(|c| c.traffic.flows).sum();
     let documented: u64 = r.clients.iter().map(|c| c.documented_flows).sum();
-    assert_eq!(flows, r.totals.flows);
+    assert_eq!(flows, r.totals.traffic.flows);
     assert_eq!(documented, r.totals.documented_flows);
     for a in &r.areas {
         let per: u64 = r
@@ -151,9 +151,9 @@ fn each_machine_of_a_fleet_capture_gets_its_build() {
             .iter()
             .flat_map(|c| &c.areas)
             .filter(|x| x.area == a.area)
-            .map(|x| x.bytes_up + x.bytes_down)
+            .map(|x| x.traffic.bytes())
             .sum();
-        assert_eq!(per, a.bytes_up + a.bytes_down, "{}", a.area);
+        assert_eq!(per, a.traffic.bytes(), "{}", a.area);
     }
 
     // --client restricts the report to one machine: the same numbers as its section.
@@ -171,7 +171,7 @@ fn each_machine_of_a_fleet_capture_gets_its_build() {
         .find(|c| c.address == "192.168.1.32")
         .unwrap();
     assert_eq!(r1.clients[0], *c);
-    assert_eq!(r1.totals.flows, c.flows);
+    assert_eq!(r1.totals.traffic.flows, c.traffic.flows);
     assert_eq!(r1.client_filter, vec!["192.168.1.32/32".to_string()]);
     let (code, err) = run(&["audit", &week("fleet-b.pcapng"), "--client", "10.0.0.0/33"]);
     assert_eq!(code, 2, "{err}");
@@ -199,10 +199,10 @@ fn merge_is_exact_and_associative() {
     same_text(&merged, &together, "merge(a, b) vs audit(a + b)");
     let r: Report = serde_json::from_str(&merged).unwrap();
     assert_eq!(r.clients.len(), 2);
-    assert!(r.totals.flows > 300 && !r.documented_not_seen.is_empty());
+    assert!(r.totals.traffic.flows > 300 && !r.documented_not_seen.is_empty());
     println!(
         "merge(a, b): {} flows, {} areas, {} machines, {} bytes of JSON, identical to audit(a + b)",
-        r.totals.flows,
+        r.totals.traffic.flows,
         r.areas.len(),
         r.clients.len(),
         merged.len()

@@ -52,12 +52,11 @@ pub struct Context<'a> {
     pub is_microsoft_domain: &'a dyn Fn(&str) -> bool,
 }
 
+/// A row's traffic while flows are counted: the report's [`Traffic`], and its span in
+/// nanoseconds (formatted once, at the end).
 #[derive(Default, Clone)]
 struct Stats {
-    flows: u64,
-    packets: u64,
-    bytes_up: u64,
-    bytes_down: u64,
+    t: Traffic,
     first: Option<Nanos>,
     last: Option<Nanos>,
 }
@@ -66,13 +65,27 @@ impl Stats {
     /// Count what `f` adds: the flow itself the first time it is reported, and its packets and
     /// bytes since its last interim record (all of them for a flow never reported while open).
     fn add(&mut self, f: &Flow) {
-        let (new, up, down) = f.delta();
-        self.flows += u64::from(new);
-        self.packets += up.packets + down.packets;
-        self.bytes_up += up.bytes;
-        self.bytes_down += down.bytes;
+        self.t.merge(&flow_delta(f));
         self.first = Some(self.first.map_or(f.first_seen, |x| x.min(f.first_seen)));
         self.last = Some(self.last.map_or(f.last_seen, |x| x.max(f.last_seen)));
+    }
+
+    fn seen(&self) -> Seen {
+        Seen {
+            first_seen: self.first.map(rfc3339_micros),
+            last_seen: self.last.map(rfc3339_micros),
+        }
+    }
+}
+
+/// What one record of `f` adds ([`Flow::delta`]): the flow once, its new packets and bytes.
+fn flow_delta(f: &Flow) -> Traffic {
+    let (new, up, down) = f.delta();
+    Traffic {
+        flows: u64::from(new),
+        packets: up.packets + down.packets,
+        bytes_up: up.bytes,
+        bytes_down: down.bytes,
     }
 }
 
@@ -251,10 +264,7 @@ impl Aggregator {
         }
         self.add_client(f, m, n);
         let t = &mut self.totals;
-        t.flows += n;
-        t.packets += up.packets + down.packets;
-        t.bytes_up += up.bytes;
-        t.bytes_down += down.bytes;
+        t.traffic.merge(&flow_delta(f));
         let proto = protocol_seen(f);
         for p in m.endpoints {
             if !self.seen.contains(p) {
@@ -422,17 +432,14 @@ impl Aggregator {
                         .map(|e| e.protocols.clone())
                         .unwrap_or_default(),
                     servers: d.servers.iter().map(|a| a.to_string()).collect(),
-                    flows: d.stats.flows,
-                    packets: d.stats.packets,
-                    bytes_up: d.stats.bytes_up,
-                    bytes_down: d.stats.bytes_down,
-                    first_seen: ts(d.stats.first),
-                    last_seen: ts(d.stats.last),
+                    traffic: d.stats.t,
+                    seen: d.stats.seen(),
                 })
                 .collect();
             destinations.sort_by(|a, b| {
-                (b.bytes_up + b.bytes_down)
-                    .cmp(&(a.bytes_up + a.bytes_down))
+                b.traffic
+                    .bytes()
+                    .cmp(&a.traffic.bytes())
                     .then(a.host.cmp(&b.host))
             });
             let activity_hours: Vec<[u64; 2]> = self
@@ -447,21 +454,18 @@ impl Aggregator {
                 area: id.clone(),
                 name,
                 turn_off_url: url,
-                flows: s.flows,
-                packets: s.packets,
-                bytes_up: s.bytes_up,
-                bytes_down: s.bytes_down,
+                traffic: s.t,
                 distinct_destinations: destinations.len() as u64,
-                first_seen: ts(s.first),
-                last_seen: ts(s.last),
+                seen: s.seen(),
                 destinations,
                 activity,
                 activity_hours,
             });
         }
         areas.sort_by(|a, b| {
-            (b.bytes_up + b.bytes_down)
-                .cmp(&(a.bytes_up + a.bytes_down))
+            b.traffic
+                .bytes()
+                .cmp(&a.traffic.bytes())
                 .then(a.area.cmp(&b.area))
         });
 
@@ -482,12 +486,8 @@ impl Aggregator {
                     host: host.clone(),
                     domain,
                     protocols_seen: d.protocols.iter().map(|p| p.to_string()).collect(),
-                    flows: d.stats.flows,
-                    packets: d.stats.packets,
-                    bytes_up: d.stats.bytes_up,
-                    bytes_down: d.stats.bytes_down,
-                    first_seen: ts(d.stats.first),
-                    last_seen: ts(d.stats.last),
+                    traffic: d.stats.t,
+                    seen: d.stats.seen(),
                 }
             })
             .collect();
@@ -506,17 +506,14 @@ impl Aggregator {
                 pattern: d.pattern.clone(),
                 areas: areas.clone(),
                 protocols_seen: d.protocols.iter().map(|p| p.to_string()).collect(),
-                flows: d.stats.flows,
-                packets: d.stats.packets,
-                bytes_up: d.stats.bytes_up,
-                bytes_down: d.stats.bytes_down,
-                first_seen: ts(d.stats.first),
-                last_seen: ts(d.stats.last),
+                traffic: d.stats.t,
+                seen: d.stats.seen(),
             })
             .collect();
         shared_infrastructure.sort_by(|a, b| {
-            (b.bytes_up + b.bytes_down)
-                .cmp(&(a.bytes_up + a.bytes_down))
+            b.traffic
+                .bytes()
+                .cmp(&a.traffic.bytes())
                 .then(a.host.cmp(&b.host))
         });
 
@@ -527,9 +524,9 @@ impl Aggregator {
                 server_ip: ip.to_string(),
                 server_port: *port,
                 proto: proto.to_string(),
-                flows: s.flows,
-                bytes_up: s.bytes_up,
-                bytes_down: s.bytes_down,
+                flows: s.t.flows,
+                bytes_up: s.t.bytes_up,
+                bytes_down: s.t.bytes_down,
             })
             .collect();
         servers.sort_by(|a, b| {
@@ -545,25 +542,16 @@ impl Aggregator {
             .into_iter()
             .map(|(addr, c)| Client {
                 address: addr.to_string(),
-                flows: c.stats.flows,
-                packets: c.stats.packets,
-                bytes_up: c.stats.bytes_up,
-                bytes_down: c.stats.bytes_down,
-                documented_flows: c.documented.flows,
-                documented_bytes: c.documented.bytes_up + c.documented.bytes_down,
-                undocumented_flows: c.undocumented.flows,
-                undocumented_bytes: c.undocumented.bytes_up + c.undocumented.bytes_down,
+                traffic: c.stats.t,
+                documented_flows: c.documented.t.flows,
+                documented_bytes: c.documented.t.bytes(),
+                undocumented_flows: c.undocumented.t.flows,
+                undocumented_bytes: c.undocumented.t.bytes(),
                 unattributed_flows: c.unattributed,
                 areas: c
                     .areas
                     .into_iter()
-                    .map(|(area, s)| ClientArea {
-                        area,
-                        flows: s.flows,
-                        packets: s.packets,
-                        bytes_up: s.bytes_up,
-                        bytes_down: s.bytes_down,
-                    })
+                    .map(|(area, s)| ClientArea { area, traffic: s.t })
                     .collect(),
                 seen_patterns: c.seen.into_iter().collect(),
                 build_guess: None,
@@ -594,17 +582,14 @@ impl Aggregator {
             documented_not_seen,
             undocumented,
             unattributed: Unattributed {
-                flows: self.unattributed.flows,
-                packets: self.unattributed.packets,
-                bytes_up: self.unattributed.bytes_up,
-                bytes_down: self.unattributed.bytes_down,
+                traffic: self.unattributed.t,
                 servers,
             },
             shared_infrastructure,
             ech: Ech {
-                flows: self.ech.flows,
-                bytes_up: self.ech.bytes_up,
-                bytes_down: self.ech.bytes_down,
+                flows: self.ech.t.flows,
+                bytes_up: self.ech.t.bytes_up,
+                bytes_down: self.ech.t.bytes_down,
                 outer_names: self.ech_names.into_iter().collect(),
                 inferred: self
                     .ech_inferred
@@ -612,9 +597,9 @@ impl Aggregator {
                     .map(|((name, outer_name), (s, areas))| EchInferred {
                         name,
                         outer_name,
-                        flows: s.flows,
-                        bytes_up: s.bytes_up,
-                        bytes_down: s.bytes_down,
+                        flows: s.t.flows,
+                        bytes_up: s.t.bytes_up,
+                        bytes_down: s.t.bytes_down,
                         areas,
                     })
                     .collect(),

@@ -238,22 +238,22 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
     let mut outer: [BTreeSet<&str>; 2] = Default::default();
     for (i, r) in [a, b].into_iter().enumerate() {
         for ar in &r.areas {
-            areas.entry(&ar.area).or_default()[i] = (ar.flows, ar.bytes_up + ar.bytes_down);
+            areas.entry(&ar.area).or_default()[i] = (ar.traffic.flows, ar.traffic.bytes());
             for d in &ar.destinations {
                 dests.entry((&ar.area, &d.host)).or_default()[i] =
-                    (d.flows, d.bytes_up + d.bytes_down);
+                    (d.traffic.flows, d.traffic.bytes());
             }
         }
         for u in &r.undocumented {
             undoc.entry((&u.domain, &u.host)).or_default()[i] =
-                (u.flows, u.bytes_up + u.bytes_down);
+                (u.traffic.flows, u.traffic.bytes());
         }
         for s in &r.shared_infrastructure {
             shared.entry((s.areas.join(","), &s.host)).or_default()[i] =
-                (s.flows, s.bytes_up + s.bytes_down);
+                (s.traffic.flows, s.traffic.bytes());
         }
         let un = &r.unattributed;
-        unattr.entry(None).or_default()[i] = (un.flows, un.bytes_up + un.bytes_down);
+        unattr.entry(None).or_default()[i] = (un.traffic.flows, un.traffic.bytes());
         for s in &un.servers {
             let k = format!("{}:{}/{}", s.server_ip, s.server_port, s.proto);
             unattr.entry(Some(k)).or_default()[i] = (s.flows, s.bytes_up + s.bytes_down);
@@ -444,7 +444,7 @@ pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{Area, Destination};
+    use crate::report::model::{Area, Destination, Traffic};
 
     fn report(areas: &[(&str, u64, u64)]) -> Report {
         Report {
@@ -452,12 +452,18 @@ mod tests {
                 .iter()
                 .map(|(id, flows, bytes)| Area {
                     area: id.to_string(),
-                    flows: *flows,
-                    bytes_up: *bytes,
-                    destinations: vec![Destination {
-                        host: format!("{id}.example"),
+                    traffic: Traffic {
                         flows: *flows,
                         bytes_up: *bytes,
+                        ..Default::default()
+                    },
+                    destinations: vec![Destination {
+                        host: format!("{id}.example"),
+                        traffic: Traffic {
+                            flows: *flows,
+                            bytes_up: *bytes,
+                            ..Default::default()
+                        },
                         ..Default::default()
                     }],
                     ..Default::default()
@@ -531,8 +537,11 @@ mod tests {
         let mut b = a.clone();
         b.areas[0].destinations.push(Destination {
             host: "new.example".into(),
-            flows: 1,
-            bytes_up: 1,
+            traffic: Traffic {
+                flows: 1,
+                bytes_up: 1,
+                ..Default::default()
+            },
             ..Default::default()
         });
         let c = compare(&a, &b);
@@ -542,7 +551,10 @@ mod tests {
         d.undocumented.push(crate::report::model::Undocumented {
             host: "x.example".into(),
             domain: "x.example".into(),
-            flows: 3,
+            traffic: Traffic {
+                flows: 3,
+                ..Default::default()
+            },
             ..Default::default()
         });
         let c = compare(&a, &d);

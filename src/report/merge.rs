@@ -107,20 +107,6 @@ pub fn merge(
     Ok(acc)
 }
 
-fn min_ts(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-fn max_ts(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    }
-}
-
 /// Nanoseconds since the epoch of a timestamp as [`rfc3339_micros`] writes it.
 fn ts_nanos(s: &str) -> Option<u64> {
     let secs = super::time::parse_rfc3339_secs(s)?;
@@ -174,10 +160,7 @@ fn merge_totals(a: Totals, b: &Totals) -> Totals {
     Totals {
         packets_read: a.packets_read + b.packets_read,
         flows_seen: a.flows_seen + b.flows_seen,
-        flows: a.flows + b.flows,
-        packets: a.packets + b.packets,
-        bytes_up: a.bytes_up + b.bytes_up,
-        bytes_down: a.bytes_down + b.bytes_down,
+        traffic: a.traffic.sum(&b.traffic),
         documented_flows: a.documented_flows + b.documented_flows,
         undocumented_flows: a.undocumented_flows + b.undocumented_flows,
         unattributed_flows: a.unattributed_flows + b.unattributed_flows,
@@ -196,12 +179,8 @@ fn merge_dest(a: Destination, b: Destination) -> Destination {
         protocols_seen: sorted_union(a.protocols_seen, b.protocols_seen),
         protocols_documented: a.protocols_documented,
         servers: merge_servers(a.servers, b.servers, MAX_SERVERS_PER_DESTINATION),
-        flows: a.flows + b.flows,
-        packets: a.packets + b.packets,
-        bytes_up: a.bytes_up + b.bytes_up,
-        bytes_down: a.bytes_down + b.bytes_down,
-        first_seen: min_ts(a.first_seen, b.first_seen),
-        last_seen: max_ts(a.last_seen, b.last_seen),
+        traffic: a.traffic.sum(&b.traffic),
+        seen: a.seen.sum(&b.seen),
         host: a.host,
     }
 }
@@ -217,21 +196,18 @@ fn merge_area(a: Area, b: Area) -> Area {
     }
     let mut destinations: Vec<Destination> = dests.into_values().collect();
     destinations.sort_by(|x, y| {
-        (y.bytes_up + y.bytes_down)
-            .cmp(&(x.bytes_up + x.bytes_down))
+        y.traffic
+            .bytes()
+            .cmp(&x.traffic.bytes())
             .then(x.host.cmp(&y.host))
     });
     Area {
         area: a.area,
         name: a.name,
         turn_off_url: a.turn_off_url,
-        flows: a.flows + b.flows,
-        packets: a.packets + b.packets,
-        bytes_up: a.bytes_up + b.bytes_up,
-        bytes_down: a.bytes_down + b.bytes_down,
+        traffic: a.traffic.sum(&b.traffic),
         distinct_destinations: destinations.len() as u64,
-        first_seen: min_ts(a.first_seen, b.first_seen),
-        last_seen: max_ts(a.last_seen, b.last_seen),
+        seen: a.seen.sum(&b.seen),
         destinations,
         activity: Vec::new(),
         activity_hours: sum_hours(&a.activity_hours, &b.activity_hours),
@@ -241,12 +217,8 @@ fn merge_area(a: Area, b: Area) -> Area {
 fn merge_undocumented(a: Undocumented, b: Undocumented) -> Undocumented {
     Undocumented {
         protocols_seen: sorted_union(a.protocols_seen, b.protocols_seen),
-        flows: a.flows + b.flows,
-        packets: a.packets + b.packets,
-        bytes_up: a.bytes_up + b.bytes_up,
-        bytes_down: a.bytes_down + b.bytes_down,
-        first_seen: min_ts(a.first_seen, b.first_seen),
-        last_seen: max_ts(a.last_seen, b.last_seen),
+        traffic: a.traffic.sum(&b.traffic),
+        seen: a.seen.sum(&b.seen),
         ..a
     }
 }
@@ -254,12 +226,8 @@ fn merge_undocumented(a: Undocumented, b: Undocumented) -> Undocumented {
 fn merge_shared(a: SharedDestination, b: SharedDestination) -> SharedDestination {
     SharedDestination {
         protocols_seen: sorted_union(a.protocols_seen, b.protocols_seen),
-        flows: a.flows + b.flows,
-        packets: a.packets + b.packets,
-        bytes_up: a.bytes_up + b.bytes_up,
-        bytes_down: a.bytes_down + b.bytes_down,
-        first_seen: min_ts(a.first_seen, b.first_seen),
-        last_seen: max_ts(a.last_seen, b.last_seen),
+        traffic: a.traffic.sum(&b.traffic),
+        seen: a.seen.sum(&b.seen),
         ..a
     }
 }
@@ -280,10 +248,7 @@ fn by_key<T, K: Ord>(a: Vec<T>, b: Vec<T>, key: impl Fn(&T) -> K, f: impl Fn(T, 
 
 fn merge_client(a: Client, b: Client) -> Client {
     Client {
-        flows: a.flows + b.flows,
-        packets: a.packets + b.packets,
-        bytes_up: a.bytes_up + b.bytes_up,
-        bytes_down: a.bytes_down + b.bytes_down,
+        traffic: a.traffic.sum(&b.traffic),
         documented_flows: a.documented_flows + b.documented_flows,
         documented_bytes: a.documented_bytes + b.documented_bytes,
         undocumented_flows: a.undocumented_flows + b.undocumented_flows,
@@ -294,10 +259,7 @@ fn merge_client(a: Client, b: Client) -> Client {
             b.areas,
             |x| x.area.clone(),
             |x, y| ClientArea {
-                flows: x.flows + y.flows,
-                packets: x.packets + y.packets,
-                bytes_up: x.bytes_up + y.bytes_up,
-                bytes_down: x.bytes_down + y.bytes_down,
+                traffic: x.traffic.sum(&y.traffic),
                 area: x.area,
             },
         ),
@@ -309,8 +271,17 @@ fn merge_client(a: Client, b: Client) -> Client {
 
 /// The sum of two reports (settings of `a`).
 fn merge2(a: Report, b: Report, guess: Option<Guess<'_>>) -> Report {
-    let first_seen = min_ts(a.first_seen.clone(), b.first_seen.clone());
-    let last_seen = max_ts(a.last_seen.clone(), b.last_seen.clone());
+    let Seen {
+        first_seen,
+        last_seen,
+    } = Seen {
+        first_seen: a.first_seen.clone(),
+        last_seen: a.last_seen.clone(),
+    }
+    .sum(&Seen {
+        first_seen: b.first_seen.clone(),
+        last_seen: b.last_seen.clone(),
+    });
     let first_ns = first_seen.as_deref().and_then(ts_nanos);
     let last_ns = last_seen.as_deref().and_then(ts_nanos);
     let span_seconds = match (first_ns, last_ns) {
@@ -336,8 +307,9 @@ fn merge2(a: Report, b: Report, guess: Option<Guess<'_>>) -> Report {
         ar.activity = bucket_activity(&ar.activity_hours, start_h, per, buckets);
     }
     areas.sort_by(|x, y| {
-        (y.bytes_up + y.bytes_down)
-            .cmp(&(x.bytes_up + x.bytes_down))
+        y.traffic
+            .bytes()
+            .cmp(&x.traffic.bytes())
             .then(x.area.cmp(&y.area))
     });
 
@@ -372,8 +344,9 @@ fn merge2(a: Report, b: Report, guess: Option<Guess<'_>>) -> Report {
         merge_shared,
     );
     shared_infrastructure.sort_by(|x, y| {
-        (y.bytes_up + y.bytes_down)
-            .cmp(&(x.bytes_up + x.bytes_down))
+        y.traffic
+            .bytes()
+            .cmp(&x.traffic.bytes())
             .then(x.host.cmp(&y.host))
     });
 
@@ -487,10 +460,7 @@ fn merge2(a: Report, b: Report, guess: Option<Guess<'_>>) -> Report {
         documented_not_seen,
         undocumented,
         unattributed: Unattributed {
-            flows: a.unattributed.flows + b.unattributed.flows,
-            packets: a.unattributed.packets + b.unattributed.packets,
-            bytes_up: a.unattributed.bytes_up + b.unattributed.bytes_up,
-            bytes_down: a.unattributed.bytes_down + b.unattributed.bytes_down,
+            traffic: a.unattributed.traffic.sum(&b.unattributed.traffic),
             servers,
         },
         shared_infrastructure,

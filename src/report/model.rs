@@ -62,10 +62,8 @@ pub struct Report {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Client {
     pub address: String,
-    pub flows: u64,
-    pub packets: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
     pub documented_flows: u64,
     pub documented_bytes: u64,
     pub undocumented_flows: u64,
@@ -84,10 +82,8 @@ pub struct Client {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct ClientArea {
     pub area: String,
-    pub flows: u64,
-    pub packets: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
 }
 
 /// Provenance of one report summed by `egressmap merge`.
@@ -171,10 +167,8 @@ pub struct Scope {
 pub struct Totals {
     pub packets_read: u64,
     pub flows_seen: u64,
-    pub flows: u64,
-    pub packets: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
     pub documented_flows: u64,
     pub undocumented_flows: u64,
     pub unattributed_flows: u64,
@@ -190,13 +184,11 @@ pub struct Area {
     pub area: String,
     pub name: String,
     pub turn_off_url: Option<String>,
-    pub flows: u64,
-    pub packets: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
     pub distinct_destinations: u64,
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
+    #[serde(flatten)]
+    pub seen: Seen,
     pub destinations: Vec<Destination>,
     /// Bytes (up + down) per timeline bucket, aligned with `Report::timeline`.
     pub activity: Vec<u64>,
@@ -214,12 +206,72 @@ pub struct Destination {
     pub protocols_seen: Vec<String>,
     pub protocols_documented: Vec<String>,
     pub servers: Vec<String>,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+    #[serde(flatten)]
+    pub seen: Seen,
+}
+
+/// What a set of flows carried: the counters every row of the report has. Flattened into each
+/// row (`flows`, `packets`, `bytes_up`, `bytes_down` stay top-level JSON keys), and summed by one
+/// [`Traffic::merge`] wherever rows add up (the aggregator, `merge`, per-machine rows).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Traffic {
     pub flows: u64,
     pub packets: u64,
     pub bytes_up: u64,
     pub bytes_down: u64,
+}
+
+impl Traffic {
+    /// Both directions' bytes (what rows are sorted by).
+    pub fn bytes(&self) -> u64 {
+        self.bytes_up.saturating_add(self.bytes_down)
+    }
+
+    /// Adds `other` (saturating: a saved report is input that may come from anyone).
+    pub fn merge(&mut self, other: &Traffic) {
+        self.flows = self.flows.saturating_add(other.flows);
+        self.packets = self.packets.saturating_add(other.packets);
+        self.bytes_up = self.bytes_up.saturating_add(other.bytes_up);
+        self.bytes_down = self.bytes_down.saturating_add(other.bytes_down);
+    }
+
+    /// The sum of two.
+    pub fn sum(mut self, other: &Traffic) -> Traffic {
+        self.merge(other);
+        self
+    }
+}
+
+/// When a row's flows were first and last seen (RFC 3339, [`super::time::rfc3339_micros`]);
+/// flattened like [`Traffic`]. Kept apart from it because `Area` lists its destination count
+/// between the two in the JSON.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Seen {
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+}
+
+impl Seen {
+    /// The span of both (earliest first, latest last). The timestamps share one fixed-width
+    /// format, so comparing strings compares times.
+    pub fn merge(&mut self, other: &Seen) {
+        self.first_seen = match (self.first_seen.take(), &other.first_seen) {
+            (Some(a), Some(b)) => Some(a.min(b.clone())),
+            (a, b) => a.or_else(|| b.clone()),
+        };
+        self.last_seen = match (self.last_seen.take(), &other.last_seen) {
+            (Some(a), Some(b)) => Some(a.max(b.clone())),
+            (a, b) => a.or_else(|| b.clone()),
+        };
+    }
+
+    /// The span of two.
+    pub fn sum(mut self, other: &Seen) -> Seen {
+        self.merge(other);
+        self
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -237,12 +289,10 @@ pub struct Undocumented {
     /// Under a Microsoft-owned domain: likely an undocumented Microsoft endpoint.
     pub likely_microsoft: bool,
     pub protocols_seen: Vec<String>,
-    pub flows: u64,
-    pub packets: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+    #[serde(flatten)]
+    pub seen: Seen,
 }
 
 /// A host under a shared cloud suffix that a documented wildcard covers.
@@ -254,20 +304,16 @@ pub struct SharedDestination {
     /// The areas the pattern documents (the host may belong to anyone).
     pub areas: Vec<String>,
     pub protocols_seen: Vec<String>,
-    pub flows: u64,
-    pub packets: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+    #[serde(flatten)]
+    pub seen: Seen,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Unattributed {
-    pub flows: u64,
-    pub packets: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
     /// The busiest server endpoints without a name.
     pub servers: Vec<UnnamedServer>,
 }

@@ -18,12 +18,12 @@ pub fn render(r: &Report) -> String {
                 d.pattern.clone(),
                 d.protocols_seen.join(" "),
                 d.protocols_documented.join(" "),
-                d.flows.to_string(),
-                d.packets.to_string(),
-                d.bytes_up.to_string(),
-                d.bytes_down.to_string(),
-                d.first_seen.clone().unwrap_or_default(),
-                d.last_seen.clone().unwrap_or_default(),
+                d.traffic.flows.to_string(),
+                d.traffic.packets.to_string(),
+                d.traffic.bytes_up.to_string(),
+                d.traffic.bytes_down.to_string(),
+                d.seen.first_seen.clone().unwrap_or_default(),
+                d.seen.last_seen.clone().unwrap_or_default(),
             ];
             o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
             o.push('\n');
@@ -43,12 +43,12 @@ pub fn render(r: &Report) -> String {
             String::new(),
             u.protocols_seen.join(" "),
             String::new(),
-            u.flows.to_string(),
-            u.packets.to_string(),
-            u.bytes_up.to_string(),
-            u.bytes_down.to_string(),
-            u.first_seen.clone().unwrap_or_default(),
-            u.last_seen.clone().unwrap_or_default(),
+            u.traffic.flows.to_string(),
+            u.traffic.packets.to_string(),
+            u.traffic.bytes_up.to_string(),
+            u.traffic.bytes_down.to_string(),
+            u.seen.first_seen.clone().unwrap_or_default(),
+            u.seen.last_seen.clone().unwrap_or_default(),
         ];
         o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
         o.push('\n');

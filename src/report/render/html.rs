@@ -30,7 +30,7 @@ fn bytes_chart(r: &Report) -> String {
     let rows: Vec<(&str, u64)> = r
         .areas
         .iter()
-        .map(|a| (a.name.as_str(), a.bytes_up + a.bytes_down))
+        .map(|a| (a.name.as_str(), a.traffic.bytes()))
         .collect();
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
     let (label_w, bar_w, row_h) = (label_width(rows.iter().map(|r| r.0)), 480.0, 22.0);
@@ -197,7 +197,7 @@ pub fn render(r: &Report) -> String {
         esc(&r.signatures_version),
         esc(r.first_seen.as_deref().unwrap_or("-")),
         esc(r.last_seen.as_deref().unwrap_or("-")),
-        t.flows,
+        t.traffic.flows,
         t.flows_seen,
         if r.scope.public_only { "public destinations" } else { "all destinations" },
         t.packets_read,
@@ -205,8 +205,8 @@ pub fn render(r: &Report) -> String {
         t.undocumented_flows,
         t.unattributed_flows,
         t.ech_flows,
-        human_bytes(t.bytes_up),
-        human_bytes(t.bytes_down),
+        human_bytes(t.traffic.bytes_up),
+        human_bytes(t.traffic.bytes_down),
         esc(&r.counting)
     );
     let _ = write!(o, "<h2>Bytes per area</h2>{}", bytes_chart(r));
@@ -231,15 +231,15 @@ pub fn render(r: &Report) -> String {
             "<tr><td>{}</td><td>{}</td>{}{}{}{}<td class=t>{}</td><td class=t>{}</td></tr>",
             esc(&a.name),
             esc(&a.area),
-            num(a.flows, &a.flows.to_string()),
+            num(a.traffic.flows, &a.traffic.flows.to_string()),
             num(
                 a.distinct_destinations,
                 &a.distinct_destinations.to_string()
             ),
-            num(a.bytes_up, &human_bytes(a.bytes_up)),
-            num(a.bytes_down, &human_bytes(a.bytes_down)),
-            esc(a.first_seen.as_deref().unwrap_or("")),
-            esc(a.last_seen.as_deref().unwrap_or(""))
+            num(a.traffic.bytes_up, &human_bytes(a.traffic.bytes_up)),
+            num(a.traffic.bytes_down, &human_bytes(a.traffic.bytes_down)),
+            esc(a.seen.first_seen.as_deref().unwrap_or("")),
+            esc(a.seen.last_seen.as_deref().unwrap_or(""))
         );
     }
     o.push_str("</tbody></table>");
@@ -259,11 +259,11 @@ pub fn render(r: &Report) -> String {
             "<tr class=\"area\"><td>{} ({}){link}</td><td></td><td></td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=t>{}</td><td class=t>{}</td></tr>",
             esc(&a.name),
             esc(&a.area),
-            a.flows,
-            human_bytes(a.bytes_up),
-            human_bytes(a.bytes_down),
-            esc(a.first_seen.as_deref().unwrap_or("")),
-            esc(a.last_seen.as_deref().unwrap_or(""))
+            a.traffic.flows,
+            human_bytes(a.traffic.bytes_up),
+            human_bytes(a.traffic.bytes_down),
+            esc(a.seen.first_seen.as_deref().unwrap_or("")),
+            esc(a.seen.last_seen.as_deref().unwrap_or(""))
         );
         for d in &a.destinations {
             let _ = write!(
@@ -272,11 +272,11 @@ pub fn render(r: &Report) -> String {
                 esc(&d.host),
                 esc(&d.pattern),
                 esc(&d.protocols_seen.join(", ")),
-                d.flows,
-                human_bytes(d.bytes_up),
-                human_bytes(d.bytes_down),
-                esc(d.first_seen.as_deref().unwrap_or("")),
-                esc(d.last_seen.as_deref().unwrap_or(""))
+                d.traffic.flows,
+                human_bytes(d.traffic.bytes_up),
+                human_bytes(d.traffic.bytes_down),
+                esc(d.seen.first_seen.as_deref().unwrap_or("")),
+                esc(d.seen.last_seen.as_deref().unwrap_or(""))
             );
         }
     }
@@ -300,9 +300,9 @@ pub fn render(r: &Report) -> String {
             "<tr><td>{dom}</td><td>{}</td><td>{}</td>{}{}{}</tr>",
             esc(&u.host),
             esc(&u.protocols_seen.join(", ")),
-            num(u.flows, &u.flows.to_string()),
-            num(u.bytes_up, &human_bytes(u.bytes_up)),
-            num(u.bytes_down, &human_bytes(u.bytes_down))
+            num(u.traffic.flows, &u.traffic.flows.to_string()),
+            num(u.traffic.bytes_up, &human_bytes(u.traffic.bytes_up)),
+            num(u.traffic.bytes_down, &human_bytes(u.traffic.bytes_down))
         );
     }
     o.push_str("</tbody></table>");
@@ -310,9 +310,9 @@ pub fn render(r: &Report) -> String {
     let _ = write!(
         o,
         "<h2>Unattributed</h2><p>{} flows without a name, {} up, {} down. Encrypted Client Hello: {} flows{}.</p>",
-        un.flows,
-        human_bytes(un.bytes_up),
-        human_bytes(un.bytes_down),
+        un.traffic.flows,
+        human_bytes(un.traffic.bytes_up),
+        human_bytes(un.traffic.bytes_down),
         r.ech.flows,
         if r.ech.outer_names.is_empty() {
             String::new()
@@ -329,9 +329,9 @@ pub fn render(r: &Report) -> String {
                 esc(&s.host),
                 esc(&s.pattern),
                 esc(&s.areas.join(", ")),
-                s.flows,
-                human_bytes(s.bytes_up),
-                human_bytes(s.bytes_down)
+                s.traffic.flows,
+                human_bytes(s.traffic.bytes_up),
+                human_bytes(s.traffic.bytes_down)
             );
         }
         o.push_str("</table>");

@@ -28,7 +28,7 @@ pub fn render(r: &Report) -> String {
         cell(&r.signatures_version),
         ts(r.first_seen.as_deref().unwrap_or("-")),
         ts(r.last_seen.as_deref().unwrap_or("-")),
-        r.totals.flows,
+        r.totals.traffic.flows,
         r.totals.flows_seen,
         cell(&r.counting)
     );
@@ -51,11 +51,11 @@ pub fn render(r: &Report) -> String {
             cell(&a.name),
             cell(&format!("{} destinations seen", a.distinct_destinations)),
             link,
-            a.flows,
-            human_bytes(a.bytes_up),
-            human_bytes(a.bytes_down),
-            ts(a.first_seen.as_deref().unwrap_or("")),
-            ts(a.last_seen.as_deref().unwrap_or(""))
+            a.traffic.flows,
+            human_bytes(a.traffic.bytes_up),
+            human_bytes(a.traffic.bytes_down),
+            ts(a.seen.first_seen.as_deref().unwrap_or("")),
+            ts(a.seen.last_seen.as_deref().unwrap_or(""))
         );
         for d in &a.destinations {
             let _ = writeln!(
@@ -64,11 +64,11 @@ pub fn render(r: &Report) -> String {
                 cell(&format!("matches {}", d.pattern)),
                 cell(&d.protocols_seen.join(", ")),
                 cell(&d.host),
-                d.flows,
-                human_bytes(d.bytes_up),
-                human_bytes(d.bytes_down),
-                ts(d.first_seen.as_deref().unwrap_or("")),
-                ts(d.last_seen.as_deref().unwrap_or(""))
+                d.traffic.flows,
+                human_bytes(d.traffic.bytes_up),
+                human_bytes(d.traffic.bytes_down),
+                ts(d.seen.first_seen.as_deref().unwrap_or("")),
+                ts(d.seen.last_seen.as_deref().unwrap_or(""))
             );
         }
     }
@@ -86,9 +86,9 @@ pub fn render(r: &Report) -> String {
             if u.likely_microsoft { "yes" } else { "" },
             cell(&u.protocols_seen.join(", ")),
             cell(&u.host),
-            u.flows,
-            human_bytes(u.bytes_up),
-            human_bytes(u.bytes_down)
+            u.traffic.flows,
+            human_bytes(u.traffic.bytes_up),
+            human_bytes(u.traffic.bytes_down)
         );
     }
     let _ = writeln!(o, "\n## Documented but silent\n");
@@ -107,9 +107,9 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         o,
         "\n## Unattributed\n\n{} flows without any name, {} up, {} down. ECH: {} flows.",
-        un.flows,
-        human_bytes(un.bytes_up),
-        human_bytes(un.bytes_down),
+        un.traffic.flows,
+        human_bytes(un.traffic.bytes_up),
+        human_bytes(un.traffic.bytes_down),
         r.ech.flows
     );
     if !r.shared_infrastructure.is_empty() {
@@ -124,9 +124,9 @@ pub fn render(r: &Report) -> String {
                 cell(&s.host),
                 cell(&s.pattern),
                 cell(&s.areas.join(", ")),
-                s.flows,
-                human_bytes(s.bytes_up),
-                human_bytes(s.bytes_down)
+                s.traffic.flows,
+                human_bytes(s.traffic.bytes_up),
+                human_bytes(s.traffic.bytes_down)
             );
         }
     }

@@ -139,11 +139,11 @@ pub fn render(r: &Report, opt: &Options) -> String {
     let _ = writeln!(
         o,
         "  counted {} of {} flows ({scope})\n          {} packets, {} up, {} down (of {} packets read)",
-        t.flows,
+        t.traffic.flows,
         t.flows_seen,
-        t.packets,
-        human_bytes(t.bytes_up),
-        human_bytes(t.bytes_down),
+        t.traffic.packets,
+        human_bytes(t.traffic.bytes_up),
+        human_bytes(t.traffic.bytes_down),
         t.packets_read
     );
     let _ = writeln!(
@@ -206,9 +206,14 @@ pub fn render(r: &Report, opt: &Options) -> String {
             let line = format!(
                 "{}{}  {} .. {}",
                 pad(&term(&a.name), w),
-                nums(a.flows, a.packets, a.bytes_up, a.bytes_down),
-                short(a.first_seen.as_deref()),
-                short(a.last_seen.as_deref()),
+                nums(
+                    a.traffic.flows,
+                    a.traffic.packets,
+                    a.traffic.bytes_up,
+                    a.traffic.bytes_down
+                ),
+                short(a.seen.first_seen.as_deref()),
+                short(a.seen.last_seen.as_deref()),
             );
             let _ = writeln!(o, "  {}", clip(&line, width - 2));
         }
@@ -227,7 +232,12 @@ pub fn render(r: &Report, opt: &Options) -> String {
             let line = format!(
                 "{}{}  {} [{}]",
                 pad(&term(&d.host), w - 2),
-                nums(d.flows, d.packets, d.bytes_up, d.bytes_down),
+                nums(
+                    d.traffic.flows,
+                    d.traffic.packets,
+                    d.traffic.bytes_up,
+                    d.traffic.bytes_down
+                ),
                 term(&d.pattern),
                 term(&d.protocols_seen.join(","))
             );
@@ -265,7 +275,12 @@ pub fn render(r: &Report, opt: &Options) -> String {
         let line = format!(
             "{}{}  [{}]",
             pad(&term(&u.host), w - 2),
-            nums(u.flows, u.packets, u.bytes_up, u.bytes_down),
+            nums(
+                u.traffic.flows,
+                u.traffic.packets,
+                u.traffic.bytes_up,
+                u.traffic.bytes_down
+            ),
             term(&u.protocols_seen.join(","))
         );
         let _ = writeln!(o, "    {}", clip(&line, width - 4));
@@ -283,9 +298,9 @@ pub fn render(r: &Report, opt: &Options) -> String {
         o,
         "\n{} {} flows, {} up, {} down",
         st.bold("Unattributed (no name at all):"),
-        un.flows,
-        human_bytes(un.bytes_up),
-        human_bytes(un.bytes_down)
+        un.traffic.flows,
+        human_bytes(un.traffic.bytes_up),
+        human_bytes(un.traffic.bytes_down)
     );
     for s in un.servers.iter().take(top(TOP_UNNAMED)) {
         let _ = writeln!(
@@ -309,9 +324,9 @@ pub fn render(r: &Report, opt: &Options) -> String {
             let line = format!(
                 "{:<40} {:>7} {:>10} {:>10}  via {} ({})",
                 term(&s.host),
-                s.flows,
-                human_bytes(s.bytes_up),
-                human_bytes(s.bytes_down),
+                s.traffic.flows,
+                human_bytes(s.traffic.bytes_up),
+                human_bytes(s.traffic.bytes_down),
                 term(&s.pattern),
                 term(&s.areas.join(", "))
             );
