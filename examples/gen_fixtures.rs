@@ -67,6 +67,14 @@ struct Flow {
     expect: names::Expect,
 }
 
+/// One name of the report's DNS view, as the generator sent it.
+struct DnsExpect {
+    name: String,
+    queries: u64,
+    answers: u64,
+    clients: Vec<&'static str>,
+}
+
 struct Fixture {
     file: &'static str,
     exercises: &'static str,
@@ -79,8 +87,9 @@ struct Fixture {
     link_types: Vec<u32>,
     /// Packets of framings not decoded, per kind as the audit warning names them.
     unsupported: Vec<(&'static str, u64)>,
-    /// Report-level DNS view: every name looked up and how many queries asked it.
-    dns_names: Vec<(String, u64)>,
+    /// Report-level DNS view: every name looked up, with its queries, answered responses and
+    /// clients.
+    dns_names: Vec<DnsExpect>,
 }
 
 impl Fixture {
@@ -1141,7 +1150,14 @@ fn main() {
                 v["dns_names"] = fx
                     .dns_names
                     .iter()
-                    .map(|(k, n)| (k.clone(), json!(n)))
+                    .map(|d| {
+                        let counts = json!({
+                            "queries": d.queries,
+                            "answers": d.answers,
+                            "clients": d.clients,
+                        });
+                        (d.name.clone(), counts)
+                    })
                     .collect::<serde_json::Map<_, _>>()
                     .into();
             }

@@ -1065,8 +1065,10 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
     };
     ctx.stats.dns_messages += 1;
     // A query for the root (`NS .`) names nothing.
+    let answered = m.is_response && !m.answers.is_empty();
     for (q, _) in m.questions.iter().filter(|(q, _)| !q.is_empty()) {
         let n = ctx.names.get(q, ctx.stats);
+        flow.count_dns(&n, m.is_response, answered);
         flow.set_host(n, HostSource::DnsQuery);
     }
     let Some(up) = tcp_up else {

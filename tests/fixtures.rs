@@ -10,6 +10,8 @@ use egressmap::pipeline::run_files;
 use egressmap::signatures::{Database, Matcher};
 use serde_json::Value;
 
+use crate::support;
+
 fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
     match ip {
         std::net::IpAddr::V4(a) => format!("{a}:{port}"),
@@ -192,4 +194,112 @@ fn output_is_independent_of_thread_count() {
             );
         }
     }
+}
+
+/// The report's DNS view for `file` (`egressmap audit --report json`) with `threads` workers.
+fn dns_view(file: &Path, threads: usize) -> Value {
+    let (code, out, err) = support::run(&[
+        "audit",
+        file.to_str().expect("path"),
+        "-q",
+        "--threads",
+        &threads.to_string(),
+        "--report",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{}: {err}", file.display());
+    let r: Value = serde_json::from_str(&out).expect("report JSON");
+    r["dns"].clone()
+}
+
+/// Every name a fixture's clients looked up is in the report's DNS view with the queries,
+/// answered responses and clients the generator sent, field by field, however many names one
+/// flow carried (framings_dns: 100 names on one flow, which lists 64); the same for 1, 2 and 4
+/// threads, and `merge` of two runs sums them exactly.
+#[test]
+fn dns_view_counts_every_name_field_by_field() {
+    let expected: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures_dir().join("expected.json")).expect("expected.json"),
+    )
+    .expect("expected.json parses");
+    let mut checked = 0;
+    for fx in expected.iter().filter(|f| f.get("dns_names").is_some()) {
+        let file = fixtures_dir().join(fx["file"].as_str().expect("file"));
+        let want = fx["dns_names"].as_object().expect("dns_names object");
+        let view = dns_view(&file, 1);
+        let names = view["names"].as_array().expect("names");
+        let got: std::collections::BTreeMap<&str, &Value> = names
+            .iter()
+            .map(|n| (n["name"].as_str().expect("name"), n))
+            .collect();
+        assert_eq!(
+            got.len(),
+            names.len(),
+            "{}: a name listed twice",
+            file.display()
+        );
+        let want_names: Vec<&str> = want.keys().map(String::as_str).collect();
+        let got_names: Vec<&str> = got.keys().copied().collect();
+        assert_eq!(got_names, want_names, "{}: names", file.display());
+        let (mut queries, mut answers) = (0, 0);
+        for (name, w) in want {
+            let g = got[name.as_str()];
+            for field in ["queries", "answers", "clients"] {
+                assert_eq!(g[field], w[field], "{}: {name}: {field}", file.display());
+            }
+            assert_eq!(g["more_clients"], false, "{name}");
+            assert_eq!(g["status"], "undocumented", "{name}");
+            queries += w["queries"].as_u64().expect("queries");
+            answers += w["answers"].as_u64().expect("answers");
+        }
+        assert_eq!(view["queries"], queries, "{}", file.display());
+        assert_eq!(view["answers"], answers, "{}", file.display());
+        for f in ["unlisted_queries", "unlisted_answers", "uncounted_messages"] {
+            assert_eq!(view[f], 0, "{}: {f}", file.display());
+        }
+        for threads in [2, 4] {
+            assert_eq!(dns_view(&file, threads), view, "{threads} threads");
+        }
+
+        // Two runs merged: every count doubles, the clients stay.
+        let dir = std::env::temp_dir().join(format!("egressmap-dnsview-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let saved = dir.join("one.json");
+        let (code, _, err) = support::run(&[
+            "audit",
+            file.to_str().expect("path"),
+            "-q",
+            "--report",
+            "json",
+            "-o",
+            saved.to_str().expect("path"),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let s = saved.to_str().expect("path");
+        let (code, out, err) = support::run(&["merge", s, s]);
+        assert_eq!(code, 0, "{err}");
+        let merged: Value = serde_json::from_str(&out).expect("merged JSON");
+        let m = &merged["dns"];
+        assert_eq!(m["queries"], 2 * queries);
+        assert_eq!(m["answers"], 2 * answers);
+        for n in m["names"].as_array().expect("names") {
+            let name = n["name"].as_str().expect("name");
+            let w = &want[name];
+            assert_eq!(
+                n["queries"],
+                2 * w["queries"].as_u64().expect("q"),
+                "{name}"
+            );
+            assert_eq!(
+                n["answers"],
+                2 * w["answers"].as_u64().expect("a"),
+                "{name}"
+            );
+            assert_eq!(n["clients"], w["clients"], "{name}");
+        }
+        assert_eq!(m["names"].as_array().map(Vec::len), Some(want.len()));
+        let _ = std::fs::remove_dir_all(&dir);
+        checked += 1;
+    }
+    assert!(checked >= 1, "no fixture records dns_names");
 }

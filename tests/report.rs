@@ -8,8 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-mod support;
-use support::BIN;
+use crate::support::{self, BIN};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -243,7 +242,16 @@ fn every_format_for_the_same_input() {
         .iter()
         .map(|a| a["destinations"].as_array().map_or(0, Vec::len))
         .sum();
-    assert_eq!(rows.len(), dests + undoc.len(), "one row per destination");
+    let dns_names = json["dns"]["names"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        rows.len(),
+        dests + undoc.len() + dns_names,
+        "one row per destination, undocumented host and looked-up name"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.starts_with("dns,")).count(),
+        dns_names
+    );
     // No field in these fixtures needs quoting, so a plain split counts the columns.
     assert!(rows.iter().all(|r| r.split(',').count() == ncols));
     assert_eq!(

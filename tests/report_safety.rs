@@ -65,6 +65,12 @@ fn tampered(json: &str) -> String {
         "first_seen": null, "last_seen": null
     }]);
     r["totals"]["shared_infrastructure_flows"] = 1.into();
+    // The DNS view carries names from any packet.
+    r["dns"]["names"] = serde_json::json!([{
+        "name": "=cmd|' /c calc'!dns\u{1b}[2J<img src=x onerror=alert(1)>|\u{202e}.example",
+        "queries": 3, "answers": 1, "clients": ["10.0.0.1"], "more_clients": false,
+        "status": "undocumented\u{9b}31m", "areas": ["<b>x</b>|"], "pattern": null
+    }]);
     serde_json::to_string(&r).expect("serialise")
 }
 
@@ -334,6 +340,19 @@ fn hostile_names_are_escaped_in_every_format() {
             assert!(outputs[0]
                 .1
                 .contains(r"\u{1b}[2J\u{1b}]0;pwned\u{7}Windows Update"));
+            // The DNS view's name, in each format's own escaping.
+            assert!(
+                outputs[0].1.contains(r"calc'!dns\u{1b}[2J<img"),
+                "table: DNS name"
+            );
+            assert!(
+                outputs[2].1.contains("'=cmd|' /c calc'!dns"),
+                "csv: DNS name neutralised"
+            );
+            assert!(
+                outputs[4].1.contains("&lt;img src=x onerror=alert(1)&gt;"),
+                "html: DNS name escaped"
+            );
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::flow::{Flow, FlowTableConfig};
 use crate::pipeline::{run_files, RunResult};
 use crate::report::aggregate::{Aggregator, Context, FlowMatch, UNPLACED};
+use crate::report::dnsview::NameClass;
 use crate::report::flowlog::{FlowLogWriter, FlowRecord};
 use crate::report::model::{Documented, Input, Report, Scope};
 use crate::report::render::escape::term;
@@ -81,6 +82,32 @@ pub fn match_flow(m: &mut Matcher, f: &Flow) -> Option<Arc<MatchResult>> {
         .collect();
     let r = m.lookup_chain(host, &cnames, f.extra().http_path.as_deref());
     r.is_match().then_some(r)
+}
+
+/// What the signatures say of a name looked up over DNS (the report's DNS view), matched as
+/// the run's flows are (same build and edition; no CNAMEs or path: the name alone).
+pub fn name_classifier(db: &Database, a: &RunOpts) -> impl Fn(&str) -> NameClass {
+    let (build, edition) = if a.guess_build {
+        (None, None)
+    } else {
+        (a.build.as_deref(), a.edition.as_deref())
+    };
+    let m = std::cell::RefCell::new(Matcher::new(db, build, edition));
+    move |name: &str| {
+        let r = m.borrow_mut().lookup_chain(name, &[], None);
+        if !r.is_match() {
+            return NameClass::default();
+        }
+        NameClass {
+            areas: if r.areas.is_empty() {
+                vec![UNPLACED.to_string()]
+            } else {
+                r.areas.clone()
+            },
+            pattern: r.endpoints.first().map(|e| e.pattern.clone()),
+            shared: r.shared_infrastructure(),
+        }
+    }
 }
 
 /// A match's areas ([`UNPLACED`] for an endpoint without one; none without a match) and the
@@ -421,6 +448,7 @@ fn build_report(
         area_info: &area_info,
         documented,
         is_microsoft_domain: &is_ms,
+        classify: &name_classifier(db, a),
     };
     let inputs = r
         .files

@@ -90,6 +90,7 @@ impl Sink<'_> {
             area_info: &area_info,
             documented,
             is_microsoft_domain: &is_ms,
+            classify: &super::audit::name_classifier(self.db, &self.args.opts),
         };
         let c = self.counters;
         let counters = CaptureCounters {

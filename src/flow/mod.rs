@@ -111,6 +111,9 @@ pub struct Counters {
 pub const MAX_NAMES_PER_FLOW: usize = 64;
 /// Unlisted names of one flow remembered (as 8-byte hashes) to count each once.
 pub const UNLISTED_TRACKED: usize = 4096;
+/// Distinct names a flow counts DNS messages for (the report's DNS view); messages about
+/// further names are counted in [`Extra::dns_uncounted`], never dropped silently.
+pub const DNS_COUNTED_PER_FLOW: usize = 1024;
 /// Largest `--max-names-per-flow` (the per-flow bound is stored in a byte).
 pub const NAMES_PER_FLOW_LIMIT: usize = 255;
 
@@ -195,6 +198,12 @@ pub struct Extra {
     /// Hashes of the names counted in `names_dropped`, so a name seen again (a DNS response
     /// repeating its query's question) is counted once; at most [`UNLISTED_TRACKED`].
     pub unlisted_seen: Option<Box<std::collections::HashSet<u64>>>,
+    /// DNS messages of this flow per question name, in first-seen order (at most
+    /// [`DNS_COUNTED_PER_FLOW`] names): what the report's DNS view sums. An interim record
+    /// takes them, so every message is counted by exactly one record.
+    pub dns: Vec<DnsCount>,
+    /// Questions about names past [`DNS_COUNTED_PER_FLOW`] (queries and responses).
+    pub dns_uncounted: u32,
     /// ECH flows: the name this client looked up whose HTTPS record named the outer SNI as its
     /// ECH public name (see `resolve::Resolver::lookup_ech`). Inferred, never observed.
     pub inferred_host: Option<Arc<str>>,
@@ -214,6 +223,8 @@ static NO_EXTRA: Extra = Extra {
     names: Vec::new(),
     names_dropped: 0,
     unlisted_seen: None,
+    dns: Vec::new(),
+    dns_uncounted: 0,
     inferred_host: None,
     quic_version: None,
     http_path: None,
@@ -221,6 +232,16 @@ static NO_EXTRA: Extra = Extra {
     reported: None,
     interim: None,
 };
+
+/// DNS messages of one flow about one question name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsCount {
+    pub name: Arc<str>,
+    /// Queries asking for the name.
+    pub queries: u32,
+    /// Responses to it that carry at least one answer record.
+    pub answers: u32,
+}
 
 /// Everything we know about one flow. Kept small (one slot of the flow table, at most 160
 /// bytes): key, orientation, counters, timestamps and the name; inspection state and rarely
@@ -336,6 +357,10 @@ impl Flow {
     pub fn interim_copy(&mut self, kind: InterimKind) -> Flow {
         let mut extra = self.extra().clone();
         extra.interim = Some(kind);
+        if let Some(x) = self.extra.as_deref_mut() {
+            x.dns = Vec::new();
+            x.dns_uncounted = 0;
+        }
         let copy = Flow {
             key: self.key,
             first_seen: self.first_seen,
@@ -367,6 +392,24 @@ impl Flow {
             r.updates = r.updates.saturating_add(1);
         }
         copy
+    }
+
+    /// Count a DNS message's question: a query, or a response (`answered`: with answer records).
+    pub fn count_dns(&mut self, name: &Arc<str>, response: bool, answered: bool) {
+        let (q, a) = (u32::from(!response), u32::from(response && answered));
+        let x = self.extra_mut();
+        if let Some(c) = x.dns.iter_mut().rev().find(|c| c.name == *name) {
+            c.queries = c.queries.saturating_add(q);
+            c.answers = c.answers.saturating_add(a);
+        } else if x.dns.len() < DNS_COUNTED_PER_FLOW {
+            x.dns.push(DnsCount {
+                name: name.clone(),
+                queries: q,
+                answers: a,
+            });
+        } else {
+            x.dns_uncounted = x.dns_uncounted.saturating_add(1);
+        }
     }
 
     pub fn add_name(&mut self, name: &Arc<str>) {
@@ -505,6 +548,34 @@ mod tests {
         assert_eq!(s.next(FIN | ACK, true), TcpState::Closed);
         assert_eq!(TcpState::Established.next(RST, true), TcpState::Closed);
         assert_eq!(TcpState::SynSent.next(RST | ACK, false), TcpState::Closed);
+    }
+
+    #[test]
+    fn dns_counts_are_bounded_and_taken_by_interim_records() {
+        let key = FlowKey {
+            protocol: UDP,
+            lo: ("10.0.0.1".parse().unwrap(), 53000),
+            hi: ("10.0.0.53".parse().unwrap(), 53),
+            vlans: Default::default(),
+        };
+        let mut f = Flow::new(key, true, 0, 0);
+        let names: Vec<Arc<str>> = (0..DNS_COUNTED_PER_FLOW + 3)
+            .map(|i| Arc::from(format!("n{i}.example")))
+            .collect();
+        for n in &names {
+            f.count_dns(n, false, false);
+            f.count_dns(n, true, true);
+        }
+        f.count_dns(&names[0], true, false);
+        let x = f.extra();
+        assert_eq!(x.dns.len(), DNS_COUNTED_PER_FLOW);
+        assert_eq!(x.dns_uncounted, 6);
+        assert_eq!((x.dns[0].queries, x.dns[0].answers), (1, 1));
+        let copy = f.interim_copy(InterimKind::Snapshot);
+        assert_eq!(copy.extra().dns.len(), DNS_COUNTED_PER_FLOW);
+        assert!(f.extra().dns.is_empty() && f.extra().dns_uncounted == 0);
+        f.count_dns(&names[1], false, false);
+        assert_eq!(f.extra().dns.len(), 1);
     }
 
     #[test]

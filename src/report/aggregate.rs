@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::dnsview::{DnsNames, NameClass};
 use super::model::*;
 use super::time::rfc3339_micros;
 use crate::capture::Nanos;
@@ -50,6 +51,8 @@ pub struct Context<'a> {
     /// Documented endpoints for the chosen build/edition: (pattern, areas, protocols).
     pub documented: Vec<Documented>,
     pub is_microsoft_domain: &'a dyn Fn(&str) -> bool,
+    /// What the signatures say of a looked-up name (the DNS view's status and areas).
+    pub classify: &'a dyn Fn(&str) -> NameClass,
 }
 
 /// A row's traffic while flows are counted: the report's [`Traffic`], and its span in
@@ -178,6 +181,8 @@ pub struct Aggregator {
     /// Documented patterns matched by counted flows (bounded by the signature database).
     seen: BTreeSet<String>,
     clients: HashMap<std::net::IpAddr, ClientAgg, ahash::RandomState>,
+    /// Names looked up, over every DNS flow of the covered clients (in scope or not).
+    dns: DnsNames,
     overflow: u64,
 }
 
@@ -226,6 +231,7 @@ impl Aggregator {
             ech_inferred: BTreeMap::new(),
             seen: BTreeSet::new(),
             clients: HashMap::default(),
+            dns: DnsNames::default(),
             overflow: 0,
         }
     }
@@ -259,6 +265,7 @@ impl Aggregator {
         let n = u64::from(new);
         self.totals.flows_seen += n;
         self.span.add(f);
+        self.add_dns(f);
         if !self.in_scope(f) {
             return;
         }
@@ -360,6 +367,26 @@ impl Aggregator {
         }
     }
 
+    /// The flow's DNS messages per name (an interim record carries only those since the last).
+    fn add_dns(&mut self, f: &Flow) {
+        let x = f.extra();
+        if x.dns.is_empty() && x.dns_uncounted == 0 {
+            return;
+        }
+        let client = f.client().0.to_string();
+        for c in &x.dns {
+            let (q, a) = (u64::from(c.queries), u64::from(c.answers));
+            self.dns.add(&c.name, q, a, [client.as_str()], false, None);
+        }
+        self.dns.add_uncounted(u64::from(x.dns_uncounted));
+    }
+
+    /// The DNS view's bound (tests).
+    pub fn with_dns_bound(mut self, bound: usize) -> Self {
+        self.dns = DnsNames::with_bound(bound);
+        self
+    }
+
     /// The flow's machine: its totals, its category, its areas and seen patterns.
     fn add_client(&mut self, f: &Flow, m: &FlowMatch<'_>, n: u64) {
         let addr = f.client().0;
@@ -409,6 +436,8 @@ impl Aggregator {
             ));
         }
         let (start_h, per, buckets) = timeline_shape(self.span.first, self.span.last);
+        let dns = self.dns.to_view(ctx.classify);
+        warnings.extend(super::dnsview::warnings(&dns));
 
         let mut areas: Vec<Area> = Vec::new();
         for (id, s) in &self.areas {
@@ -488,6 +517,7 @@ impl Aggregator {
                     protocols_seen: d.protocols.iter().map(|p| p.to_string()).collect(),
                     traffic: d.stats.t,
                     seen: d.stats.seen(),
+                    dns_queries: self.dns.queries_of(host),
                 }
             })
             .collect();
@@ -604,6 +634,7 @@ impl Aggregator {
                     })
                     .collect(),
             },
+            dns,
             timeline: Timeline {
                 start: self.span.first.map(|f| rfc3339_micros(f / HOUR * HOUR)),
                 bucket_seconds: per * 3_600,

@@ -216,6 +216,7 @@ fn merge_area(a: Area, b: Area) -> Area {
 
 fn merge_undocumented(a: Undocumented, b: Undocumented) -> Undocumented {
     Undocumented {
+        dns_queries: a.dns_queries + b.dns_queries,
         protocols_seen: sorted_union(a.protocols_seen, b.protocols_seen),
         traffic: a.traffic.sum(&b.traffic),
         seen: a.seen.sum(&b.seen),
@@ -389,6 +390,14 @@ fn merge2(a: Report, b: Report, guess: Option<Guess<'_>>) -> Report {
         ),
     };
 
+    // Bounded by the alphabetically first names: the sum itemises what counting both would.
+    let mut dns = super::dnsview::DnsNames::from_view(&a.dns);
+    dns.absorb(&b.dns);
+    let dns = dns.to_view(&|_| super::dnsview::NameClass::default());
+    // The view's warnings carry counts: the sum's own replace the inputs'.
+    warnings.retain(|w| !w.starts_with(super::dnsview::WARNING_PREFIX));
+    warnings.extend(super::dnsview::warnings(&dns));
+
     let capture = match (a.capture, b.capture) {
         (Some(x), Some(y)) => Some(CaptureCounters {
             interface: if x.interface == y.interface {
@@ -465,6 +474,7 @@ fn merge2(a: Report, b: Report, guess: Option<Guess<'_>>) -> Report {
         },
         shared_infrastructure,
         ech,
+        dns,
         timeline: Timeline {
             start: first_ns.map(|f| rfc3339_micros(f / HOUR_NS * HOUR_NS)),
             bucket_seconds: per * 3_600,

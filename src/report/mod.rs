@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod compare;
+pub mod dnsview;
 pub mod export;
 pub mod flowlog;
 pub mod merge;

@@ -35,6 +35,9 @@ pub struct Report {
     #[serde(default)]
     pub shared_infrastructure: Vec<SharedDestination>,
     pub ech: Ech,
+    /// Every name the clients looked up (see [`DnsView`]).
+    #[serde(default)]
+    pub dns: DnsView,
     pub timeline: Timeline,
     /// Live capture counters (absent for files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +296,10 @@ pub struct Undocumented {
     pub traffic: Traffic,
     #[serde(flatten)]
     pub seen: Seen,
+    /// DNS queries for this host (the DNS view's count; 0 when it was never looked up in the
+    /// capture, or is past the view's bound).
+    #[serde(default)]
+    pub dns_queries: u64,
 }
 
 /// A host under a shared cloud suffix that a documented wildcard covers.
@@ -363,4 +370,41 @@ pub struct Timeline {
     pub start: Option<String>,
     pub bucket_seconds: u64,
     pub buckets: usize,
+}
+
+/// Names looked up over DNS by the covered clients (`--client`), counted over every DNS flow,
+/// whatever its server (a resolver on the LAN included): per name, however many names a flow
+/// carried. At most `report::dnsview::MAX_DNS_NAMES` names, the alphabetically first ones; the
+/// messages about the others are in the `unlisted_*` counts.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DnsView {
+    /// Queries and answered responses (with at least one answer record), all names.
+    pub queries: u64,
+    pub answers: u64,
+    /// Busiest first.
+    pub names: Vec<DnsName>,
+    /// Queries and answers about names past the bound.
+    pub unlisted_queries: u64,
+    pub unlisted_answers: u64,
+    /// Questions not counted per name: a flow asked about more than
+    /// `flow::DNS_COUNTED_PER_FLOW` distinct names.
+    pub uncounted_messages: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DnsName {
+    /// As the flow log writes names (tshark-style escapes for odd bytes).
+    pub name: String,
+    pub queries: u64,
+    /// Responses with at least one answer record.
+    pub answers: u64,
+    /// Client addresses that sent or received a message about it, lowest first (at most 16).
+    pub clients: Vec<String>,
+    /// More clients than listed.
+    pub more_clients: bool,
+    /// `documented`, `undocumented` or `shared-infrastructure`.
+    pub status: String,
+    /// Areas of the documented endpoint it matches (empty: undocumented).
+    pub areas: Vec<String>,
+    pub pattern: Option<String>,
 }

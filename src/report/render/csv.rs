@@ -1,4 +1,5 @@
-//! CSV: one row per (area, destination), plus undocumented hosts (area empty), for spreadsheets.
+//! CSV: one row per (area, destination), plus undocumented hosts (area empty) and names looked
+//! up over DNS (kind `dns`: `flows` empty, counts in the `dns_*` columns), for spreadsheets.
 //! Text cells are neutralised against formula injection ([`super::escape::csv_field`]).
 
 use super::escape::csv_field as field;
@@ -6,7 +7,7 @@ use crate::report::model::Report;
 
 pub fn render(r: &Report) -> String {
     let mut o = String::from(
-        "kind,area,area_name,host,pattern,protocols_seen,protocols_documented,flows,packets,bytes_up,bytes_down,first_seen,last_seen\n",
+        "kind,area,area_name,host,pattern,protocols_seen,protocols_documented,flows,packets,bytes_up,bytes_down,first_seen,last_seen,dns_queries,dns_answers,dns_clients\n",
     );
     for a in &r.areas {
         for d in &a.destinations {
@@ -24,6 +25,9 @@ pub fn render(r: &Report) -> String {
                 d.traffic.bytes_down.to_string(),
                 d.seen.first_seen.clone().unwrap_or_default(),
                 d.seen.last_seen.clone().unwrap_or_default(),
+                String::new(),
+                String::new(),
+                String::new(),
             ];
             o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
             o.push('\n');
@@ -49,6 +53,9 @@ pub fn render(r: &Report) -> String {
             u.traffic.bytes_down.to_string(),
             u.seen.first_seen.clone().unwrap_or_default(),
             u.seen.last_seen.clone().unwrap_or_default(),
+            u.dns_queries.to_string(),
+            String::new(),
+            String::new(),
         ];
         o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
         o.push('\n');
@@ -77,6 +84,32 @@ pub fn render(r: &Report) -> String {
             String::new(),
             String::new(),
             String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
+        o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
+        o.push('\n');
+    }
+    // DNS view: area = the name's areas, area_name = its status.
+    for n in &r.dns.names {
+        let row = [
+            "dns".to_string(),
+            n.areas.join(" "),
+            n.status.clone(),
+            n.name.clone(),
+            n.pattern.clone().unwrap_or_default(),
+            "DNS".to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            n.queries.to_string(),
+            n.answers.to_string(),
+            super::dns_clients(n),
         ];
         o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
         o.push('\n');

@@ -284,7 +284,10 @@ pub fn render(r: &Report) -> String {
     let _ = write!(
         o,
         "<h2>Seen but undocumented</h2><p class=\"muted\">Named public traffic that matches no documented endpoint. <span class=ms>Orange bold</span>: a Microsoft-owned domain, likely an undocumented Microsoft endpoint.</p>{}",
-        sortable_head("undocumented", &["Domain", "Host", "Protocols", "Flows", "Up", "Down"])
+        sortable_head(
+            "undocumented",
+            &["Domain", "Host", "Protocols", "Flows", "Up", "Down", "DNS queries"]
+        )
     );
     for u in &r.undocumented {
         let dom = if u.likely_microsoft {
@@ -297,15 +300,17 @@ pub fn render(r: &Report) -> String {
         };
         let _ = write!(
             o,
-            "<tr><td>{dom}</td><td>{}</td><td>{}</td>{}{}{}</tr>",
+            "<tr><td>{dom}</td><td>{}</td><td>{}</td>{}{}{}{}</tr>",
             esc(&u.host),
             esc(&u.protocols_seen.join(", ")),
             num(u.traffic.flows, &u.traffic.flows.to_string()),
             num(u.traffic.bytes_up, &human_bytes(u.traffic.bytes_up)),
-            num(u.traffic.bytes_down, &human_bytes(u.traffic.bytes_down))
+            num(u.traffic.bytes_down, &human_bytes(u.traffic.bytes_down)),
+            num(u.dns_queries, &u.dns_queries.to_string())
         );
     }
     o.push_str("</tbody></table>");
+    dns_section(&mut o, r);
     let un = &r.unattributed;
     let _ = write!(
         o,
@@ -418,4 +423,36 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(o, "<script>{SORT_SCRIPT}</script></body></html>");
     o
+}
+
+/// Every name looked up: its counts and what the signatures say of it.
+fn dns_section(o: &mut String, r: &Report) {
+    let d = &r.dns;
+    let _ = write!(
+        o,
+        "<h2>Names looked up (DNS)</h2><p class=\"muted\">Every name the clients asked their resolvers for, however many names one DNS flow carried: {} queries, {} answered responses.</p>{}",
+        d.queries,
+        d.answers,
+        sortable_head("dns", &["Name", "Status", "Areas", "Queries", "Answers", "Clients"])
+    );
+    for n in &d.names {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}{}</tr>",
+            esc(&n.name),
+            esc(&n.status),
+            esc(&n.areas.join(", ")),
+            num(n.queries, &n.queries.to_string()),
+            num(n.answers, &n.answers.to_string()),
+            num(n.clients.len() as u64, &super::dns_clients(n))
+        );
+    }
+    o.push_str("</tbody></table>");
+    if d.unlisted_queries + d.unlisted_answers > 0 {
+        let _ = write!(
+            o,
+            "<p>Not itemised (past the bound): {} queries, {} answers.</p>",
+            d.unlisted_queries, d.unlisted_answers
+        );
+    }
 }

@@ -75,22 +75,24 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "\n## Seen but undocumented\n");
     let _ = writeln!(
         o,
-        "|Domain|Microsoft-owned|Protocol|Destination|Flows|Bytes up|Bytes down|"
+        "|Domain|Microsoft-owned|Protocol|Destination|Flows|Bytes up|Bytes down|DNS queries|"
     );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
     for u in &r.undocumented {
         let _ = writeln!(
             o,
-            "|{}|{}|{}|{}|{}|{}|{}|",
+            "|{}|{}|{}|{}|{}|{}|{}|{}|",
             cell(&u.domain),
             if u.likely_microsoft { "yes" } else { "" },
             cell(&u.protocols_seen.join(", ")),
             cell(&u.host),
             u.traffic.flows,
             human_bytes(u.traffic.bytes_up),
-            human_bytes(u.traffic.bytes_down)
+            human_bytes(u.traffic.bytes_down),
+            u.dns_queries
         );
     }
+    dns_section(&mut o, r);
     let _ = writeln!(o, "\n## Documented but silent\n");
     let _ = writeln!(o, "|Area|Protocol|Destination|");
     let _ = writeln!(o, "|---|---|---|");
@@ -190,4 +192,37 @@ pub fn render(r: &Report) -> String {
         }
     }
     o
+}
+
+/// Every name looked up: its counts and what the signatures say of it.
+fn dns_section(o: &mut String, r: &Report) {
+    let d = &r.dns;
+    let _ = writeln!(
+        o,
+        "\n## Names looked up (DNS)\n\n{} queries, {} answered responses, {} names.\n",
+        d.queries,
+        d.answers,
+        d.names.len()
+    );
+    let _ = writeln!(o, "|Name|Status|Areas|Queries|Answers|Clients|");
+    let _ = writeln!(o, "|---|---|---|---:|---:|---:|");
+    for n in &d.names {
+        let _ = writeln!(
+            o,
+            "|{}|{}|{}|{}|{}|{}|",
+            cell(&n.name),
+            cell(&n.status),
+            cell(&n.areas.join(", ")),
+            n.queries,
+            n.answers,
+            super::dns_clients(n)
+        );
+    }
+    if d.unlisted_queries + d.unlisted_answers > 0 {
+        let _ = writeln!(
+            o,
+            "\nNot itemised (past the bound): {} queries, {} answers.",
+            d.unlisted_queries, d.unlisted_answers
+        );
+    }
 }

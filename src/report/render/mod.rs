@@ -69,6 +69,15 @@ impl Options {
     }
 }
 
+/// A DNS name's clients as every format shows them: the count, `16+` when more were seen.
+fn dns_clients(n: &super::model::DnsName) -> String {
+    if n.more_clients {
+        format!("{}+", n.clients.len())
+    } else {
+        n.clients.len().to_string()
+    }
+}
+
 pub fn render(r: &Report, format: Format, opt: &Options) -> String {
     match format {
         Format::Table => table::render(r, opt),

@@ -272,8 +272,13 @@ pub fn render(r: &Report, opt: &Options) -> String {
             let _ = writeln!(o, "  {}{flag}", st.bold(&term(&u.domain)));
             last_domain = &u.domain;
         }
+        let dns = if u.dns_queries > 0 {
+            format!("  dns {}", u.dns_queries)
+        } else {
+            String::new()
+        };
         let line = format!(
-            "{}{}  [{}]",
+            "{}{}  [{}]{dns}",
             pad(&term(&u.host), w - 2),
             nums(
                 u.traffic.flows,
@@ -292,6 +297,48 @@ pub fn render(r: &Report, opt: &Options) -> String {
         r.undocumented.len().saturating_sub(top(TOP_UNDOCUMENTED)),
         "undocumented hosts",
     );
+
+    let d = &r.dns;
+    if !d.names.is_empty() || d.queries > 0 {
+        let _ = writeln!(
+            o,
+            "\n{} {} names, {} queries, {} answered",
+            st.bold("Names looked up (DNS, every DNS flow):"),
+            d.names.len(),
+            d.queries,
+            d.answers
+        );
+        for n in d.names.iter().take(top(TOP_UNDOCUMENTED)) {
+            let class = if n.areas.is_empty() {
+                n.status.clone()
+            } else {
+                format!("{} {}", n.status, n.areas.join(","))
+            };
+            let line = format!(
+                "{}{:>7} q {:>7} a {:>5} clients  [{}]",
+                pad(&term(&n.name), w - 2),
+                n.queries,
+                n.answers,
+                super::dns_clients(n),
+                term(&class)
+            );
+            let _ = writeln!(o, "    {}", clip(&line, width - 4));
+        }
+        more(
+            &mut o,
+            &st,
+            "  ",
+            d.names.len().saturating_sub(top(TOP_UNDOCUMENTED)),
+            "names",
+        );
+        if d.unlisted_queries + d.unlisted_answers > 0 {
+            let _ = writeln!(
+                o,
+                "    not itemised (past the bound): {} queries, {} answers",
+                d.unlisted_queries, d.unlisted_answers
+            );
+        }
+    }
 
     let un = &r.unattributed;
     let _ = writeln!(
