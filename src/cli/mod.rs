@@ -211,6 +211,7 @@ pub struct ExportArgs {
     /// Also the undocumented names seen.
     #[arg(long)]
     pub undocumented: bool,
+    /// Write the export here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Captures only: as `audit --build`.
