@@ -14,6 +14,7 @@ use crate::flow::reassembly::{FirstFlight, Insert, Inspect, Pool, Reassembler};
 use crate::flow::table::Ended;
 use crate::flow::FlowTableStats;
 use crate::flow::{Flow, FlowKey, FlowTable, FlowTableConfig, HostSource};
+use crate::proto::identity::{Identity, IdentityKind, Observation, RawName};
 use crate::proto::registry::{self, NameSource, Outcome};
 use crate::proto::{dns, http, quic, tls, App, Parse};
 use crate::resolve::validate::{Exchange, Validated, Validator};
@@ -186,6 +187,7 @@ pub struct Engine {
     /// every worker's resolver holds the same answers); never reported.
     shadow: Option<Box<Shadow>>,
     names: Interner,
+    macs_seen: MacsSeen,
     pub stats: EngineStats,
     /// Budget shared by every first-flight buffer of this engine.
     pool: Pool,
@@ -197,6 +199,25 @@ pub struct Engine {
     /// Number (from 1) of the record processed last, over the whole run and every worker: the
     /// `at` of what it ends.
     pub seq: u64,
+}
+
+/// (client address, MAC) pairs this worker already put on a flow. Cleared when full: a pair
+/// seen again is only recorded again, and the report keeps the earliest.
+#[derive(Default)]
+struct MacsSeen(HashSet<(IpAddr, crate::proto::identity::Mac), ahash::RandomState>);
+
+impl MacsSeen {
+    const MAX: usize = 65_536;
+
+    fn first(&mut self, addr: IpAddr, mac: crate::proto::identity::Mac) -> bool {
+        if self.0.contains(&(addr, mac)) {
+            return false;
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert((addr, mac))
+    }
 }
 
 /// Flow table, buffer budget and scratch counters of the shadowed DNS-over-TCP flows.
@@ -232,6 +253,7 @@ impl Engine {
                 set: HashSet::default(),
                 cap: cfg.interned_names.max(1),
             },
+            macs_seen: MacsSeen::default(),
             stats: EngineStats::default(),
             pool: Pool::new(cfg.reassembly_total),
             cfg,
@@ -314,6 +336,7 @@ impl Engine {
             }
             _ => None,
         };
+        let mut ptrs = Vec::new();
         if let (Some(m), Transport::Udp { src_port, dst_port }) = (&udp_dns, d.transport) {
             let mut ctx = Ctx {
                 resolver: &mut self.resolver,
@@ -325,7 +348,7 @@ impl Engine {
                 cap: self.cfg.reassembly_cap,
                 quic: self.cfg.quic,
             };
-            observe_udp_dns(m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
+            ptrs = observe_udp_dns(m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
         }
         if let Some((index, count)) = self.cfg.shard {
             if key.shard_hash() % count.max(1) != index {
@@ -373,6 +396,44 @@ impl Engine {
             }
         }
         track_and_inspect(flow, &d, pkt.ts, &mut ctx);
+        identify_client(flow, pkt, &d, &mut self.macs_seen);
+        for id in ptrs {
+            flow.add_identity(id);
+        }
+    }
+}
+
+/// Who the machines are: the client's link-layer address (from its first packet that has
+/// one), and what a UDP datagram of the flow says about a machine (see
+/// [`registry::DATAGRAM`]). Carried by the flow to the report, so the worker that owns the flow
+/// is the only one that counts it, whatever the number of workers.
+#[inline(always)]
+fn identify_client(flow: &mut Flow, pkt: &Packet<'_>, d: &Decoded<'_>, seen: &mut MacsSeen) {
+    // The flow's first packet from its client (counted just before), once per address and MAC
+    // per worker: the report keeps the earliest, which is the same whichever worker saw it.
+    if flow.up.packets == 1 && !d.tunneled && (d.src, src_port(d)) == flow.client() {
+        if let Some(mac) = crate::decode::link::source_mac(pkt.link, pkt.data) {
+            let addr = flow.client().0;
+            if crate::proto::identity::usable_mac(&mac)
+                && crate::proto::identity::usable_addr(&addr)
+                && seen.first(addr, mac)
+            {
+                flow.add_identity(Identity {
+                    kind: IdentityKind::Link,
+                    name: None,
+                    mac: Some(mac),
+                    addr: Some(addr),
+                    at: pkt.ts,
+                });
+            }
+        }
+    }
+    if let Transport::Udp { src_port, dst_port } = d.transport {
+        registry::observe_datagram(d.payload, (d.src, src_port), dst_port, &mut |o| {
+            if let Some(id) = o.to_identity() {
+                flow.add_identity(id);
+            }
+        });
     }
 }
 
@@ -568,7 +629,7 @@ fn observe_udp_dns(
     dst: (IpAddr, u16),
     ts: Nanos,
     ctx: &mut Ctx<'_>,
-) {
+) -> Vec<Identity> {
     if !m.is_response {
         if dst.1 == 53 {
             let x = Exchange {
@@ -579,11 +640,11 @@ fn observe_udp_dns(
             };
             ctx.validator.query(x, m, ts);
         }
-        return;
+        return Vec::new();
     }
     if src.1 != 53 {
         ctx.validator.response_from_client();
-        return;
+        return Vec::new();
     }
     let x = Exchange {
         tcp: false,
@@ -591,9 +652,35 @@ fn observe_udp_dns(
         server: src,
         id: m.id,
     };
-    if let Some(v) = ctx.validator.answer(x, m, ts) {
-        feed_resolver(&v, dst.0, ts, ctx);
+    match ctx.validator.answer(x, m, ts) {
+        Some(v) => {
+            feed_resolver(&v, dst.0, ts, ctx);
+            ptr_identities(&v)
+        }
+        None => Vec::new(),
     }
+}
+
+/// A validated reverse lookup names the address it asked about (the DNS name of a machine).
+fn ptr_identities(v: &Validated) -> Vec<Identity> {
+    let Some(addr) = (!v.ptrs.is_empty())
+        .then(|| dns::reverse_name_addr(v.qname))
+        .flatten()
+    else {
+        return Vec::new();
+    };
+    v.ptrs
+        .iter()
+        .filter_map(|t| {
+            Observation {
+                kind: IdentityKind::DnsPtr,
+                name: Some(RawName::Presented(t)),
+                mac: None,
+                addr: Some(addr),
+            }
+            .to_identity()
+        })
+        .collect()
 }
 
 fn src_port(d: &Decoded<'_>) -> u16 {
@@ -1089,6 +1176,9 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
         (false, true) => {
             if let Some(v) = ctx.validator.answer(x, m, ts) {
                 feed_resolver(&v, flow.client().0, ts, ctx);
+                for id in ptr_identities(&v) {
+                    flow.add_identity(id);
+                }
             }
         }
         (false, false) => {}

@@ -177,6 +177,52 @@ fn each_machine_of_a_fleet_capture_gets_its_build() {
     assert_eq!(code, 2, "{err}");
 }
 
+/// Each machine's identity, field by field: the MAC its frames came from (and that its DHCP
+/// messages carry), and its DHCP host name (option 12, `gen_week --fleet`'s `WIN-PCnn`); its
+/// IPv6 address shares the MAC and so gets the name too. Identical for 1 and 3 threads (the
+/// broadcast DHCP flow is owned by one worker whatever the count).
+#[test]
+fn each_machine_of_a_fleet_capture_gets_its_mac_and_dhcp_name() {
+    let f = week("fleet-4-machines.pcapng");
+    let r: Report = serde_json::from_str(&audit(&[&f], &["-j", "1"], &tmp("id1.json"))).unwrap();
+    let r3: Report = serde_json::from_str(&audit(&[&f], &["-j", "3"], &tmp("id3.json"))).unwrap();
+    assert_eq!(
+        r.clients, r3.clients,
+        "identity depends on the thread count"
+    );
+    let want = [
+        ("192.168.1.31", "00:15:5d:0a:00:1f", "WIN-PC31"),
+        ("192.168.1.32", "00:15:5d:0a:00:20", "WIN-PC32"),
+        ("192.168.1.33", "00:15:5d:0a:00:21", "WIN-PC33"),
+        ("192.168.1.34", "00:15:5d:0a:00:22", "WIN-PC34"),
+    ];
+    for (addr, mac, name) in want {
+        let c = r.clients.iter().find(|c| c.address == addr).unwrap();
+        println!("{addr}: mac {:?} name {:?} {:?}", c.mac, c.name, c.identity);
+        assert_eq!(c.mac.as_deref(), Some(mac), "{addr}");
+        assert_eq!(c.name.as_deref(), Some(name), "{addr}");
+        let link = c.identity.iter().find(|i| i.source == "link").unwrap();
+        assert_eq!(link.value, mac);
+        // Its frames came from that MAC only (the capture starts with its DHCP DISCOVER).
+        assert!(link.first_seen.is_some(), "{addr}: {link:?}");
+        assert_eq!(c.identity.iter().filter(|i| i.source == "link").count(), 1);
+        let dhcp: Vec<_> = c.identity.iter().filter(|i| i.source == "dhcp").collect();
+        assert_eq!(dhcp.len(), 1, "{addr}: {dhcp:?}");
+        assert_eq!(dhcp[0].value, name);
+        assert!(c
+            .identity
+            .iter()
+            .any(|i| i.source == "dhcp-mac" && i.value == mac));
+    }
+    let v6 = r
+        .clients
+        .iter()
+        .find(|c| c.address == "2a02:8108:1c40:5600::33")
+        .unwrap();
+    assert_eq!(v6.mac.as_deref(), Some("00:15:5d:0a:00:21"));
+    assert_eq!(v6.name.as_deref(), Some("WIN-PC33"));
+}
+
 #[test]
 fn merge_is_exact_and_associative() {
     let (a, b, c) = (

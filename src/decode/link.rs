@@ -148,6 +148,30 @@ fn strip_inner<'a>(
     }
 }
 
+/// The sender's 6-byte hardware address, for the link types that carry one at a fixed place:
+/// Ethernet (source MAC at offset 6, VLAN tags come after it) and Linux cooked captures of an
+/// Ethernet device (SLL and SLL2 record the sender's address). `None` for every other link.
+pub fn source_mac(link: LinkType, data: &[u8]) -> Option<[u8; 6]> {
+    let (at, hatype, halen) = match link.0 {
+        1 => return six(data, 6),
+        113 => (6, be16(data, 2)?, be16(data, 4)?),
+        276 => (12, be16(data, 8)?, u16::from(*data.get(11)?)),
+        _ => return None,
+    };
+    // ARPHRD_ETHER with a 6-byte address.
+    if hatype != 1 || halen != 6 {
+        return None;
+    }
+    six(data, at)
+}
+
+fn six(d: &[u8], at: usize) -> Option<[u8; 6]> {
+    match d.get(at..at.checked_add(6)?)? {
+        [a, b, c, e, f, g] => Some([*a, *b, *c, *e, *f, *g]),
+        _ => None,
+    }
+}
+
 fn raw(data: &[u8]) -> Result<&[u8], DecodeError> {
     match data.first().map(|b| b >> 4) {
         Some(4 | 6) => Ok(data),
@@ -1039,5 +1063,28 @@ mod tests {
                 proptest::prop_assert!(rest.len() <= data.len());
             }
         }
+    }
+
+    #[test]
+    fn source_macs_of_ethernet_and_cooked_captures() {
+        let mac = [0x00, 0x15, 0x5d, 0x0a, 0x00, 0x1f];
+        let mut eth = vec![0xff; 6];
+        eth.extend_from_slice(&mac);
+        eth.extend_from_slice(&[0x08, 0x00, 0x45]);
+        assert_eq!(source_mac(LinkType(1), &eth), Some(mac));
+        assert_eq!(source_mac(LinkType(1), &eth[..11]), None);
+        // SLL: packet type, ARPHRD_ETHER, address length 6, address (8 bytes), protocol.
+        let mut sll = vec![0, 4, 0, 1, 0, 6];
+        sll.extend_from_slice(&mac);
+        sll.extend_from_slice(&[0, 0, 0x08, 0x00]);
+        assert_eq!(source_mac(LinkType(113), &sll), Some(mac));
+        sll[3] = 0x18; // not Ethernet (ARPHRD_IEEE80211 ...)
+        assert_eq!(source_mac(LinkType(113), &sll), None);
+        // SLL2: protocol, reserved, interface index, ARPHRD, packet type, length, address.
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 4, 6];
+        sll2.extend_from_slice(&mac);
+        sll2.extend_from_slice(&[0, 0]);
+        assert_eq!(source_mac(LinkType(276), &sll2), Some(mac));
+        assert_eq!(source_mac(LinkType(101), &eth), None);
     }
 }

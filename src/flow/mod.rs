@@ -111,6 +111,8 @@ pub struct Counters {
 pub const MAX_NAMES_PER_FLOW: usize = 64;
 /// Unlisted names of one flow remembered (as 8-byte hashes) to count each once.
 pub const UNLISTED_TRACKED: usize = 4096;
+/// Distinct machine identities one flow keeps (see [`Extra::identities`]).
+pub const MAX_IDENTITIES_PER_FLOW: usize = 1024;
 /// Distinct names a flow counts DNS messages for (the report's DNS view); messages about
 /// further names are counted in [`Extra::dns_uncounted`], never dropped silently.
 pub const DNS_COUNTED_PER_FLOW: usize = 1024;
@@ -217,6 +219,12 @@ pub struct Extra {
     pub reported: Option<Reported>,
     /// Set on an interim record (a copy of an open flow), never on the flow in the table.
     pub interim: Option<InterimKind>,
+    /// What the flow said about machines (its client's MAC, DHCP, NetBIOS, DNS PTR answers), each
+    /// distinct one once, at most [`MAX_IDENTITIES_PER_FLOW`] (the broadcast DHCP flow carries
+    /// every machine of the segment).
+    pub identities: Vec<crate::proto::identity::Identity>,
+    /// Distinct identities not kept because `identities` was full.
+    pub identities_dropped: u32,
 }
 
 static NO_EXTRA: Extra = Extra {
@@ -231,6 +239,8 @@ static NO_EXTRA: Extra = Extra {
     cnames: None,
     reported: None,
     interim: None,
+    identities: Vec::new(),
+    identities_dropped: 0,
 };
 
 /// DNS messages of one flow about one question name.
@@ -438,6 +448,19 @@ impl Flow {
             seen.insert(h);
         }
         x.names_dropped = x.names_dropped.saturating_add(1);
+    }
+
+    /// Keep what a datagram of this flow said about a machine (each distinct identity once).
+    pub fn add_identity(&mut self, id: crate::proto::identity::Identity) {
+        let x = self.extra_mut();
+        if x.identities.contains(&id) {
+            return;
+        }
+        if x.identities.len() < MAX_IDENTITIES_PER_FLOW {
+            x.identities.push(id);
+        } else {
+            x.identities_dropped = x.identities_dropped.saturating_add(1);
+        }
     }
 
     /// Name the flow, unless it already has a name from a source at least as good.

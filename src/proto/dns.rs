@@ -26,6 +26,7 @@ const MAX_HINTS: usize = 16;
 
 const TYPE_A: u16 = 1;
 const TYPE_CNAME: u16 = 5;
+const TYPE_PTR: u16 = 12;
 const TYPE_AAAA: u16 = 28;
 const TYPE_SVCB: u16 = 64;
 const TYPE_HTTPS: u16 = 65;
@@ -53,6 +54,8 @@ pub struct Answer {
 pub enum AnswerData {
     Addr(IpAddr),
     Cname(String),
+    /// A PTR record's target (the name of the address a reverse name stands for).
+    Ptr(String),
     /// HTTPS or SVCB record in service mode. `target` is the owner name when the record says
     /// `.` (RFC 9460 section 2.5.2), so the hints can be attributed to a name.
     Https {
@@ -66,6 +69,37 @@ pub enum AnswerData {
     },
     /// Any other record type (or an A/AAAA/CNAME/HTTPS record whose data is malformed).
     Other(u16),
+}
+
+/// The address a reverse-lookup name stands for: `4.3.2.1.in-addr.arpa` is 1.2.3.4, and
+/// 32 nibbles under `ip6.arpa` an IPv6 address. `None` for any other name (a partial reverse
+/// name names a network, not an address).
+pub fn reverse_name_addr(name: &str) -> Option<IpAddr> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let lower = name.to_ascii_lowercase();
+    if let Some(v4) = lower.strip_suffix(".in-addr.arpa") {
+        let mut o = [0u8; 4];
+        let mut parts = v4.split('.');
+        for slot in o.iter_mut().rev() {
+            let p = parts.next()?;
+            if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            *slot = p.parse().ok()?;
+        }
+        return parts.next().is_none().then_some(IpAddr::from(o));
+    }
+    let v6 = lower.strip_suffix(".ip6.arpa")?;
+    let mut o = [0u8; 16];
+    let mut parts = v6.split('.');
+    for i in (0..32).rev() {
+        let p = parts.next()?;
+        let [c] = p.as_bytes() else { return None };
+        let v = char::from(*c).to_digit(16)? as u8;
+        let byte = o.get_mut(i / 2)?;
+        *byte |= if i % 2 == 0 { v << 4 } else { v };
+    }
+    parts.next().is_none().then_some(IpAddr::from(o))
 }
 
 /// Parse one DNS message (a UDP payload, or one TCP message without its length prefix).
@@ -143,10 +177,11 @@ fn read_record(msg: &[u8], pos: usize, name: &mut Vec<u8>) -> Option<(usize, Opt
         TYPE_AAAA => <[u8; 16]>::try_from(rdata)
             .ok()
             .map(|a| AnswerData::Addr(IpAddr::from(a))),
-        TYPE_CNAME => {
+        TYPE_CNAME | TYPE_PTR => {
             name.clear();
             match read_name(msg, rd_start, name) {
-                Some((_, true)) => Some(AnswerData::Cname(render(name))),
+                Some((_, true)) if rtype == TYPE_CNAME => Some(AnswerData::Cname(render(name))),
+                Some((_, true)) => Some(AnswerData::Ptr(render(name))),
                 _ => None,
             }
         }
@@ -757,6 +792,27 @@ mod tests {
             "dl.delivery.mp.microsoft.com.edgesuite.net"
         );
         assert_eq!(m.answers[1].ttl, 20);
+    }
+
+    #[test]
+    fn reverse_names_give_addresses() {
+        let r = |n: &str| reverse_name_addr(n);
+        assert_eq!(
+            r("31.1.168.192.in-addr.arpa"),
+            Some("192.168.1.31".parse().unwrap())
+        );
+        assert_eq!(
+            r("31.1.168.192.IN-ADDR.ARPA."),
+            Some("192.168.1.31".parse().unwrap())
+        );
+        assert_eq!(r("1.168.192.in-addr.arpa"), None);
+        assert_eq!(r("1.31.1.168.192.in-addr.arpa"), None);
+        assert_eq!(r("256.1.168.192.in-addr.arpa"), None);
+        assert_eq!(r("+1.1.168.192.in-addr.arpa"), None);
+        let v6 = "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa";
+        assert_eq!(r(v6), Some("4321:0:1:2:3:4:567:89ab".parse().unwrap()));
+        assert_eq!(r("example.com"), None);
+        assert_eq!(r("a.ip6.arpa"), None);
     }
 
     proptest! {

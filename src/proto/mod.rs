@@ -7,8 +7,11 @@
 //! as SOCKS or STARTTLS in front of one) registers its probe and parser.
 //! Everything here treats its input as hostile: no panics, bounded work, bounded allocation.
 
+pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod identity;
+pub mod nbns;
 pub mod preamble;
 pub mod quic;
 pub mod registry;

@@ -7,8 +7,15 @@
 //! STARTTLS exchange). After a preamble, identification starts over on the bytes that follow it,
 //! so "the name after a preamble" is one mechanism, whatever the preamble. A new protocol plugs in
 //! by adding an entry to [`CLIENT_STREAM`].
+//!
+//! UDP datagrams that say who a machine is (DHCP, NetBIOS name registrations) register the same
+//! way in [`DATAGRAM`]: a port-and-bytes `probe` and an `observe` that reports [`Observation`]s;
+//! the engine runs [`observe_datagram`] on every UDP datagram of the flows it owns.
 
-use super::{http, preamble, starttls, tls, Parse};
+use std::net::IpAddr;
+
+use super::identity::Observation;
+use super::{dhcp, http, nbns, preamble, starttls, tls, Parse};
 
 /// Preambles followed at most (PROXY header, then SOCKS, then CONNECT, then STARTTLS is 4).
 pub const MAX_LAYERS: usize = 4;
@@ -177,6 +184,67 @@ pub fn identify_with(protocols: &[&dyn StreamProtocol], stream: &[u8]) -> Identi
     }
 }
 
+/// One datagram protocol that identifies machines.
+pub trait DatagramProtocol: Sync {
+    /// Stable label (tests, debugging).
+    fn name(&self) -> &'static str;
+    /// Whether a UDP datagram between these ports could be this protocol. Allocation-free
+    /// and cheap: it runs on every UDP datagram.
+    fn probe(&self, payload: &[u8], src_port: u16, dst_port: u16) -> bool;
+    /// Report what the datagram (sent by `src`) says about a machine; only called when
+    /// `probe` passed.
+    fn observe<'a>(&self, payload: &'a [u8], src: IpAddr, out: &mut dyn FnMut(Observation<'a>));
+}
+
+/// Every machine-identifying datagram protocol.
+pub static DATAGRAM: &[&dyn DatagramProtocol] = &[&Dhcp, &Nbns];
+
+/// Run every datagram protocol whose probe passes over one UDP datagram.
+pub fn observe_datagram<'a>(
+    payload: &'a [u8],
+    src: (IpAddr, u16),
+    dst_port: u16,
+    out: &mut dyn FnMut(Observation<'a>),
+) {
+    for p in DATAGRAM {
+        if p.probe(payload, src.1, dst_port) {
+            p.observe(payload, src.0, out);
+        }
+    }
+}
+
+/// DHCP: host name and FQDN of a client, an ACK's address binding.
+struct Dhcp;
+
+impl DatagramProtocol for Dhcp {
+    fn name(&self) -> &'static str {
+        "dhcp"
+    }
+    fn probe(&self, payload: &[u8], src_port: u16, dst_port: u16) -> bool {
+        dhcp::probe(payload, src_port, dst_port)
+    }
+    fn observe<'a>(&self, payload: &'a [u8], _src: IpAddr, out: &mut dyn FnMut(Observation<'a>)) {
+        if let Some(m) = dhcp::parse(payload) {
+            dhcp::observe(&m, out);
+        }
+    }
+}
+
+/// NetBIOS name service: the names a machine registers.
+struct Nbns;
+
+impl DatagramProtocol for Nbns {
+    fn name(&self) -> &'static str {
+        "nbns"
+    }
+    fn probe(&self, payload: &[u8], src_port: u16, dst_port: u16) -> bool {
+        nbns::probe(payload, src_port, dst_port)
+    }
+    fn observe<'a>(&self, payload: &'a [u8], src: IpAddr, out: &mut dyn FnMut(Observation<'a>)) {
+        nbns::observe(payload, src, out);
+    }
+}
+
 /// TLS: the ClientHello's SNI.
 struct TlsHello;
 
@@ -241,6 +309,36 @@ mod tests {
         let n = names.len();
         names.dedup();
         assert_eq!(names.len(), n);
+        let mut names: Vec<&str> = DATAGRAM.iter().map(|p| p.name()).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+
+    #[test]
+    fn datagrams_reach_their_protocol_by_port() {
+        use std::net::Ipv4Addr;
+        let a = Ipv4Addr::new(192, 168, 1, 33);
+        let nb = nbns::tests::registration(b"WIN-PC33", 0, false, a);
+        let mac = [0, 0x15, 0x5d, 0x0a, 0, 0x21];
+        let dh = dhcp::tests::message(
+            1,
+            dhcp::REQUEST,
+            a,
+            Ipv4Addr::UNSPECIFIED,
+            mac,
+            &[(12, b"WIN-PC33")],
+        );
+        let src = IpAddr::V4(a);
+        let mut kinds = Vec::new();
+        observe_datagram(&nb, (src, 137), 137, &mut |o| kinds.push(o.kind));
+        observe_datagram(&dh, (src, 68), 67, &mut |o| kinds.push(o.kind));
+        // The right bytes on the wrong ports are nothing.
+        observe_datagram(&dh, (src, 5000), 53, &mut |o| kinds.push(o.kind));
+        observe_datagram(&nb, (src, 137), 138, &mut |o| kinds.push(o.kind));
+        use super::super::identity::IdentityKind::*;
+        assert_eq!(kinds, vec![Netbios, DhcpHostName]);
     }
 
     #[test]

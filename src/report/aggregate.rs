@@ -181,6 +181,9 @@ pub struct Aggregator {
     /// Documented patterns matched by counted flows (bounded by the signature database).
     seen: BTreeSet<String>,
     clients: HashMap<std::net::IpAddr, ClientAgg, ahash::RandomState>,
+    /// MACs and names of machines, from every flow (also those out of scope: DHCP goes to
+    /// the broadcast address).
+    identities: super::clients::Identities,
     /// Names looked up, over every DNS flow of the covered clients (in scope or not).
     dns: DnsNames,
     overflow: u64,
@@ -231,6 +234,7 @@ impl Aggregator {
             ech_inferred: BTreeMap::new(),
             seen: BTreeSet::new(),
             clients: HashMap::default(),
+            identities: Default::default(),
             dns: DnsNames::default(),
             overflow: 0,
         }
@@ -258,6 +262,7 @@ impl Aggregator {
     /// however many records it has, and each record adds only its packets and bytes since the
     /// previous one ([`Flow::delta`]), so the sum of snapshots is the final report.
     pub fn add(&mut self, f: &Flow, m: &FlowMatch<'_>) {
+        self.identities.observe(f);
         if !self.client_selected(f) {
             return;
         }
@@ -585,9 +590,19 @@ impl Aggregator {
                     .collect(),
                 seen_patterns: c.seen.into_iter().collect(),
                 build_guess: None,
+                mac: None,
+                name: None,
+                identity: Vec::new(),
             })
             .collect();
         sort_clients(&mut clients);
+        self.identities.apply(&mut clients);
+        if self.identities.dropped > 0 {
+            warnings.push(format!(
+                "{} machine identity observations (MACs, DHCP/NetBIOS/PTR names) not kept: bound reached",
+                self.identities.dropped
+            ));
+        }
 
         let mut totals = self.totals;
         totals.packets_read = packets_read;

@@ -248,7 +248,7 @@ fn by_key<T, K: Ord>(a: Vec<T>, b: Vec<T>, key: impl Fn(&T) -> K, f: impl Fn(T, 
 }
 
 fn merge_client(a: Client, b: Client) -> Client {
-    Client {
+    let mut c = Client {
         traffic: a.traffic.sum(&b.traffic),
         documented_flows: a.documented_flows + b.documented_flows,
         documented_bytes: a.documented_bytes + b.documented_bytes,
@@ -266,8 +266,13 @@ fn merge_client(a: Client, b: Client) -> Client {
         ),
         seen_patterns: sorted_union(a.seen_patterns, b.seen_patterns),
         build_guess: None,
+        mac: None,
+        name: None,
+        identity: Vec::new(),
         address: a.address,
-    }
+    };
+    crate::report::clients::merge_identity(a.identity, b.identity, &mut c);
+    c
 }
 
 /// The sum of two reports (settings of `a`).

@@ -1,6 +1,7 @@
 //! What a run produces: the per-flow log ([`flowlog`]), the short human summary ([`summary`]).
 
 pub mod aggregate;
+pub mod clients;
 pub mod compare;
 pub mod dnsview;
 pub mod export;

@@ -80,6 +80,33 @@ pub struct Client {
     /// nothing documented was seen).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_guess: Option<GuessRank>,
+    /// Its link-layer address: the source of its earliest frame, else the one a DHCP
+    /// message bound to its address (absent: no link layer or DHCP recorded one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// Its name: DHCP host name, else NetBIOS name, DHCP FQDN, DNS PTR name (attacker-chosen
+    /// text, printable ASCII with other bytes as `\xNN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// All the evidence `mac` and `name` were chosen from, so that merged reports choose the
+    /// same (see `report::clients`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity: Vec<ClientIdentity>,
+}
+
+/// One MAC or name seen for a machine.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClientIdentity {
+    /// `link` (MAC of its frames), `dhcp-mac` (MAC a DHCP request or ACK bound to its
+    /// address), `dhcp` (option 12), `dhcp-fqdn` (option 81), `netbios`, `dns-ptr`.
+    pub source: String,
+    pub value: String,
+    /// Flows that carried it (names, `dhcp-mac`; 0 for `link`).
+    #[serde(default)]
+    pub count: u64,
+    /// `link`: the machine's earliest frame from this MAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -68,6 +68,8 @@ pub struct Validated<'m> {
     pub addrs: Vec<(IpAddr, u32)>,
     /// ECH public names of HTTPS/SVCB records in the chain, with their TTLs.
     pub ech_public_names: Vec<(&'m str, u32)>,
+    /// Targets of PTR records owned by the question name (a reverse lookup's answer).
+    pub ptrs: Vec<&'m str>,
 }
 
 #[derive(Default)]
@@ -186,6 +188,13 @@ impl Validator {
                         .extend(ipv4hint.iter().map(|v4| (IpAddr::V4(*v4), a.ttl)));
                     out.addrs
                         .extend(ipv6hint.iter().map(|v6| (IpAddr::V6(*v6), a.ttl)));
+                }
+                AnswerData::Ptr(target) => {
+                    if a.name == qname {
+                        out.ptrs.push(target.as_str());
+                    } else {
+                        self.stats.records_out_of_chain += 1;
+                    }
                 }
                 _ => {}
             }
