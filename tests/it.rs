@@ -16,6 +16,8 @@ mod support;
 
 #[path = "corpus.rs"]
 mod corpus;
+#[path = "export.rs"]
+mod export;
 #[path = "fixtures.rs"]
 mod fixtures;
 #[path = "fleet.rs"]

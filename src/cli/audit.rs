@@ -153,12 +153,86 @@ pub(crate) fn signatures_version(db: &Database, dir: Option<&Path>) -> String {
     )
 }
 
+/// What one audit run produced, before it is rendered.
+pub struct Audited {
+    pub report: Report,
+    summary: Summary,
+    pub warnings: Vec<String>,
+    result: RunResult,
+    write_error: Option<io::Error>,
+}
+
+impl Audited {
+    /// The exit code the inputs earn: 3 when none could be read, 1 when one was truncated or
+    /// corrupt (or, with `--strict`, when anything was warned about), else 0.
+    pub fn exit_code(&self, a: &RunOpts) -> u8 {
+        if self.result.all_failed() {
+            EXIT_FAILED
+        } else if self.result.any_error() {
+            EXIT_PARTIAL
+        } else if a.strict && !self.warnings.is_empty() {
+            say!(
+                "egressmap: exit 1 (--strict): {} warning{}:",
+                self.warnings.len(),
+                if self.warnings.len() == 1 { "" } else { "s" }
+            );
+            for w in &self.warnings {
+                say!("  {}", term(w));
+            }
+            EXIT_PARTIAL
+        } else {
+            EXIT_OK
+        }
+    }
+}
+
 pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> u8 {
+    let flows_to_stdout = a.flows.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let au = match audit(files, a, sigdir) {
+        Ok(au) => au,
+        Err(code) => return code,
+    };
+    let want_report = a.report.is_some() || !flows_to_stdout;
+    if want_report {
+        let format = a.report.unwrap_or(Format::Table);
+        let to_tty = a.output.is_none() && io::stdout().is_terminal();
+        let mut text = render(&au.report, format, &Options::for_stdout(to_tty, a.full));
+        if format == Format::Table && a.report.is_none() {
+            // The plain `audit FILE` view also says how flows got their names.
+            text.push_str("\nNames\n");
+            au.summary.render_flows(&mut text, a.full);
+        }
+        if let Err(code) = write_text(a.output.as_deref(), &text, "report") {
+            return code;
+        }
+    } else {
+        for w in &au.warnings {
+            say!("egressmap: warning: {w}");
+        }
+    }
+    if let Some(e) = &au.write_error {
+        // `--flows - | head`: the reader went away, as quiet as `head` itself.
+        if flows_to_stdout && e.kind() == io::ErrorKind::BrokenPipe {
+            return EXIT_OK;
+        }
+        say!("egressmap: cannot write flow log: {e}");
+        return EXIT_OUTPUT;
+    }
+    au.exit_code(a)
+}
+
+/// Reads the inputs and builds the report (and the flow log, with `--flows`); `Err` is the
+/// exit code of a run that could not start.
+pub fn audit(
+    files: &[std::path::PathBuf],
+    a: &RunOpts,
+    sigdir: Option<&Path>,
+) -> Result<Audited, u8> {
     let db = match load_signatures(sigdir) {
         Ok(db) => db,
         Err(e) => {
             say!("egressmap: {e}");
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
     };
     for (what, value, known) in [
@@ -182,14 +256,14 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
                     "egressmap: unknown {what} {v:?}; known: {}",
                     known.join(", ")
                 );
-                return EXIT_USAGE;
+                return Err(EXIT_USAGE);
             }
         }
     }
     let flows_to_stdout = a.flows.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if flows_to_stdout && a.report.is_some() && a.output.is_none() {
         say!("egressmap: --flows - and --report both want stdout; give the report a file with -o");
-        return EXIT_USAGE;
+        return Err(EXIT_USAGE);
     }
     let mut log = match &a.flows {
         None => None,
@@ -197,7 +271,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             Ok(w) => Some(FlowLogWriter::new(w)),
             Err(e) => {
                 say!("egressmap: cannot write flow log {}: {e}", p.display());
-                return EXIT_OUTPUT;
+                return Err(EXIT_OUTPUT);
             }
         },
     };
@@ -275,7 +349,7 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             }
             Err(e) => {
                 say!("egressmap: {}", term(&e));
-                return EXIT_USAGE;
+                return Err(EXIT_USAGE);
             }
         }
     };
@@ -318,49 +392,13 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
         }
     }
 
-    let want_report = a.report.is_some() || !flows_to_stdout;
-    if want_report {
-        let format = a.report.unwrap_or(Format::Table);
-        let to_tty = a.output.is_none() && io::stdout().is_terminal();
-        let mut text = render(&report, format, &Options::for_stdout(to_tty, a.full));
-        if format == Format::Table && a.report.is_none() {
-            // The plain `audit FILE` view also says how flows got their names.
-            text.push_str("\nNames\n");
-            summary.render_flows(&mut text, a.full);
-        }
-        if let Err(code) = write_text(a.output.as_deref(), &text, "report") {
-            return code;
-        }
-    } else {
-        for w in &warnings {
-            say!("egressmap: warning: {w}");
-        }
-    }
-    if let Some(e) = write_error {
-        // `--flows - | head`: the reader went away, as quiet as `head` itself.
-        if flows_to_stdout && e.kind() == io::ErrorKind::BrokenPipe {
-            return EXIT_OK;
-        }
-        say!("egressmap: cannot write flow log: {e}");
-        return EXIT_OUTPUT;
-    }
-    if result.all_failed() {
-        EXIT_FAILED
-    } else if result.any_error() {
-        EXIT_PARTIAL
-    } else if a.strict && !warnings.is_empty() {
-        say!(
-            "egressmap: exit 1 (--strict): {} warning{}:",
-            warnings.len(),
-            if warnings.len() == 1 { "" } else { "s" }
-        );
-        for w in &warnings {
-            say!("  {}", term(w));
-        }
-        EXIT_PARTIAL
-    } else {
-        EXIT_OK
-    }
+    Ok(Audited {
+        report,
+        summary,
+        warnings,
+        result,
+        write_error,
+    })
 }
 
 /// Writes `text` to the file, or to stdout. A reader that went away (`| head`) is not an

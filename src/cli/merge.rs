@@ -80,23 +80,3 @@ pub fn run(a: &MergeArgs, sigdir: Option<&Path>) -> u8 {
         Err(code) => code,
     }
 }
-
-/// `egressmap export SAVED.json --format F [--area A]... [--undocumented]`.
-pub fn export(a: &super::ExportArgs) -> u8 {
-    let r = match load_report(&a.saved) {
-        Ok(r) => r,
-        Err(e) => {
-            say!("egressmap: {e}");
-            return EXIT_FAILED;
-        }
-    };
-    let sel = crate::report::export::Selection {
-        areas: a.area.clone(),
-        undocumented: a.undocumented,
-    };
-    let text = crate::report::export::export(&r, &sel, a.format);
-    match write_text(a.output.as_deref(), &text, "export") {
-        Ok(()) => EXIT_OK,
-        Err(code) => code,
-    }
-}

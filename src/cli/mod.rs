@@ -17,6 +17,7 @@ mod audit;
 #[cfg(feature = "live")]
 mod capture;
 pub mod docs;
+mod export;
 mod guess;
 mod inputs;
 mod merge;
@@ -75,7 +76,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two saved JSON reports: what appeared, went silent, grew or shrank.
     Compare(CompareArgs),
-    /// Block lists (hosts, dnsmasq, unbound, nftables, patterns) of what a saved report saw.
+    /// Block lists (DNS blockers, packet filters, Windows Firewall) of what a report or capture saw.
     Export(ExportArgs),
     /// Sum saved JSON reports (sensors, weeks) into one: exact, with each input's provenance.
     Merge(MergeArgs),
@@ -198,8 +199,10 @@ pub struct CompareArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ExportArgs {
-    /// A report saved with `--report json`.
-    pub saved: PathBuf,
+    /// A report saved with `--report json`, or captures (pcap/pcapng, Zeek/Suricata logs),
+    /// audited first: detected from the bytes.
+    #[arg(required = true, value_name = "REPORT.json|FILE")]
+    pub inputs: Vec<PathBuf>,
     #[arg(long, value_enum)]
     pub format: crate::report::export::ExportFormat,
     /// Only these areas (repeatable; default: every area seen).
@@ -208,8 +211,36 @@ pub struct ExportArgs {
     /// Also the undocumented names seen.
     #[arg(long)]
     pub undocumented: bool,
+    /// Write the export here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Captures only: as `audit --build`.
+    #[arg(long, value_name = "BUILD")]
+    pub build: Option<String>,
+    /// Captures only: as `audit --edition`.
+    #[arg(long, value_name = "EDITION")]
+    pub edition: Option<String>,
+    /// Captures only: as `audit --all-destinations`.
+    #[arg(long)]
+    pub all_destinations: bool,
+    /// Captures only: as `audit --ipv4-only`.
+    #[arg(long)]
+    pub ipv4_only: bool,
+    /// Captures only: as `audit --client` (repeatable).
+    #[arg(long, value_name = "ADDR|CIDR")]
+    pub client: Vec<crate::report::aggregate::ClientNet>,
+    /// Captures only: as `audit --no-quic`.
+    #[arg(long)]
+    pub no_quic: bool,
+    /// Captures only: as `audit --strict` (exit 1 when the audit warned).
+    #[arg(long)]
+    pub strict: bool,
+    /// Captures only: worker threads, as `audit -j`.
+    #[arg(long, short = 'j', value_parser = parse_threads, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Captures only: no progress display and no warnings on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -472,7 +503,7 @@ pub fn main() -> ExitCode {
         Command::Report(r) => audit::rerender(&r),
         Command::Compare(c) => audit::compare(&c),
         Command::Merge(m) => merge::run(&m, sigdir),
-        Command::Export(x) => merge::export(&x),
+        Command::Export(x) => export::run(&x, sigdir),
         Command::Signatures(cmd) => return crate::signatures::cmd::run(cmd, sigdir),
         Command::Completions { shell } => {
             docs_out(docs::completions(shell, &mut std::io::stdout()))
