@@ -66,7 +66,7 @@ veth_rx() {
 hz=$(getconf CLK_TCK)
 
 results="$outdir/results.tsv"
-printf 'rate\tsent\tsent_pps\tveth_rx\treceived\tkernel_dropped\tinterface_dropped\tqueue_dropped\tseen_pct\tsnapshots_with_flows\tmax_snapshot_flows\tfinal_flows\tthreads_cpu_pct\tload\n' >"$results"
+printf 'rate\tsent\tsent_pps\tveth_rx\treceived\tkernel_dropped\tinterface_dropped\tqueue_dropped\tseen_pct\tsnapshots_with_flows\tmax_snapshot_flows\tfinal_flows\tthreads_cpu_pct\tsender_cpu_pct\tload\n' >"$results"
 
 for rate in $rates; do
     case "$rate" in
@@ -90,7 +90,9 @@ for rate in $rates; do
     thread_ticks "$cap" >"$run/ticks0"
     t0=$EPOCHREALTIME
 
-    ip netns exec "$ns" tcpreplay -i rp0 "${rate_args[@]}" --loop 1000000 --duration "$secs" "$pcap" \
+    # tcpreplay's own CPU (user+sys; the veth's receive path runs in the sender's context, so
+    # this includes the kernel's work delivering to the capture socket).
+    ip netns exec "$ns" /usr/bin/time -f "sender_cpu %U %S" tcpreplay -i rp0 "${rate_args[@]}" --loop 1000000 --duration "$secs" "$pcap" \
         >"$run/tcpreplay.log" 2>&1 &
     replay=$!
     # Snapshots while the replay runs: flows (open and ended) in each periodic report.json.
@@ -119,7 +121,9 @@ PY
 
     sent=$(sed -n 's/.*Actual: \([0-9]*\) packets.*/\1/p' "$run/tcpreplay.log" | head -1)
     sent_pps=$(sed -n 's/.*Rated: [0-9.]* Bps, [0-9.]* Mbps, \([0-9.]*\) pps.*/\1/p' "$run/tcpreplay.log" | head -1)
-    cpu=$(awk -v hz="$hz" -v dt="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" '
+    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+    sender=$(awk -v dt="$dt" '$1 == "sender_cpu" { printf "%.0f", ($2 + $3) / dt * 100 }' "$run/tcpreplay.log")
+    cpu=$(awk -v hz="$hz" -v dt="$dt" '
         NR == FNR { a[$1] = $2; next }
         { printf "%s%s:%.0f", sep, $1, ($2 - a[$1]) / hz / dt * 100; sep = "," }' \
         "$run/ticks0" "$run/ticks1")
@@ -127,19 +131,20 @@ PY
     snaps=$(sort -u "$run/snapshots.tsv" | awk '$2 > 0 || $3 > 0 { n++ } $2 > m { m = $2 }
         END { printf "%d/%d\t%d", n, NR, m }')
     python3 - "$run/reports/report.json" "$rate" "${sent:-0}" "${sent_pps:-0}" \
-        "$((rx1 - rx0))" "$snaps" "$cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$results" <<'PY'
+        "$((rx1 - rx0))" "$snaps" "$cpu" "${sender:-?}" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$results" <<'PY'
 import json, sys
-path, rate, sent, sent_pps, rx, snaps, cpu, load = sys.argv[1:9]
+path, rate, sent, sent_pps, rx, snaps, cpu, sender, load = sys.argv[1:10]
 r = json.load(open(path))
 c = r["capture"]
 sent = int(sent)
 seen = 100.0 * c["packets_received"] / sent if sent else 0.0
 print("\t".join(str(x) for x in [rate, sent, sent_pps, rx, c["packets_received"], c["kernel_dropped"],
-      c["interface_dropped"], c["queue_dropped"], f"{seen:.1f}", snaps, r["totals"]["flows"], cpu, load]))
+      c["interface_dropped"], c["queue_dropped"], f"{seen:.1f}", snaps, r["totals"]["flows"], cpu, sender, load]))
 PY
     tail -1 "$results"
 done
 
 echo
-echo "threads_cpu_pct: tid:percent of one core over the replay (the first tid is the main thread)"
+echo "threads_cpu_pct: the capture's threads, tid:percent of one core over the replay (the first"
+echo "tid is the main thread); sender_cpu_pct: tcpreplay's, including the kernel's delivery"
 column -t -s $'\t' "$results"

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
+use crate::capture::batch::{Batch, LiveCounters};
+use crate::capture::file::stream::{needs_stream, StreamReader};
 use crate::capture::file::CaptureFile;
 use crate::capture::{CaptureError, CaptureStats, Nanos, Packet};
 use crate::decode::ip::Route;
@@ -109,6 +111,9 @@ pub fn run_files(
     progress: bool,
     on_flow: &mut dyn FnMut(&Flow, &str),
 ) -> RunResult {
+    if paths.iter().any(|p| needs_stream(p)) {
+        return run_stream(paths, cfg, threads, on_flow);
+    }
     let threads = threads.clamp(1, 256);
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let opened: Vec<Result<CaptureFile, CaptureError>> =
@@ -483,7 +488,6 @@ const IDLE_EVERY: Duration = Duration::from_millis(200);
 
 /// Receives the merged stream of finished flows during a live capture, and a tick about once a
 /// second (for periodic reports) even when nothing ends.
-#[cfg(feature = "live")]
 pub trait LiveSink {
     fn flow(&mut self, flow: &Flow);
     fn tick(&mut self);
@@ -499,7 +503,7 @@ pub fn run_live(
     threads: usize,
     stop: &std::sync::atomic::AtomicBool,
     counters: &crate::capture::live::LiveCounters,
-    pcap_out: Option<crossbeam_channel::Sender<std::sync::Arc<crate::capture::live::Batch>>>,
+    pcap_out: Option<crossbeam_channel::Sender<std::sync::Arc<Batch>>>,
     sink: &mut dyn LiveSink,
 ) -> Vec<Engine> {
     let source =
@@ -515,18 +519,16 @@ pub fn run_live(
 /// every worker must see (DNS, fragments, tunnels); sweep points come from record times, as
 /// with files. A worker sends its watermark after every batch, and the merge receives from any
 /// worker, so a snapshot never waits on an idle one.
-#[cfg(feature = "live")]
 pub fn run_live_from<F>(
     source: F,
     cfg: EngineConfig,
     threads: usize,
-    counters: &crate::capture::live::LiveCounters,
+    counters: &LiveCounters,
     sink: &mut dyn LiveSink,
 ) -> Vec<Engine>
 where
-    F: FnOnce(Vec<Sender<std::sync::Arc<crate::capture::live::Batch>>>) + Send,
+    F: FnOnce(Vec<Sender<std::sync::Arc<Batch>>>) + Send,
 {
-    use crate::capture::live::Batch;
     use std::sync::Arc;
     let threads = threads.clamp(1, 256);
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<crossbeam_channel::Receiver<Msg>>) =
@@ -567,9 +569,13 @@ where
                             Route::Any => (worker == 0, worker == 0),
                         };
                         let pkt = mine.then_some(&pkt);
-                        engine.process_routed(pkt, 0, seq, count, sweep, &mut |e| out.push(e));
+                        engine.process_routed(pkt, b.file, seq, count, sweep, &mut |e| out.push(e));
                     }
-                    engine.tick(b.now, &mut |e| out.push(e));
+                    // A streamed file has no wall clock: its records' times alone drive expiry,
+                    // exactly as when the file is mapped.
+                    if b.now > 0 {
+                        engine.tick(b.now, &mut |e| out.push(e));
+                    }
                     let t = &engine.table.stats;
                     let (e, n) = (
                         t.evicted,
@@ -620,4 +626,130 @@ where
         });
     });
     engines.into_iter().flatten().collect()
+}
+
+/// Records per streamed batch at most, and bytes: with the workers' queues full, the batches in
+/// flight stay within a few tens of MiB however long the stream.
+const STREAM_BATCH_RECORDS: usize = 1_024;
+const STREAM_BATCH_BYTES: usize = 128 << 10;
+
+/// [`run_files`] for inputs that cannot be mapped (standard input, pipes, compressed files):
+/// each is read as a stream ([`StreamReader`]), its records copied into batches that go,
+/// through [`run_live_from`], to the same engines and merge as a live capture's. Batches carry
+/// no wall clock, so flows end at the same records as when the file is mapped: same flows,
+/// same order, same report. Memory is bounded (the read buffer and the queued batches); a
+/// never-ending `tcpdump -w - |` is read until it ends.
+pub fn run_stream(
+    paths: &[PathBuf],
+    cfg: EngineConfig,
+    threads: usize,
+    on_flow: &mut dyn FnMut(&Flow, &str),
+) -> RunResult {
+    struct Sink<'s> {
+        names: &'s [String],
+        on_flow: &'s mut dyn FnMut(&Flow, &str),
+    }
+    impl LiveSink for Sink<'_> {
+        fn flow(&mut self, f: &Flow) {
+            let name = self
+                .names
+                .get(f.file as usize)
+                .map(String::as_str)
+                .unwrap_or("");
+            (self.on_flow)(f, name);
+        }
+        fn tick(&mut self) {}
+    }
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut files = Vec::new();
+    let source = |senders: Vec<Sender<std::sync::Arc<Batch>>>| {
+        files = stream_batches(paths, &names, &senders);
+    };
+    let mut sink = Sink {
+        names: &names,
+        on_flow,
+    };
+    let engines = run_live_from(source, cfg, threads, &LiveCounters::default(), &mut sink);
+    RunResult { files, engines }
+}
+
+/// Reads every input in order into batches, each sent to every worker (waiting while a queue is
+/// full: nothing is dropped); returns how each input went.
+fn stream_batches(
+    paths: &[PathBuf],
+    names: &[String],
+    senders: &[Sender<std::sync::Arc<Batch>>],
+) -> Vec<FileOutcome> {
+    let send = |b: Batch| {
+        if b.records.is_empty() {
+            return;
+        }
+        let b = std::sync::Arc::new(b);
+        for s in senders {
+            let _ = s.send(b.clone());
+        }
+    };
+    let new_batch = |file: u16| Batch {
+        data: Vec::with_capacity(STREAM_BATCH_BYTES),
+        records: Vec::with_capacity(STREAM_BATCH_RECORDS),
+        file,
+        ..Batch::default()
+    };
+    let mut files = Vec::with_capacity(paths.len());
+    for (idx, path) in paths.iter().enumerate() {
+        let name = names.get(idx).cloned().unwrap_or_default();
+        let file = u16::try_from(idx).unwrap_or(u16::MAX);
+        let mut reader = match StreamReader::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                files.push(FileOutcome {
+                    path: path.clone(),
+                    name,
+                    stats: CaptureStats::default(),
+                    failed: true,
+                    error: Some(e),
+                });
+                continue;
+            }
+        };
+        let mut batch = new_batch(file);
+        let mut error = None;
+        while let Some(next) = reader.next_packet() {
+            let pkt = match next {
+                Ok(p) => p,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            };
+            let full = batch.records.len() >= STREAM_BATCH_RECORDS
+                || batch.data.len() + pkt.data.len() > STREAM_BATCH_BYTES;
+            if !batch.records.is_empty() && (full || pkt.link != batch.link) {
+                send(std::mem::replace(&mut batch, new_batch(file)));
+            }
+            batch.link = pkt.link;
+            // Batch offsets are u32; a batch holds at most STREAM_BATCH_BYTES plus one record.
+            let off = u32::try_from(batch.data.len()).unwrap_or(u32::MAX);
+            batch.data.extend_from_slice(pkt.data);
+            batch.records.push((
+                pkt.ts,
+                off,
+                u32::try_from(pkt.data.len()).unwrap_or(u32::MAX),
+                pkt.orig_len,
+            ));
+        }
+        send(batch);
+        let stats = reader.stats();
+        let failed = error
+            .as_ref()
+            .is_some_and(|e| stats.records == 0 && e.kind.is_fatal_at_start());
+        files.push(FileOutcome {
+            path: path.clone(),
+            name,
+            stats,
+            error,
+            failed,
+        });
+    }
+    files
 }

@@ -267,6 +267,109 @@ fn compressed_and_stdin_inputs_give_the_plain_report() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// `egressmap audit ARGS -q --report json` with `stdin` written through a pipe in 4 KiB pieces
+/// and `env` set: exit code, the report with input names and the name in error texts replaced
+/// by `NAME`, stderr.
+fn audit_piped(
+    args: &[&str],
+    name: &str,
+    stdin: Vec<u8>,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["-q", "--report", "json"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut w = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write as _;
+        for chunk in stdin.chunks(4096) {
+            if w.write_all(chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let out = child.wait_with_output().expect("wait");
+    feeder.join().expect("feeder");
+    let json = String::from_utf8_lossy(&out.stdout)
+        .replace(&format!("\"{name}\""), "\"NAME\"")
+        .replace(&format!("\"{name}: "), "\"NAME: ");
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Standard input is read as a stream, not spooled: with no usable temporary directory it
+/// still gives the file's report, for every link type and record layout (records cut by read
+/// boundaries, pcapng interfaces changing link type), with one worker and several; a
+/// truncated stream stops at the same record and byte offset as the file; a compressed stream
+/// cut short keeps everything before the cut and says where.
+#[test]
+fn stdin_is_a_bounded_stream_with_the_files_report_and_errors() {
+    let no_tmp = [("TMPDIR", "/nonexistent/egressmap-no-tmp")];
+    for name in [
+        "week/win11-enterprise.pcapng",
+        "multi_iface.pcapng",
+        "framings_linktypes.pcapng",
+        "tls_bigendian.pcap",
+        "tls_nanosecond.pcap",
+        "truncated_last_record.pcap",
+    ] {
+        let plain = fixture(name);
+        let bytes = std::fs::read(&plain).expect("fixture");
+        for threads in ["1", "3"] {
+            let args = ["audit", p(&plain), "-j", threads];
+            let (code, file_json, _) = audit_piped(&args, p(&plain), Vec::new(), &[]);
+            let args = ["audit", "-", "-j", threads];
+            let (scode, stream_json, err) = audit_piped(&args, "-", bytes.clone(), &no_tmp);
+            assert_eq!(scode, code, "{name} -j{threads}: {err}");
+            assert!(
+                code == 0 || name.starts_with("truncated"),
+                "{name}: exit {code}"
+            );
+            assert_eq!(stream_json, file_json, "{name} -j{threads} on stdin");
+        }
+    }
+    let (_, json, err) = audit_piped(
+        &["audit", "-"],
+        "-",
+        std::fs::read(fixture("truncated_last_record.pcap")).expect("fixture"),
+        &no_tmp,
+    );
+    assert!(
+        err.contains("-: record 18, byte offset 8258: file ends in the middle of a record"),
+        "{err}"
+    );
+    assert!(json.contains("\"status\": \"partial\""), "{json}");
+
+    // gzip cut at 60%: the records before the cut count, the error says where the stream broke.
+    let bytes = std::fs::read(fixture("week/win11-enterprise.pcapng")).expect("fixture");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &bytes).expect("gzip");
+    let gz = enc.finish().expect("gzip");
+    let cut = gz.get(..gz.len() * 6 / 10).expect("cut").to_vec();
+    let (code, json, err) = audit_piped(&["audit", "-"], "-", cut, &no_tmp);
+    assert_eq!(code, 1, "partial: {err}");
+    assert!(err.contains("stream broke: decompressing"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let (_, full, _) = audit_piped(&["audit", "-"], "-", bytes, &no_tmp);
+    let full: serde_json::Value = serde_json::from_str(&full).expect("json");
+    let read = v["totals"]["packets_read"].as_u64().unwrap_or(0);
+    let all = full["totals"]["packets_read"].as_u64().unwrap_or(0);
+    assert!(
+        read > all / 3 && read < all,
+        "{read} of {all} packets before the cut"
+    );
+    assert!(v["totals"]["flows"].as_u64().unwrap_or(0) > 0);
+}
+
 /// A pcapng capture cut into `n` files of consecutive packets (each with the section header
 /// and interface blocks), as tcpdump -C rotates.
 fn split_pcapng(bytes: &[u8], n: usize) -> Vec<Vec<u8>> {

@@ -4,7 +4,9 @@
 //! Why a memory map: the file is read once, front to back, and every [`Packet`] borrows its bytes
 //! straight from the map, so there is no read buffer to refill, no copy per record and no
 //! allocation per record; the kernel does the read-ahead (we advise it that access is sequential).
-//! Pipes and anything else that cannot be mapped are read into memory instead.
+//! `audit` reads standard input, pipes and compressed files with [`stream::StreamReader`]
+//! instead (same record decoding, bounded memory, no disk); [`CaptureFile::open`] on such an
+//! input spools it to an unlinked temporary file and maps that (the library's fallback).
 //!
 //! pcap-parser parses the file and section headers and interface descriptions. Packet records
 //! and the generic pcapng block framing are read here because on the hot path the crate would
@@ -308,35 +310,8 @@ impl CaptureFile {
     }
 
     fn from_bytes(path: &Path, bytes: Bytes) -> Result<CaptureFile, CaptureError> {
-        let data = bytes.as_slice();
-        if data.is_empty() {
-            return Err(err(path, 0, 0, CaptureErrorKind::Empty));
-        }
-        let head = data.get(..4).unwrap_or(data);
-        let magic = u32_at(data, 0, false);
-        let (format, pcap) = match magic {
-            Some(PCAPNG_SHB) => {
-                // The section is walked by the reader; here only make sure it is one.
-                let bom = u32_at(data, 8, false)
-                    .ok_or_else(|| err(path, 0, 0, CaptureErrorKind::Truncated))?;
-                if bom != PCAPNG_BOM && bom != PCAPNG_BOM.swap_bytes() {
-                    return Err(err(path, 0, 8, bad_bom(bom)));
-                }
-                (Format::PcapNg, None)
-            }
-            Some(0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1) => {
-                let info = parse_pcap_file_header(data)
-                    .ok_or_else(|| err(path, 0, 0, CaptureErrorKind::Truncated))?;
-                let format = Format::Pcap {
-                    big_endian: info.big_endian,
-                    nanos: info.nanos,
-                };
-                (format, Some(info))
-            }
-            _ => {
-                return Err(err(path, 0, 0, CaptureErrorKind::UnknownFormat(hex(head))));
-            }
-        };
+        let (format, pcap) =
+            file_header(bytes.as_slice()).map_err(|(at, k)| err(path, 0, at, k))?;
         Ok(CaptureFile {
             path: path.to_path_buf(),
             bytes,
@@ -381,13 +356,43 @@ impl CaptureFile {
             },
             released: 0,
             data: self.bytes.as_slice(),
-            pos: if self.pcap.is_some() { 24 } else { 0 },
+            pos: if self.pcap.is_some() { PCAP_HEADER } else { 0 },
             state,
             stats: CaptureStats::default(),
             done: false,
         }
     }
 }
+
+/// The format from the first bytes (the first 24 are enough), and a classic pcap's header;
+/// `Err` holds the offset of the problem. The pcapng section itself is walked by the reader.
+fn file_header(data: &[u8]) -> Result<(Format, Option<PcapInfo>), (usize, CaptureErrorKind)> {
+    if data.is_empty() {
+        return Err((0, CaptureErrorKind::Empty));
+    }
+    let head = data.get(..4).unwrap_or(data);
+    match u32_at(data, 0, false) {
+        Some(PCAPNG_SHB) => {
+            let bom = u32_at(data, 8, false).ok_or((0, CaptureErrorKind::Truncated))?;
+            if bom != PCAPNG_BOM && bom != PCAPNG_BOM.swap_bytes() {
+                return Err((8, bad_bom(bom)));
+            }
+            Ok((Format::PcapNg, None))
+        }
+        Some(0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1) => {
+            let info = parse_pcap_file_header(data).ok_or((0, CaptureErrorKind::Truncated))?;
+            let format = Format::Pcap {
+                big_endian: info.big_endian,
+                nanos: info.nanos,
+            };
+            Ok((format, Some(info)))
+        }
+        _ => Err((0, CaptureErrorKind::UnknownFormat(hex(head)))),
+    }
+}
+
+/// Size of a classic pcap file header: where its first record starts.
+const PCAP_HEADER: usize = 24;
 
 fn bad_bom(bom: u32) -> CaptureErrorKind {
     corrupt(format!(
@@ -590,38 +595,13 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn next_pcap(&mut self, info: PcapInfo) -> Result<Option<Packet<'a>>, CaptureErrorKind> {
-        let data = self.data;
-        let rest = data.get(self.pos..).unwrap_or(&[]);
+        let rest = self.data.get(self.pos..).unwrap_or(&[]);
         if rest.is_empty() {
             return Ok(None);
         }
-        let be = info.big_endian;
-        let field = |i: usize| u32_at(rest, i * 4, be).ok_or(CaptureErrorKind::Truncated);
-        let (sec, frac, mut caplen, mut origlen) = (field(0)?, field(1)?, field(2)?, field(3)?);
-        if info.swapped_lengths || (info.maybe_swapped && caplen > origlen) {
-            std::mem::swap(&mut caplen, &mut origlen);
-        }
-        if caplen > MAX_RECORD {
-            return Err(corrupt(format!(
-                "captured length {caplen} exceeds {MAX_RECORD}"
-            )));
-        }
-        let bytes = rest
-            .get(16..16 + caplen as usize)
-            .ok_or(CaptureErrorKind::Truncated)?;
-        let frac_ns = if info.nanos {
-            u64::from(frac)
-        } else {
-            u64::from(frac) * 1000
-        };
-        count(&mut self.stats, caplen, origlen, info.snaplen);
-        self.pos += 16 + caplen as usize;
-        Ok(Some(Packet {
-            ts: u64::from(sec) * NANOS_PER_SEC + frac_ns,
-            link: info.link,
-            data: bytes,
-            orig_len: origlen,
-        }))
+        let (used, p) = pcap_record(info, rest, &mut self.stats)?;
+        self.pos += used;
+        Ok(Some(p))
     }
 
     fn next_pcapng(&mut self) -> Result<Option<Packet<'a>>, CaptureErrorKind> {
@@ -642,7 +622,47 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads the block at the start of `rest`; returns its length and what it held.
+/// Reads the classic pcap record at the start of `rest` (not empty); returns its length and
+/// the packet. `Truncated`: `rest` ends inside the record.
+#[inline]
+fn pcap_record<'a>(
+    info: PcapInfo,
+    rest: &'a [u8],
+    stats: &mut CaptureStats,
+) -> Result<(usize, Packet<'a>), CaptureErrorKind> {
+    let be = info.big_endian;
+    let field = |i: usize| u32_at(rest, i * 4, be).ok_or(CaptureErrorKind::Truncated);
+    let (sec, frac, mut caplen, mut origlen) = (field(0)?, field(1)?, field(2)?, field(3)?);
+    if info.swapped_lengths || (info.maybe_swapped && caplen > origlen) {
+        std::mem::swap(&mut caplen, &mut origlen);
+    }
+    if caplen > MAX_RECORD {
+        return Err(corrupt(format!(
+            "captured length {caplen} exceeds {MAX_RECORD}"
+        )));
+    }
+    let bytes = rest
+        .get(16..16 + caplen as usize)
+        .ok_or(CaptureErrorKind::Truncated)?;
+    let frac_ns = if info.nanos {
+        u64::from(frac)
+    } else {
+        u64::from(frac) * 1000
+    };
+    count(stats, caplen, origlen, info.snaplen);
+    Ok((
+        16 + caplen as usize,
+        Packet {
+            ts: u64::from(sec) * NANOS_PER_SEC + frac_ns,
+            link: info.link,
+            data: bytes,
+            orig_len: origlen,
+        },
+    ))
+}
+
+/// Reads the block at the start of `rest`; returns its length and what it held. `Truncated`:
+/// `rest` ends inside the block (whose length is at most [`MAX_BLOCK`]).
 #[inline]
 fn ng_block<'a>(
     ng: &mut NgState,
@@ -791,6 +811,8 @@ impl<'a> Iterator for Reader<'a> {
         self.next_packet()
     }
 }
+
+pub mod stream;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Live capture through libpcap (feature `live`): a capture thread that only copies packets into
 //! batches and hands them on, so that workers never slow the kernel's ring down.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,52 +35,8 @@ impl Default for LiveConfig {
     }
 }
 
-/// Packets copied out of libpcap's buffer, with their records. One allocation per batch.
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub link: LinkType,
-    pub data: Vec<u8>,
-    /// (timestamp, offset in `data`, captured length, length on the wire)
-    pub records: Vec<(Nanos, u32, u32, u32)>,
-    /// Wall-clock time the batch was sent: lets workers expire flows on a quiet link.
-    pub now: Nanos,
-}
-
-impl Batch {
-    pub fn packets(&self) -> impl Iterator<Item = super::Packet<'_>> {
-        self.records
-            .iter()
-            .filter_map(move |&(ts, off, len, orig)| {
-                let data = self
-                    .data
-                    .get(off as usize..(off as usize).checked_add(len as usize)?)?;
-                Some(super::Packet {
-                    ts,
-                    link: self.link,
-                    data,
-                    orig_len: orig,
-                })
-            })
-    }
-}
-
-/// Counters the capture thread keeps; every report prints them.
-#[derive(Debug, Default)]
-pub struct LiveCounters {
-    pub received: AtomicU64,
-    pub kernel_dropped: AtomicU64,
-    pub interface_dropped: AtomicU64,
-    /// Packets dropped because a worker's queue was full (never silent).
-    pub queue_dropped: AtomicU64,
-    /// Kept up to date by the workers (sums over shards).
-    pub flows_evicted: AtomicU64,
-    pub names_evicted: AtomicU64,
-    /// Packets missing from the `--write-pcap` files (writer behind, or stopped by an error).
-    pub pcap_dropped: AtomicU64,
-    /// Why the capture thread stopped on its own (the interface went away or down): the capture
-    /// must then exit non-zero, for a supervisor to restart it.
-    pub capture_error: std::sync::Mutex<Option<String>>,
-}
+// Batches and counters are shared with streamed files (`capture::batch`).
+pub use super::batch::{Batch, LiveCounters};
 
 pub fn now_nanos() -> Nanos {
     SystemTime::now()
@@ -169,6 +125,7 @@ pub fn run_capture(
         data: Vec::with_capacity(BATCH_PACKETS * 1600),
         records: Vec::with_capacity(BATCH_PACKETS),
         now: 0,
+        file: 0,
     };
     let mut batch = new_batch();
     let mut started = Instant::now();

@@ -1,6 +1,7 @@
 //! Sources of packets: capture files now, live interfaces later. A source only hands out records;
 //! it never looks inside them.
 
+pub mod batch;
 pub mod file;
 #[cfg(feature = "live")]
 pub mod live;
@@ -59,7 +60,7 @@ pub struct CaptureError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaptureErrorKind {
-    /// The file could not be opened or mapped.
+    /// The file could not be opened or mapped (record 0), or a stream failed mid-way.
     Io(String),
     /// Empty file.
     Empty,
@@ -87,7 +88,9 @@ impl fmt::Display for CaptureError {
         // A file that could not be opened or recognised has no record to point at: say what
         // failed, not "record 0, byte offset 0".
         match &self.kind {
-            CaptureErrorKind::Io(e) => return write!(f, "{file}: cannot open: {e}"),
+            CaptureErrorKind::Io(e) if self.record == 0 => {
+                return write!(f, "{file}: cannot open: {e}")
+            }
             CaptureErrorKind::Empty => return write!(f, "{file}: empty file (no capture header)"),
             CaptureErrorKind::UnknownFormat(magic) => {
                 return write!(
@@ -111,6 +114,9 @@ impl fmt::Display for CaptureError {
         let what = match &self.kind {
             CaptureErrorKind::Truncated => "file ends in the middle of a record".to_string(),
             CaptureErrorKind::Corrupt(s) => format!("corrupt record: {s}"),
+            // A stream that failed after records were read (a pipe's writer died, a corrupt
+            // compressed block): everything before is kept.
+            CaptureErrorKind::Io(e) => format!("stream broke: {e}"),
             _ => String::new(),
         };
         write!(
