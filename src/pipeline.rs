@@ -1,12 +1,12 @@
 //! Runs capture files through engines. Several files are one dataset (a week split into rotated
 //! files): flows continue across file boundaries, and a bad file stops only itself.
 //!
-//! With `threads > 1`, every worker reads the whole memory-mapped input, decodes each record's
-//! headers, and keeps only the flows its shard owns (by a direction-independent hash); DNS answers
-//! of other shards' flows still feed its resolver. Workers share nothing, need no dispatcher
-//! thread and no packet copies, and each sees the same capture timeline, so expiry and DNS
-//! attribution behave exactly as with one thread. An aggregator merges the finished flows in
-//! [`Ended::order`], which makes the output identical whatever the thread count.
+//! With `threads > 1`, the calling thread walks the memory-mapped input once and hands each
+//! record (a reference, no copy) to the one of `threads - 1` engine workers that owns its flow
+//! (by a direction-independent hash; with `-j2` the single worker gets every record). Between
+//! batches the same thread merges the finished flows in [`Ended::order`], which makes the
+//! output identical whatever the thread count. Every engine gets the same sweep points, so
+//! expiry happens at the same record as with one thread; DNS answers go to every engine.
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
@@ -122,40 +122,50 @@ pub fn run_files(
     if threads == 1 {
         return run_single(cfg, &opened, paths, &names, progress, on_flow);
     }
-    // One bounded channel per worker each way: the dispatcher can run at most a few batches
-    // ahead of the slowest worker, and the merge at most a few batches behind.
+    // The calling thread reads, routes and merges; `threads - 1` engines do the per-flow work.
+    // With `-j2` that is one engine fed every record (the reader's walk over the mapping, the
+    // merge and the output run beside it), so nothing is decoded twice and there is one resolver.
+    let workers = threads - 1;
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<Receiver<Msg>>) =
-        (0..threads).map(|_| bounded::<Msg>(4)).unzip();
-    let mut engines: Vec<Option<Engine>> = (0..threads).map(|_| None).collect();
+        (0..workers).map(|_| bounded::<Msg>(4)).unzip();
+    let mut merger = Merger::new(workers);
     let mut files: Vec<FileOutcome> = Vec::new();
     let table_cfg = cfg.table.clone();
     std::thread::scope(|scope| {
-        let mut work = Vec::with_capacity(threads);
+        let mut work = Vec::with_capacity(workers);
         for (worker, tx) in txs.into_iter().enumerate() {
             let mut cfg = cfg.clone();
-            cfg.shard = Some((worker as u64, threads as u64));
-            cfg.routed = true;
-            // `--max-flows` bounds the whole run: each worker holds its share of the flows.
-            cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
-            cfg.reassembly_total = cfg.reassembly_total.div_ceil(threads);
-            let (btx, brx) = bounded::<Work<'_>>(4);
-            let (ftx, frx) = bounded::<Vec<Item<'_>>>(4);
+            if workers > 1 {
+                cfg.shard = Some((worker as u64, workers as u64));
+                cfg.routed = true;
+                // `--max-flows` bounds the whole run: each worker holds its share of the flows.
+                cfg.table.max_flows = (cfg.table.max_flows / workers).max(1);
+                cfg.reassembly_total = cfg.reassembly_total.div_ceil(workers);
+            }
+            let (btx, brx) = bounded::<Work<'_>>(WORK_QUEUE);
+            let (ftx, frx) = bounded::<Vec<Item<'_>>>(WORK_QUEUE + 2);
             work.push((btx, frx));
             scope.spawn(move || routed_worker(cfg, &brx, &ftx, &tx));
         }
-        let (opened, names) = (&opened, &names);
-        let dispatcher =
-            scope.spawn(move || dispatch(opened, paths, names, &table_cfg, work, progress));
-        merge_all(&rxs, &mut engines, names, &mut |ev| {
+        let mut emit = |f: &Flow, name: &str| on_flow(f, name);
+        files = dispatch(
+            (&opened, paths, &names),
+            &table_cfg,
+            work,
+            (&rxs, &mut merger),
+            progress,
+            &mut emit,
+        );
+        // Every work sender is gone: the workers finish their tables and hang up.
+        merger.drain(&rxs, &names, &mut |ev| {
             if let Merged::Flow(f, name) = ev {
                 on_flow(f, name);
             }
         });
-        files = dispatcher.join().unwrap_or_default();
     });
     RunResult {
         files,
-        engines: engines.into_iter().flatten().collect(),
+        engines: merger.engines.into_iter().flatten().collect(),
     }
 }
 
@@ -268,16 +278,27 @@ struct Work<'a> {
     end: u64,
 }
 
-/// The dispatcher's per-record work: walk the record header, read the outer IP/ports
-/// ([`Decoder::route`]), push a reference to the owner's batch. Records every worker must see
-/// (DNS, fragments, tunnels) go to all; only one counts them.
+/// Batches queued per worker: with [`DISPATCH_RECORDS`] records each, the records in flight
+/// (queued, being filled, being processed) stay within the reader's page-release lag, so a
+/// worker never faults in a page the reader already handed back.
+const WORK_QUEUE: usize = 2;
+
+/// The reader's per-record work, on the calling thread: walk the record header and hand a
+/// reference to the worker that owns the flow (with one worker, every record; with several,
+/// [`Decoder::route`] reads the outer IP/ports, and records every worker must see (DNS,
+/// fragments, tunnels) go to all, counted by one). Between batches it merges what the workers
+/// finished, and while a worker's queue is full it merges instead of waiting.
 fn dispatch<'a>(
-    opened: &'a [Result<CaptureFile, CaptureError>],
-    paths: &[PathBuf],
-    names: &[String],
+    (opened, paths, names): (
+        &'a [Result<CaptureFile, CaptureError>],
+        &[PathBuf],
+        &[String],
+    ),
     table: &crate::flow::FlowTableConfig,
     work: Vec<(Sender<Work<'a>>, Receiver<Vec<Item<'a>>>)>,
+    (rxs, merger): (&[Receiver<Msg>], &mut Merger),
     progress: bool,
+    on_flow: &mut dyn FnMut(&Flow, &str),
 ) -> Vec<FileOutcome> {
     let n = work.len().max(1);
     let mut progress = Progress {
@@ -293,54 +314,91 @@ fn dispatch<'a>(
     };
     let mut batches: Vec<Vec<Item<'a>>> = (0..n).map(fresh).collect();
     let mut seq: u64 = 0;
-    let flush = |batches: &mut Vec<Vec<Item<'a>>>, end: u64| {
+    let mut flush = |batches: &mut Vec<Vec<Item<'a>>>, end: u64, merger: &mut Merger| {
         for (w, (tx, _)) in work.iter().enumerate() {
             if let Some(b) = batches.get_mut(w) {
                 let items = std::mem::replace(b, fresh(w));
-                let _ = tx.send(Work { items, end });
+                merger.send(tx, Work { items, end }, rxs);
             }
         }
+        merger.poll(rxs);
+        merger.ready(names, on_flow);
     };
     let files = read_files(opened, paths, names, &mut |pkt, file, reader| {
         seq += 1;
-        let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
-        let (owner, all) = match Decoder::route(pkt) {
-            Route::Flow(key) => ((key.shard_hash() % n as u64) as usize, false),
-            Route::All => (0, true),
-            Route::Any => (0, false),
-        };
-        for (w, b) in batches.iter_mut().enumerate() {
-            if w == owner || all {
+        if n == 1 {
+            // One engine: it sees every record, and sweeps where one engine alone would.
+            if let Some(b) = batches.first_mut() {
                 b.push(Item {
                     pkt: Some(*pkt),
                     seq,
                     file,
-                    count: w == owner,
-                    sweep,
+                    count: true,
+                    sweep: Some(pkt.ts),
                 });
-            } else if sweep.is_some() {
-                b.push(Item {
-                    pkt: None,
-                    seq,
-                    file,
-                    count: false,
-                    sweep,
-                });
+            }
+        } else {
+            let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+            let (owner, all) = match Decoder::route(pkt) {
+                Route::Flow(key) => ((key.shard_hash() % n as u64) as usize, false),
+                Route::All => (0, true),
+                Route::Any => (0, false),
+            };
+            for (w, b) in batches.iter_mut().enumerate() {
+                if w == owner || all {
+                    b.push(Item {
+                        pkt: Some(*pkt),
+                        seq,
+                        file,
+                        count: w == owner,
+                        sweep,
+                    });
+                } else if sweep.is_some() {
+                    b.push(Item {
+                        pkt: None,
+                        seq,
+                        file,
+                        count: false,
+                        sweep,
+                    });
+                }
             }
         }
         if seq % DISPATCH_RECORDS as u64 == 0 {
-            flush(&mut batches, seq);
+            flush(&mut batches, seq, merger);
             let (offset, len, name) = reader;
             progress.tick(name, offset, len, seq, None);
         }
     });
-    flush(&mut batches, seq);
+    flush(&mut batches, seq, merger);
     progress.done();
     files
 }
 
 /// Records per dispatcher batch (per worker at most): a channel send per batch, not per record.
 const DISPATCH_RECORDS: usize = 4_096;
+
+/// Records between the one being decoded and the one whose headers are prefetched.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Hint that the first two cache lines of `data` (link, IP and transport headers) are needed
+/// soon. Only a hint: no effect on results, and nothing on other architectures.
+#[inline(always)]
+fn prefetch(data: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = data.as_ptr().cast::<i8>();
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults or reads
+        // into the program (any address is allowed, even one past the slice).
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
 
 fn routed_worker<'a>(
     cfg: EngineConfig,
@@ -351,7 +409,13 @@ fn routed_worker<'a>(
     let mut engine = Engine::new(cfg);
     let mut out: Vec<Ended> = Vec::new();
     for mut w in rx.iter() {
-        for it in w.items.drain(..) {
+        for k in 0..w.items.len() {
+            // The reader touched these bytes on the other core: ask for the headers of a
+            // record a few ahead now, so decoding this one does not wait on memory.
+            if let Some(ahead) = w.items.get(k + PREFETCH_AHEAD).and_then(|i| i.pkt.as_ref()) {
+                prefetch(ahead.data);
+            }
+            let Some(it) = w.items.get(k) else { break };
             engine.process_routed(
                 it.pkt.as_ref(),
                 it.file,
@@ -361,6 +425,7 @@ fn routed_worker<'a>(
                 &mut |e| out.push(e),
             );
         }
+        w.items.clear();
         // Sent even when empty: the watermark lets the merge pass the other workers' flows.
         let _ = tx.send(Msg::Flows {
             flows: std::mem::take(&mut out),
@@ -394,91 +459,165 @@ enum Merged<'f> {
     Idle,
 }
 
-/// Receive from whichever worker has something (never from one chosen in advance, which let an
-/// idle worker stall the others), merging in order until every worker is done. `idle` runs
-/// about every `IDLE_EVERY` when nothing arrives (live: periodic reports).
-fn merge_all(
-    rxs: &[Receiver<Msg>],
-    engines: &mut [Option<Engine>],
-    names: &[String],
-    out: &mut dyn FnMut(Merged<'_>),
-) {
-    let mut queues: Vec<(VecDeque<Ended>, u64, bool)> = (0..rxs.len())
-        .map(|_| (VecDeque::new(), 0, false))
-        .collect();
-    loop {
-        merge_ready(&mut queues, names, &mut |f, n| out(Merged::Flow(f, n)));
-        let mut sel = crossbeam_channel::Select::new();
-        let mut open = Vec::new();
-        for (i, rx) in rxs.iter().enumerate() {
-            if queues.get(i).is_some_and(|q| !q.2) {
-                sel.recv(rx);
-                open.push(i);
-            }
+/// Finished flows of every worker, merged into one stream in [`Ended::order`]: a flow is
+/// handed on once no worker can still send one ordered before it (its queue holds something
+/// later, its watermark has passed, or it is done).
+struct Merger {
+    /// Per worker: queued flows, watermark, done.
+    queues: Vec<(VecDeque<Ended>, u64, bool)>,
+    engines: Vec<Option<Engine>>,
+}
+
+impl Merger {
+    fn new(workers: usize) -> Self {
+        Merger {
+            queues: (0..workers).map(|_| (VecDeque::new(), 0, false)).collect(),
+            engines: (0..workers).map(|_| None).collect(),
         }
-        if open.is_empty() {
-            break;
-        }
-        let op = sel.select_timeout(IDLE_EVERY);
-        out(Merged::Idle);
-        let Ok(op) = op else {
-            continue;
+    }
+
+    fn take(&mut self, worker: usize, msg: Result<Msg, crossbeam_channel::RecvError>) {
+        let Some(q) = self.queues.get_mut(worker) else {
+            return;
         };
-        let index = op.index();
-        let worker = open.get(index).copied().unwrap_or(0);
-        let msg = rxs.get(worker).map(|rx| op.recv(rx));
-        let q = queues.get_mut(worker);
-        match (msg, q) {
-            (Some(Ok(Msg::Flows { flows, low })), Some(q)) => {
+        match msg {
+            Ok(Msg::Flows { flows, low }) => {
                 q.0.extend(flows);
                 q.1 = low;
             }
-            (Some(Ok(Msg::Done { engine, .. })), Some(q)) => {
+            Ok(Msg::Done { engine }) => {
                 q.2 = true;
-                if let Some(slot) = engines.get_mut(worker) {
+                if let Some(slot) = self.engines.get_mut(worker) {
                     *slot = Some(*engine);
                 }
             }
             // A worker that hung up without `Done` (it panicked): stop waiting for it.
-            (_, Some(q)) => q.2 = true,
-            _ => break,
+            Err(_) => q.2 = true,
         }
     }
-    merge_ready(&mut queues, names, &mut |f, n| out(Merged::Flow(f, n)));
-}
 
-/// Emit, in order, every queued flow that no worker can still precede.
-fn merge_ready(
-    queues: &mut [(VecDeque<Ended>, u64, bool)],
-    names: &[String],
-    on_flow: &mut dyn FnMut(&Flow, &str),
-) {
-    loop {
-        let mut best: Option<(usize, (u64, u64, crate::flow::FlowKey))> = None;
-        for (i, q) in queues.iter().enumerate() {
-            if let Some(h) = q.0.front() {
-                let o = h.order();
-                if best.as_ref().is_none_or(|(_, b)| o < *b) {
-                    best = Some((i, o));
+    /// Take whatever the workers have sent, without waiting.
+    fn poll(&mut self, rxs: &[Receiver<Msg>]) {
+        for (w, rx) in rxs.iter().enumerate() {
+            if self.queues.get(w).is_some_and(|q| q.2) {
+                continue;
+            }
+            loop {
+                match rx.try_recv() {
+                    Ok(m) => self.take(w, Ok(m)),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        self.take(w, Err(crossbeam_channel::RecvError));
+                        break;
+                    }
                 }
             }
         }
-        let Some((i, order)) = best else { return };
-        // A worker with nothing queued may still emit something earlier, unless it is done or
-        // its watermark has passed.
-        let blocked = queues
-            .iter()
-            .enumerate()
-            .any(|(j, q)| j != i && q.0.is_empty() && !q.2 && q.1 <= order.0);
-        if blocked {
-            return;
+    }
+
+    /// Hand `work` to a worker; while its queue is full, take the workers' results instead of
+    /// waiting (a worker blocked on a full result queue would otherwise never drain its work).
+    fn send<T>(&mut self, tx: &Sender<T>, msg: T, rxs: &[Receiver<Msg>]) {
+        let mut msg = match tx.try_send(msg) {
+            Ok(()) => return,
+            Err(crossbeam_channel::TrySendError::Full(m)) => m,
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
+        };
+        loop {
+            let mut sel = crossbeam_channel::Select::new();
+            let send_at = sel.send(tx);
+            let mut open = Vec::new();
+            for (i, rx) in rxs.iter().enumerate() {
+                if self.queues.get(i).is_some_and(|q| !q.2) {
+                    sel.recv(rx);
+                    open.push(i);
+                }
+            }
+            let op = sel.select();
+            if op.index() == send_at {
+                let _ = op.send(tx, msg);
+                return;
+            }
+            let worker = open.get(op.index() - 1).copied().unwrap_or(usize::MAX);
+            match rxs.get(worker) {
+                Some(rx) => {
+                    let m = op.recv(rx);
+                    self.take(worker, m);
+                }
+                None => return,
+            }
+            match tx.try_send(msg) {
+                Ok(()) => return,
+                Err(crossbeam_channel::TrySendError::Full(m)) => msg = m,
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
+            }
         }
-        if let Some(e) = queues.get_mut(i).and_then(|q| q.0.pop_front()) {
-            let name = names
-                .get(e.flow.file as usize)
-                .map(String::as_str)
-                .unwrap_or("");
-            on_flow(&e.flow, name);
+    }
+
+    /// Receive from whichever worker has something (never from one chosen in advance, which
+    /// let an idle worker stall the others), merging in order until every worker is done.
+    /// `out` gets [`Merged::Idle`] about every `IDLE_EVERY` (live: periodic reports).
+    fn drain(&mut self, rxs: &[Receiver<Msg>], names: &[String], out: &mut dyn FnMut(Merged<'_>)) {
+        loop {
+            self.ready(names, &mut |f, n| out(Merged::Flow(f, n)));
+            let mut sel = crossbeam_channel::Select::new();
+            let mut open = Vec::new();
+            for (i, rx) in rxs.iter().enumerate() {
+                if self.queues.get(i).is_some_and(|q| !q.2) {
+                    sel.recv(rx);
+                    open.push(i);
+                }
+            }
+            if open.is_empty() {
+                break;
+            }
+            let op = sel.select_timeout(IDLE_EVERY);
+            out(Merged::Idle);
+            let Ok(op) = op else {
+                continue;
+            };
+            let worker = open.get(op.index()).copied().unwrap_or(usize::MAX);
+            match rxs.get(worker) {
+                Some(rx) => {
+                    let m = op.recv(rx);
+                    self.take(worker, m);
+                }
+                None => break,
+            }
+        }
+        self.ready(names, &mut |f, n| out(Merged::Flow(f, n)));
+    }
+
+    /// Emit, in order, every queued flow that no worker can still precede.
+    fn ready(&mut self, names: &[String], on_flow: &mut dyn FnMut(&Flow, &str)) {
+        let queues = &mut self.queues;
+        loop {
+            let mut best: Option<(usize, (u64, u64, crate::flow::FlowKey))> = None;
+            for (i, q) in queues.iter().enumerate() {
+                if let Some(h) = q.0.front() {
+                    let o = h.order();
+                    if best.as_ref().is_none_or(|(_, b)| o < *b) {
+                        best = Some((i, o));
+                    }
+                }
+            }
+            let Some((i, order)) = best else { return };
+            // A worker with nothing queued may still emit something earlier, unless it is done
+            // or its watermark has passed.
+            let blocked = queues
+                .iter()
+                .enumerate()
+                .any(|(j, q)| j != i && q.0.is_empty() && !q.2 && q.1 <= order.0);
+            if blocked {
+                return;
+            }
+            if let Some(e) = queues.get_mut(i).and_then(|q| q.0.pop_front()) {
+                let name = names
+                    .get(e.flow.file as usize)
+                    .map(String::as_str)
+                    .unwrap_or("");
+                on_flow(&e.flow, name);
+            }
         }
     }
 }
@@ -533,7 +672,7 @@ where
     let threads = threads.clamp(1, 256);
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<crossbeam_channel::Receiver<Msg>>) =
         (0..threads).map(|_| bounded::<Msg>(8)).unzip();
-    let mut engines: Vec<Option<Engine>> = (0..threads).map(|_| None).collect();
+    let mut merger = Merger::new(threads);
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
         for worker in 0..threads {
@@ -615,7 +754,7 @@ where
         scope.spawn(move || source(senders));
         let names: [String; 1] = [String::new()];
         let mut last_tick = Instant::now();
-        merge_all(&rxs, &mut engines, &names, &mut |ev| {
+        merger.drain(&rxs, &names, &mut |ev| {
             if let Merged::Flow(f, _) = ev {
                 sink.flow(f);
             }
@@ -625,7 +764,7 @@ where
             }
         });
     });
-    engines.into_iter().flatten().collect()
+    merger.engines.into_iter().flatten().collect()
 }
 
 /// Records per streamed batch at most, and bytes: with the workers' queues full, the batches in

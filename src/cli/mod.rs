@@ -464,9 +464,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(n.saturating_mul(mult))
 }
 
-/// One worker per core: a dispatcher hands each record to the worker owning its flow, so a
-/// second worker halves the per-flow work (see README: Threads). One core: one thread, no
-/// dispatcher.
+/// One thread per core: with two, the reading/merging thread and one engine run side by side
+/// (see README: Threads). One core: one thread.
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
