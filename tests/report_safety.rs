@@ -558,3 +558,64 @@ fn silent_and_seen_agree_with_the_flow_log_on_every_week_and_build() {
     }
     assert_eq!(checked, weeks.len() * (builds.len() + 1));
 }
+
+/// The plain `audit FILE` view on a terminal (a pseudo-terminal through util-linux `script`),
+/// `COLUMNS=80`: every line, the closing Names section's hosts included, fits 80 columns
+/// (only turn-off URLs are printed whole), hostile names escaped before they are cut; with
+/// `NO_COLOR` not one escape sequence is written, without it the table is coloured.
+#[test]
+fn terminal_view_fits_eighty_columns_and_honours_no_color() {
+    let hostile = root().join("fixtures/reports_hostile_names.pcap");
+    let cmd = format!("'{BIN}' audit '{}' --full -q", p(&hostile));
+    let tty = |no_color: bool| -> String {
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"])
+            .env("COLUMNS", "80")
+            .env("TERM", "xterm");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        let out = c.output().expect("util-linux script");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    };
+    let plain = tty(true);
+    assert!(
+        !plain.contains('\u{1b}'),
+        "an escape sequence with NO_COLOR"
+    );
+    let names = plain
+        .rsplit_once("\nNames\r\n")
+        .map(|(_, n)| n)
+        .expect("the Names section");
+    assert!(names.contains("top hosts"), "{names}");
+    // The longest hostile name is cut, with the ellipsis, after escaping.
+    assert!(
+        names.contains("[click to re-enable](javascript:alert(1)).update.mic…"),
+        "{names}"
+    );
+    assert!(
+        names.contains("\\u{202e}lmth\\u{202c}.exe.example.com"),
+        "{names}"
+    );
+    for line in plain.split("\r\n") {
+        if line.trim_start().starts_with("turn off: https://") {
+            continue;
+        }
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(
+        tty(false).contains("\u{1b}["),
+        "colour on a terminal without NO_COLOR"
+    );
+}

@@ -196,11 +196,12 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     if want_report {
         let format = a.report.unwrap_or(Format::Table);
         let to_tty = a.output.is_none() && io::stdout().is_terminal();
-        let mut text = render(&au.report, format, &Options::for_stdout(to_tty, a.full));
+        let opt = Options::for_stdout(to_tty, a.full);
+        let mut text = render(&au.report, format, &opt);
         if format == Format::Table && a.report.is_none() {
             // The plain `audit FILE` view also says how flows got their names.
             text.push_str("\nNames\n");
-            au.summary.render_flows(&mut text, a.full);
+            au.summary.render_flows(&mut text, a.full, opt.width);
         }
         if let Err(code) = write_text(a.output.as_deref(), &text, "report") {
             return code;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::flow::{Flow, HostSource};
+use crate::report::render::clip;
 use crate::report::render::escape::term;
 
 /// Distinct hosts counted for "top hosts" at most; the rest are summed as "other".
@@ -73,11 +74,12 @@ impl Summary {
         v
     }
 
-    /// How flows got their names; the top hosts too with `full`.
-    pub fn render_flows(&self, out: &mut String, full: bool) {
+    /// How flows got their names; the top hosts too with `full`. Lines fit `width` columns
+    /// like the table's (names escaped for the terminal first, then cut with an ellipsis).
+    pub fn render_flows(&self, out: &mut String, full: bool, width: usize) {
+        let width = width.max(60);
         let named: u64 = self.by_source[..8].iter().sum();
-        let _ = writeln!(
-            out,
+        let head = format!(
             "flows: {} ({} to public addresses), named {} ({:.1}%)",
             self.flows,
             self.public_flows,
@@ -88,6 +90,7 @@ impl Summary {
                 0.0
             }
         );
+        let _ = writeln!(out, "{}", clip(&head, width));
         let labels = [
             "tls-sni",
             "http-host",
@@ -100,13 +103,14 @@ impl Summary {
             "unnamed",
         ];
         for (l, c) in labels.iter().zip(self.by_source.iter()) {
-            let _ = writeln!(out, "  {l:<10} {c:>10}");
+            let _ = writeln!(out, "  {l:<16} {c:>10}");
         }
         let top = self.top_hosts(if full { 100 } else { 0 });
         if !top.is_empty() {
             let _ = writeln!(out, "top hosts (flows, bytes):");
             for (h, f, b) in top {
-                let _ = writeln!(out, "  {f:>8} {b:>14}  {}", term(h));
+                let line = format!("  {f:>8} {b:>14}  {}", term(h));
+                let _ = writeln!(out, "{}", clip(&line, width));
             }
         }
     }

@@ -6,6 +6,8 @@ mod html;
 mod markdown;
 mod table;
 
+pub use table::clip;
+
 use super::model::Report;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -51,8 +51,8 @@ fn pad(s: &str, n: usize) -> String {
     }
 }
 
-/// `s` cut to at most `n` characters.
-fn clip(s: &str, n: usize) -> String {
+/// `s` cut to at most `n` characters, the cut shown by an ellipsis.
+pub fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
