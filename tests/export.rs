@@ -57,10 +57,10 @@ fn audit(files: &[&str], extra: &[&str], out: &Path) {
 
 /// `export INPUT --format F EXTRA...`: its text.
 fn export(input: &str, format: &str, extra: &[&str]) -> String {
-    let out = tmp(&format!(
-        "{format}-{}.out",
-        extra.join("_").replace('/', "_")
-    ));
+    // One file per call: tests run in parallel in one process and export the same formats.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = tmp(&format!("{format}-{n}.out"));
     let o = out.display().to_string();
     let mut args = vec!["export", input, "--format", format, "-o", &o];
     args.extend(extra);
