@@ -478,6 +478,15 @@ fn several_files_are_ordered_deduplicated_and_overlaps_warned() {
         got["inputs"] = serde_json::Value::Null;
         want["inputs"] = serde_json::Value::Null;
         assert_eq!(got, want, "the pipe's packets are all counted");
+        // A named pipe alone: the same report as the file it carries.
+        let whole_bytes = bytes.clone();
+        let w = fifo.clone();
+        std::thread::spawn(move || std::fs::write(w, whole_bytes));
+        let mut got = report(&["audit", p(&fifo)], None);
+        let mut want = report(&["audit", p(&whole)], None);
+        got["inputs"] = serde_json::Value::Null;
+        want["inputs"] = serde_json::Value::Null;
+        assert_eq!(got, want, "a named pipe alone");
     } else {
         eprintln!("SKIPPED: mkfifo not available");
     }
