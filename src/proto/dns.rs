@@ -102,6 +102,48 @@ pub fn reverse_name_addr(name: &str) -> Option<IpAddr> {
     parts.next().is_none().then_some(IpAddr::from(o))
 }
 
+/// The label bytes a presented name stands for: the inverse of the escapes names are shown
+/// with (`\a`..`\r`, octal `\ddd`; README "Names"). `None` when an escape is malformed. The
+/// property tests and the `dns_names` fuzz target check the rendering against it.
+pub fn unescape_presented(name: &str) -> Option<Vec<u8>> {
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let named = match b.get(i + 1) {
+            Some(b'a') => Some(7),
+            Some(b'b') => Some(8),
+            Some(b't') => Some(9),
+            Some(b'n') => Some(10),
+            Some(b'v') => Some(11),
+            Some(b'f') => Some(12),
+            Some(b'r') => Some(13),
+            _ => None,
+        };
+        if let Some(c) = named {
+            out.push(c);
+            i += 2;
+            continue;
+        }
+        let digits = b.get(i + 1..i + 4)?;
+        let mut v: u16 = 0;
+        for d in digits {
+            if !(b'0'..=b'7').contains(d) {
+                return None;
+            }
+            v = v * 8 + u16::from(d - b'0');
+        }
+        out.push(u8::try_from(v).ok()?);
+        i += 4;
+    }
+    Some(out)
+}
+
 /// Parse one DNS message (a UDP payload, or one TCP message without its length prefix).
 ///
 /// Returns `None` when the header is short, or when the header announces records but none of
@@ -828,42 +870,9 @@ mod tests {
         msg(7, 0x0100, [1, 0, 0, 0], &body)
     }
 
-    /// The bytes a presented name stands for: `\a`..`\r` and `\ddd` decoded, the rest as is
-    /// (an independent reading of the escapes the README documents).
+    /// The bytes a presented name stands for; a malformed escape fails the test.
     fn unescape(name: &str) -> Vec<u8> {
-        let b = name.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] != b'\\' {
-                out.push(b[i]);
-                i += 1;
-                continue;
-            }
-            let named = match b.get(i + 1) {
-                Some(b'a') => Some(7),
-                Some(b'b') => Some(8),
-                Some(b't') => Some(9),
-                Some(b'n') => Some(10),
-                Some(b'v') => Some(11),
-                Some(b'f') => Some(12),
-                Some(b'r') => Some(13),
-                _ => None,
-            };
-            if let Some(c) = named {
-                out.push(c);
-                i += 2;
-                continue;
-            }
-            let d = &b[i + 1..i + 4];
-            assert!(
-                d.iter().all(|c| (b'0'..=b'7').contains(c)),
-                "bad escape in {name:?}"
-            );
-            out.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
-            i += 4;
-        }
-        out
+        super::unescape_presented(name).unwrap_or_else(|| panic!("bad escape in {name:?}"))
     }
 
     /// A label's bytes: anything but `.` and `\`, which tshark's rendering (and ours) leaves
