@@ -523,7 +523,11 @@ fn declare_xz_dict(data: &mut [u8], prop: u8) {
             at += 1;
         }
     }
-    assert_eq!(&data[at..at + 2], [0x21, 0x01], "LZMA2 filter, one property byte");
+    assert_eq!(
+        &data[at..at + 2],
+        [0x21, 0x01],
+        "LZMA2 filter, one property byte"
+    );
     data[at + 2] = prop;
     let mut crc = flate2::Crc::new();
     crc.update(&data[HEADER..HEADER + size - 4]);
@@ -647,6 +651,9 @@ fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
         err[at.unwrap_or(0)..].contains(": stream broke: decompressing: xz: "),
         "{err}"
     );
-    assert!(read > 0 && v["totals"]["flows"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert!(
+        read > 0 && v["totals"]["flows"].as_u64().unwrap_or(0) > 0,
+        "{v}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

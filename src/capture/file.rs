@@ -192,21 +192,23 @@ impl<R: Read> Read for Xz<R> {
             return Err(std::io::Error::new(*kind, msg.clone()));
         }
         let n = buf.len().min(XZ_PIECE);
-        self.inner.read(buf.get_mut(..n).unwrap_or_default()).map_err(|e| {
-            let msg = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                "xz: compressed data ends early (the file is cut short)".to_string()
-            } else if e.kind() == std::io::ErrorKind::OutOfMemory {
-                format!(
-                    "xz block declares a dictionary larger than {} MiB (xz -9's), refused \
+        self.inner
+            .read(buf.get_mut(..n).unwrap_or_default())
+            .map_err(|e| {
+                let msg = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    "xz: compressed data ends early (the file is cut short)".to_string()
+                } else if e.kind() == std::io::ErrorKind::OutOfMemory {
+                    format!(
+                        "xz block declares a dictionary larger than {} MiB (xz -9's), refused \
                      before allocating it",
-                    XZ_MAX_DICT >> 20
-                )
-            } else {
-                format!("xz: {e}")
-            };
-            self.failed = Some((e.kind(), msg.clone()));
-            std::io::Error::new(e.kind(), msg)
-        })
+                        XZ_MAX_DICT >> 20
+                    )
+                } else {
+                    format!("xz: {e}")
+                };
+                self.failed = Some((e.kind(), msg.clone()));
+                std::io::Error::new(e.kind(), msg)
+            })
     }
 }
 
