@@ -114,5 +114,54 @@ pub fn render(r: &Report) -> String {
         o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
         o.push('\n');
     }
+    // Per machine: one `client` row (host = address, pattern = name, protocols_seen = MAC,
+    // protocols_documented = build guess), then one `client-area` row per area it reached.
+    for c in &r.clients {
+        let guess = c.build_guess.as_ref().map_or(String::new(), |g| {
+            format!("{} {} {:.3}", g.build, g.edition, g.score)
+        });
+        let row = [
+            "client".to_string(),
+            String::new(),
+            String::new(),
+            c.address.clone(),
+            c.name.clone().unwrap_or_default(),
+            c.mac.clone().unwrap_or_default(),
+            guess,
+            c.traffic.flows.to_string(),
+            c.traffic.packets.to_string(),
+            c.traffic.bytes_up.to_string(),
+            c.traffic.bytes_down.to_string(),
+            String::new(),
+            String::new(),
+        ];
+        o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
+        o.push('\n');
+        for x in &c.areas {
+            let name = r
+                .areas
+                .iter()
+                .find(|a| a.area == x.area)
+                .map(|a| a.name.clone())
+                .unwrap_or_default();
+            let row = [
+                "client-area".to_string(),
+                x.area.clone(),
+                name,
+                c.address.clone(),
+                c.name.clone().unwrap_or_default(),
+                c.mac.clone().unwrap_or_default(),
+                String::new(),
+                x.traffic.flows.to_string(),
+                x.traffic.packets.to_string(),
+                x.traffic.bytes_up.to_string(),
+                x.traffic.bytes_down.to_string(),
+                String::new(),
+                String::new(),
+            ];
+            o.push_str(&row.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
+            o.push('\n');
+        }
+    }
     o
 }
