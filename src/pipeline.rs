@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -36,6 +36,22 @@ pub struct FileOutcome {
     pub error: Option<CaptureError>,
     /// True if the file could not be read at all.
     pub failed: bool,
+}
+
+impl FileOutcome {
+    /// A file read to its end or to `error`: failed only if the error came before any record.
+    fn read(path: &Path, name: String, stats: CaptureStats, error: Option<CaptureError>) -> Self {
+        let failed = error
+            .as_ref()
+            .is_some_and(|e| stats.records == 0 && e.kind.is_fatal_at_start());
+        FileOutcome {
+            path: path.to_path_buf(),
+            name,
+            stats,
+            error,
+            failed,
+        }
+    }
 }
 
 pub struct RunResult {
@@ -245,17 +261,7 @@ fn read_files<'a>(
                 }
             }
         }
-        let stats = reader.stats();
-        let failed = error
-            .as_ref()
-            .is_some_and(|e| stats.records == 0 && e.kind.is_fatal_at_start());
-        files.push(FileOutcome {
-            path: path.clone(),
-            name,
-            stats,
-            error,
-            failed,
-        });
+        files.push(FileOutcome::read(path, name, reader.stats(), error));
     }
     files
 }
@@ -878,17 +884,7 @@ fn stream_batches(
             ));
         }
         send(batch);
-        let stats = reader.stats();
-        let failed = error
-            .as_ref()
-            .is_some_and(|e| stats.records == 0 && e.kind.is_fatal_at_start());
-        files.push(FileOutcome {
-            path: path.clone(),
-            name,
-            stats,
-            error,
-            failed,
-        });
+        files.push(FileOutcome::read(path, name, reader.stats(), error));
     }
     files
 }

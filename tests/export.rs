@@ -57,10 +57,10 @@ fn audit(files: &[&str], extra: &[&str], out: &Path) {
 
 /// `export INPUT --format F EXTRA...`: its text.
 fn export(input: &str, format: &str, extra: &[&str]) -> String {
-    let out = tmp(&format!(
-        "{format}-{}.out",
-        extra.join("_").replace('/', "_")
-    ));
+    // One file per call: tests run in parallel in one process and export the same formats.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = tmp(&format!("{format}-{n}.out"));
     let o = out.display().to_string();
     let mut args = vec!["export", input, "--format", format, "-o", &o];
     args.extend(extra);
@@ -189,6 +189,30 @@ fn packet_filter_exports_load_in_iptables_ip6tables_and_ipset() {
         }
     } else {
         eprintln!("SKIPPED: iptables not installed");
+    }
+    // nftables, loaded twice: the second load replaces the table instead of duplicating rules.
+    let nft = export(&rep, "nftables", &[]);
+    let fnft = write("x.nftables", &nft);
+    if have("nft") {
+        if let Some(once) = in_netns(
+            "nft -f \"$1\"; nft list table inet egressmap",
+            &[fnft.to_str().unwrap()],
+        ) {
+            let twice = in_netns(
+                "nft -f \"$1\"; nft -f \"$1\"; nft list table inet egressmap",
+                &[fnft.to_str().unwrap()],
+            )
+            .unwrap_or_default();
+            let drops = twice
+                .lines()
+                .filter(|l| l.trim_end().ends_with("drop"))
+                .count();
+            eprintln!("nftables in a namespace: {drops} drop rules after two loads");
+            assert_eq!(drops, 4, "{twice}");
+            assert_eq!(once, twice, "a second load changes nothing");
+        }
+    } else {
+        eprintln!("SKIPPED: nft not installed");
     }
     if have("ipset") {
         let adds: BTreeSet<&str> = body(&set, '#')

@@ -457,6 +457,39 @@ fn several_files_are_ordered_deduplicated_and_overlaps_warned() {
     let v = report(&["audit", p(&whole), p(&paths[5])], None);
     let warnings = v["warnings"].to_string();
     assert!(warnings.contains("the captures overlap"), "{warnings}");
+    // A named pipe among several inputs: read once, by the run (not by the ordering step), in
+    // the given order, with a note; the report is that of the same bytes as plain files.
+    let fifo = d.join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let first = parts[0].clone();
+        let w = fifo.clone();
+        // Detached: opening a FIFO for writing blocks until the run opens it.
+        std::thread::spawn(move || std::fs::write(w, first));
+        let out = Command::new(BIN)
+            .args(["audit", p(&fifo), p(&paths[1]), "--report", "json"])
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+        let mut got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let mut want = report(&["audit", p(&paths[0]), p(&paths[1])], None);
+        got["inputs"] = serde_json::Value::Null;
+        want["inputs"] = serde_json::Value::Null;
+        assert_eq!(got, want, "the pipe's packets are all counted");
+        // A named pipe alone: the same report as the file it carries.
+        let whole_bytes = bytes.clone();
+        let w = fifo.clone();
+        std::thread::spawn(move || std::fs::write(w, whole_bytes));
+        let mut got = report(&["audit", p(&fifo)], None);
+        let mut want = report(&["audit", p(&whole)], None);
+        got["inputs"] = serde_json::Value::Null;
+        want["inputs"] = serde_json::Value::Null;
+        assert_eq!(got, want, "a named pipe alone");
+    } else {
+        eprintln!("SKIPPED: mkfifo not available");
+    }
     // Standard input goes alone.
     let (code, _, err) = run(&["audit", "-", p(&whole)]);
     assert_eq!(code, 2);

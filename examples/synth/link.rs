@@ -55,6 +55,36 @@ pub enum Link {
     RawIp,
 }
 
+/// (destination, source) MACs of a frame the host sends (`outgoing`) or receives.
+pub fn macs(outgoing: bool) -> ([u8; 6], [u8; 6]) {
+    if outgoing {
+        (GATEWAY_MAC, host_mac())
+    } else {
+        (host_mac(), GATEWAY_MAC)
+    }
+}
+
+/// An Ethernet II frame of any ethertype (the framings a mirror port carries around IP: MPLS,
+/// PPPoE, MACsec, Cisco MetaData, ...): destination, source, `et`, then `body`.
+pub fn ethernet(et: u16, body: &[u8], outgoing: bool) -> Vec<u8> {
+    let (dst, src) = macs(outgoing);
+    [&dst[..], &src, &et.to_be_bytes(), body].concat()
+}
+
+/// An 802.11 QoS data frame (to or from the distribution system) carrying `ip` behind
+/// LLC/SNAP, as access points tunnel it to their controller.
+pub fn wifi_data(ip: &[u8], to_ds: bool) -> Vec<u8> {
+    let mut f = vec![0x88, if to_ds { 0x01 } else { 0x02 }, 0x2c, 0x00];
+    f.extend_from_slice(&[0x00, 0x1a, 0x1e, 0x00, 0x00, 0x01]);
+    f.extend_from_slice(&host_mac());
+    f.extend_from_slice(&GATEWAY_MAC);
+    f.extend_from_slice(&[0x10, 0x00, 0x00, 0x00]); // sequence control, QoS control
+    f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
+    f.extend_from_slice(&ethertype_of(ip).to_be_bytes());
+    f.extend_from_slice(ip);
+    f
+}
+
 pub fn ethertype_of(ip: &[u8]) -> u16 {
     match ip.first().map(|b| b >> 4) {
         Some(6) => ETHERTYPE_IPV6,
@@ -72,11 +102,7 @@ impl Link {
     }
 
     pub fn frame(&self, ip: &[u8], outgoing: bool) -> Vec<u8> {
-        let (src, dst) = if outgoing {
-            (host_mac(), GATEWAY_MAC)
-        } else {
-            (GATEWAY_MAC, host_mac())
-        };
+        let (dst, src) = macs(outgoing);
         let et = ethertype_of(ip);
         let mut f = Vec::with_capacity(ip.len() + 22);
         match *self {

@@ -14,6 +14,10 @@ use crate::report::model::Report;
 /// Whether the file is a JSON report (`{` then the `"schema"` key first, as every report
 /// writes it), judged from its first bytes: a capture or a log is anything else.
 pub fn is_report_file(p: &Path) -> bool {
+    // Never peek into a pipe: what is read here is gone for the capture reader.
+    if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut head = [0u8; 256];
     let n = match std::fs::File::open(p).and_then(|mut f| f.read(&mut head)) {
         Ok(n) => n,

@@ -132,6 +132,20 @@ pub fn plan(files: &[PathBuf]) -> Result<Plan, String> {
             }
         }
     }
+    // A pipe or device can be read once only: peeking at its first packet here would consume
+    // records the run then never sees. Keep the given order instead and say so.
+    if let Some(stream) = files
+        .iter()
+        .zip(&meta)
+        .find(|(_, m)| m.as_ref().is_some_and(|m| !m.is_file()))
+        .map(|(f, _)| f)
+    {
+        plan.notes.push(format!(
+            "{} is not a regular file (a pipe?): the inputs are read in the order given, not ordered by first packet, and overlaps are not checked",
+            stream.display()
+        ));
+        return Ok(plan);
+    }
     let spans: Vec<Span> = files.iter().map(|f| span(f)).collect();
     let mut order: Vec<usize> = (0..files.len()).collect();
     // Stable: files without a readable first packet keep their place relative to each other,

@@ -60,6 +60,11 @@ pub fn unknown_fields(f: LogFormat) -> &'static [&'static str] {
 
 /// Sniff `path`: `Some(format)` for a log we read, `None` for anything else (a pcap, say).
 pub fn sniff(path: &Path) -> Option<LogFormat> {
+    // A pipe (`<(zcat x)`, a named FIFO) can be read once: sniffing it would eat the records
+    // the capture reader needs. Pipes are read as captures.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
     let mut r = lines::LineReader::open(path).ok()?;
     let mut header_lines = 0;
     while let Some(line) = r.next_line() {

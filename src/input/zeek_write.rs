@@ -110,6 +110,16 @@ struct Log {
     rows: Vec<(Nanos, Vec<Val>)>,
 }
 
+impl Log {
+    fn new(path: &'static str, fields: &'static [(&'static str, &'static str)]) -> Log {
+        Log {
+            path,
+            fields,
+            rows: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Val {
     Unset,
@@ -316,31 +326,11 @@ impl ZeekWriter {
     }
 
     fn logs(&self) -> Vec<Log> {
-        let mut conn = Log {
-            path: "conn",
-            fields: CONN,
-            rows: Vec::new(),
-        };
-        let mut ssl = Log {
-            path: "ssl",
-            fields: SSL,
-            rows: Vec::new(),
-        };
-        let mut http = Log {
-            path: "http",
-            fields: HTTP,
-            rows: Vec::new(),
-        };
-        let mut dns = Log {
-            path: "dns",
-            fields: DNS,
-            rows: Vec::new(),
-        };
-        let mut quic = Log {
-            path: "quic",
-            fields: QUIC,
-            rows: Vec::new(),
-        };
+        let mut conn = Log::new("conn", CONN);
+        let mut ssl = Log::new("ssl", SSL);
+        let mut http = Log::new("http", HTTP);
+        let mut dns = Log::new("dns", DNS);
+        let mut quic = Log::new("quic", QUIC);
         // DNS rows: (flow index, query) -> answers (address, ttl ns), CNAMEs.
         let mut dns_rows: BTreeMap<(usize, String), DnsRow> = BTreeMap::new();
         let mut by_query: BTreeMap<&str, Vec<(Nanos, usize)>> = BTreeMap::new();

@@ -102,6 +102,48 @@ pub fn reverse_name_addr(name: &str) -> Option<IpAddr> {
     parts.next().is_none().then_some(IpAddr::from(o))
 }
 
+/// The label bytes a presented name stands for: the inverse of the escapes names are shown
+/// with (`\a`..`\r`, octal `\ddd`; README "Names"). `None` when an escape is malformed. The
+/// property tests and the `dns_names` fuzz target check the rendering against it.
+pub fn unescape_presented(name: &str) -> Option<Vec<u8>> {
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let named = match b.get(i + 1) {
+            Some(b'a') => Some(7),
+            Some(b'b') => Some(8),
+            Some(b't') => Some(9),
+            Some(b'n') => Some(10),
+            Some(b'v') => Some(11),
+            Some(b'f') => Some(12),
+            Some(b'r') => Some(13),
+            _ => None,
+        };
+        if let Some(c) = named {
+            out.push(c);
+            i += 2;
+            continue;
+        }
+        let digits = b.get(i + 1..i + 4)?;
+        let mut v: u16 = 0;
+        for d in digits {
+            if !(b'0'..=b'7').contains(d) {
+                return None;
+            }
+            v = v * 8 + u16::from(d - b'0');
+        }
+        out.push(u8::try_from(v).ok()?);
+        i += 4;
+    }
+    Some(out)
+}
+
 /// Parse one DNS message (a UDP payload, or one TCP message without its length prefix).
 ///
 /// Returns `None` when the header is short, or when the header announces records but none of
@@ -815,6 +857,33 @@ mod tests {
         assert_eq!(r("a.ip6.arpa"), None);
     }
 
+    const DEL: char = '\u{7f}';
+
+    /// A query for the name made of these raw labels (any bytes).
+    fn query_of_labels(labels: &[Vec<u8>]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for l in labels {
+            body.push(l.len() as u8);
+            body.extend_from_slice(l);
+        }
+        body.extend_from_slice(&[0, 0, 1, 0, 1]);
+        msg(7, 0x0100, [1, 0, 0, 0], &body)
+    }
+
+    /// The bytes a presented name stands for; a malformed escape fails the test.
+    fn unescape(name: &str) -> Vec<u8> {
+        super::unescape_presented(name).unwrap_or_else(|| panic!("bad escape in {name:?}"))
+    }
+
+    /// A label's bytes: anything but `.` and `\`, which tshark's rendering (and ours) leaves
+    /// as is, so a name holding them cannot be read back unambiguously.
+    fn label() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            any::<u8>().prop_filter("not . or \\", |b| *b != b'.' && *b != b'\\'),
+            1..=63,
+        )
+    }
+
     proptest! {
         #[test]
         fn never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -827,6 +896,42 @@ mod tests {
             let mut with_hdr = msg(1, 0x8180, [2, 3, 0, 0], &[]);
             with_hdr.extend_from_slice(&data);
             let _ = parse(&with_hdr);
+        }
+
+        /// Every label byte survives: the presented name decodes back to the wire bytes
+        /// (ASCII lowercased), holds no control character, keeps valid UTF-8 as is, and has
+        /// U+FFFD only where the bytes spelled it.
+        #[test]
+        fn names_keep_their_bytes(labels in proptest::collection::vec(label(), 1..=4)) {
+            let m = parse(&query_of_labels(&labels)).unwrap();
+            prop_assert_eq!(m.questions.len(), 1);
+            let name = &m.questions[0].0;
+            let mut wire: Vec<u8> = labels.join(&b'.').to_ascii_lowercase();
+            prop_assert_eq!(unescape(name), wire.clone());
+            let control = name.chars().any(|c| c < ' ' || c == DEL);
+            prop_assert!(!control, "control character in {:?}", name);
+            let spelled = wire.windows(3).any(|w| w == [0xef, 0xbf, 0xbd]);
+            prop_assert_eq!(name.contains('\u{fffd}'), spelled);
+            if !wire.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+                if let Ok(text) = String::from_utf8(std::mem::take(&mut wire)) {
+                    prop_assert_eq!(name, &text);
+                }
+            }
+        }
+
+        /// Any label bytes at all (`.` and `\` too): no panic, no control character, at most
+        /// four presented bytes per wire byte.
+        #[test]
+        fn any_label_bytes_render_safely(
+            labels in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..=63), 1..=5),
+        ) {
+            if let Some(m) = parse(&query_of_labels(&labels)) {
+                for (name, _) in &m.questions {
+                    let control = name.chars().any(|c| c < ' ' || c == DEL);
+                    prop_assert!(!control, "control character in {:?}", name);
+                    prop_assert!(name.len() <= 4 * 255);
+                }
+            }
         }
 
         /// Names simple-dns encodes (with compression) come back identical, lowercased.

@@ -366,7 +366,11 @@ pub fn export(r: &Report, sel: &Selection, f: ExportFormat) -> String {
                 it.map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
             };
             let (e4, e6) = (join(&mut v4()), join(&mut v6()));
-            out.push_str("table inet egressmap {\n");
+            // `nft -f` applies a file atomically: declaring the table (a no-op when it exists) and
+            // deleting it first makes a reload replace the rules instead of adding them again.
+            out.push_str(
+                "table inet egressmap\ndelete table inet egressmap\ntable inet egressmap {\n",
+            );
             for (name, ty, v) in [("v4", "ipv4_addr", &e4), ("v6", "ipv6_addr", &e6)] {
                 let _ = writeln!(out, "    set {name} {{\n        type {ty}");
                 if !v.is_empty() {

@@ -27,13 +27,17 @@ pub fn needs_stream(path: &Path) -> bool {
     if is_stdin(path) {
         return true;
     }
-    let Ok(mut f) = File::open(path) else {
+    // Asked of the path, not of an open file: opening a named pipe waits for its writer, and
+    // closing it again would throw away what the writer already sent.
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return true,
+        Ok(_) => {}
         // Opened (and its failure reported) by whichever reader runs.
+        Err(_) => return false,
+    }
+    let Ok(mut f) = File::open(path) else {
         return false;
     };
-    if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
-        return true;
-    }
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {
