@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::escape::term;
 use super::{human_bytes, Options};
-use crate::report::model::Report;
+use crate::report::model::{Client, ClientArea, Report};
 
 /// Entries shown per list unless `--full`.
 const TOP_DESTINATIONS: usize = 5;
@@ -16,7 +16,8 @@ const TOP_UNNAMED: usize = 5;
 const TOP_SILENT: usize = 10;
 const TOP_GUESS: usize = 8;
 const TOP_MACHINES: usize = 10;
-const TOP_MACHINES_PER_AREA: usize = 5;
+const TOP_MACHINES_PER_AREA: usize = 4;
+const TOP_AREAS_WITH_MACHINES: usize = 12;
 
 struct Style {
     on: bool,
@@ -495,7 +496,7 @@ fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(u
     if r.clients.is_empty() {
         return;
     }
-    let mut by_bytes: Vec<&crate::report::model::Client> = r.clients.iter().collect();
+    let mut by_bytes: Vec<&Client> = r.clients.iter().collect();
     by_bytes.sort_by(|a, b| b.traffic.bytes().cmp(&a.traffic.bytes()));
     let aw = by_bytes
         .iter()
@@ -522,12 +523,7 @@ fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(u
     let _ = writeln!(o, "{}", st.dim(&clip(&head, width)));
     for c in by_bytes.iter().take(top(TOP_MACHINES)) {
         let guess = c.build_guess.as_ref().map_or("-".to_string(), |g| {
-            format!(
-                "{} {} ({:.3})",
-                term(&g.build),
-                term(&g.edition),
-                g.score
-            )
+            format!("{} {} ({:.3})", term(&g.build), term(&g.edition), g.score)
         });
         let line = format!(
             "{} {} {:<17} {:>7} {:>10} {:>10}  {guess}",
@@ -550,42 +546,42 @@ fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(u
     if r.clients.len() < 2 || r.areas.is_empty() {
         return;
     }
-    let _ = writeln!(o, "\n{}", st.bold("Machines per area (busiest first)"));
-    for a in &r.areas {
-        let mut rows: Vec<(&crate::report::model::Client, &crate::report::model::ClientArea)> = r
+    let _ = writeln!(
+        o,
+        "\n{}",
+        st.bold("Machines per area (busiest areas; each area's busiest machines: bytes, flows)")
+    );
+    for a in r.areas.iter().take(top(TOP_AREAS_WITH_MACHINES)) {
+        let mut rows: Vec<(&Client, &ClientArea)> = r
             .clients
             .iter()
             .filter_map(|c| Some((c, c.areas.iter().find(|x| x.area == a.area)?)))
             .collect();
         rows.sort_by(|x, y| y.1.traffic.bytes().cmp(&x.1.traffic.bytes()));
-        let _ = writeln!(
-            o,
-            "  {} ({} machines)",
-            st.bold(&term(&a.name)),
-            rows.len()
-        );
-        for (c, x) in rows.iter().take(top(TOP_MACHINES_PER_AREA)) {
-            let line = format!(
-                "{} {}{}",
-                pad(&term(&c.address), aw),
-                pad(&term(c.name.as_deref().unwrap_or("-")), nw),
-                nums(
-                    x.traffic.flows,
-                    x.traffic.packets,
-                    x.traffic.bytes_up,
-                    x.traffic.bytes_down
-                ),
+        let shown = top(TOP_MACHINES_PER_AREA);
+        let mut line = format!("{} ({}):", term(&a.name), rows.len());
+        for (i, (c, x)) in rows.iter().take(shown).enumerate() {
+            let _ = write!(
+                line,
+                "{} {} {} {}",
+                if i == 0 { "" } else { "," },
+                term(c.name.as_deref().unwrap_or(&c.address)),
+                human_bytes(x.traffic.bytes()),
+                x.traffic.flows
             );
-            let _ = writeln!(o, "    {}", clip(&line, width - 4));
         }
-        more(
-            o,
-            st,
-            "    ",
-            rows.len().saturating_sub(top(TOP_MACHINES_PER_AREA)),
-            "machines",
-        );
+        if rows.len() > shown {
+            let _ = write!(line, ", +{}", rows.len() - shown);
+        }
+        let _ = writeln!(o, "  {}", clip(&line, width - 2));
     }
+    more(
+        o,
+        st,
+        "  ",
+        r.areas.len().saturating_sub(top(TOP_AREAS_WITH_MACHINES)),
+        "areas",
+    );
 }
 
 /// "2026-11-20T10:00:00.123456Z" -> "2026-11-20 10:00".
