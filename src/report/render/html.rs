@@ -436,7 +436,7 @@ fn machine_matrix(o: &mut String, r: &Report) {
         return;
     }
     let mut machines: Vec<&crate::report::model::Client> = r.clients.iter().collect();
-    machines.sort_by(|a, b| b.traffic.bytes().cmp(&a.traffic.bytes()));
+    machines.sort_by_key(|c| std::cmp::Reverse(c.traffic.bytes()));
     let mut cols: Vec<&str> = vec!["Address", "Name", "MAC", "Build guess", "Flows", "Bytes"];
     cols.extend(r.areas.iter().map(|a| a.name.as_str()));
     let _ = write!(

@@ -497,7 +497,7 @@ fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(u
         return;
     }
     let mut by_bytes: Vec<&Client> = r.clients.iter().collect();
-    by_bytes.sort_by(|a, b| b.traffic.bytes().cmp(&a.traffic.bytes()));
+    by_bytes.sort_by_key(|c| std::cmp::Reverse(c.traffic.bytes()));
     let aw = by_bytes
         .iter()
         .map(|c| term(&c.address).chars().count())
@@ -557,7 +557,7 @@ fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(u
             .iter()
             .filter_map(|c| Some((c, c.areas.iter().find(|x| x.area == a.area)?)))
             .collect();
-        rows.sort_by(|x, y| y.1.traffic.bytes().cmp(&x.1.traffic.bytes()));
+        rows.sort_by_key(|(_, x)| std::cmp::Reverse(x.traffic.bytes()));
         let shown = top(TOP_MACHINES_PER_AREA);
         let mut line = format!("{} ({}):", term(&a.name), rows.len());
         for (i, (c, x)) in rows.iter().take(shown).enumerate() {
