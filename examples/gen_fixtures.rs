@@ -147,6 +147,20 @@ impl Fixture {
         self.flow("tcp", sa(client), sa(server), sni, source, ech)
     }
 
+    /// A TCP flow named `host` by `source`, and the connection that will carry its packets.
+    fn tcp_conn(
+        &mut self,
+        client: &str,
+        server: &str,
+        host: Option<&str>,
+        source: Option<&'static str>,
+        start_ns: u64,
+        seed: u64,
+    ) -> TcpConn {
+        let f = self.flow("tcp", sa(client), sa(server), host, source, false);
+        TcpConn::new(sa(client), sa(server), f, start_ns, seed)
+    }
+
     fn add(&mut self, pkts: Vec<Pkt>) {
         self.pkts.extend(pkts);
     }
@@ -412,15 +426,14 @@ fn f06(dir: &Path) -> Fixture {
         "HTTP on port 8080, `hOsT: WWW.MsftConnectTest.com:8080` (odd case + port), request line split over two segments",
     );
     let (cl, sv) = ("10.0.0.16:49736", "13.107.4.52:8080");
-    let f = fx.flow(
-        "tcp",
-        sa(cl),
-        sa(sv),
+    let mut c = fx.tcp_conn(
+        cl,
+        sv,
         Some("www.msftconnecttest.com"),
         Some("http-host"),
-        false,
+        BASE_NS,
+        106,
     );
-    let mut c = TcpConn::new(sa(cl), sa(sv), f, BASE_NS, 106);
     let req = http::request(
         "GET",
         "/connecttest.txt",
