@@ -223,6 +223,169 @@ fn each_machine_of_a_fleet_capture_gets_its_mac_and_dhcp_name() {
     assert_eq!(v6.name.as_deref(), Some("WIN-PC33"));
 }
 
+/// The fields of one CSV line (RFC 4180 quotes; no field here spans lines).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut out, mut cell, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => out.push(std::mem::take(&mut cell)),
+            (_, c) => cell.push(c),
+        }
+    }
+    out.push(cell);
+    out
+}
+
+/// The per-machine section in the other formats, from the same saved report: each machine's
+/// row says what its JSON entry says (address, name, MAC, build guess, flows per area).
+#[test]
+fn every_format_shows_each_machine() {
+    let saved = tmp("fleet4-formats.json");
+    let text = audit(&[&week("fleet-4-machines.pcapng")], &[], &saved);
+    let r: Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(r.clients.len(), 5);
+    let render = |fmt: &str| {
+        let o = Command::new(BIN)
+            .args(["report", &saved.display().to_string(), "--report", fmt])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let guess = |c: &egressmap::report::model::Client| {
+        let g = c.build_guess.as_ref().expect("a guess");
+        (format!("{} {}", g.build, g.edition), g.score)
+    };
+
+    // Terminal: one line per machine (busiest first), then each area's machines.
+    let table = render("table");
+    let list: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("Machines: 5"))
+        .skip(2)
+        .take(5)
+        .collect();
+    let mut by_bytes: Vec<_> = r.clients.iter().collect();
+    by_bytes.sort_by_key(|c| std::cmp::Reverse(c.traffic.bytes()));
+    for (line, c) in list.iter().zip(&by_bytes) {
+        let (g, score) = guess(c);
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols[0], c.address, "{line}");
+        assert_eq!(Some(cols[1]), c.name.as_deref(), "{line}");
+        assert_eq!(Some(cols[2]), c.mac.as_deref(), "{line}");
+        assert_eq!(cols[3], c.traffic.flows.to_string(), "{line}");
+        assert_eq!(cols[4], c.documented_flows.to_string(), "{line}");
+        assert!(line.ends_with(&format!("{g} ({score:.3})")), "{line}");
+    }
+    let per_area = table
+        .split("Machines per area")
+        .nth(1)
+        .expect("per-area section with several machines");
+    for a in r.areas.iter().take(12) {
+        let mut on: Vec<_> = r
+            .clients
+            .iter()
+            .filter_map(|c| Some((c, c.areas.iter().find(|x| x.area == a.area)?)))
+            .collect();
+        on.sort_by_key(|(_, x)| std::cmp::Reverse(x.traffic.bytes()));
+        let line = per_area
+            .lines()
+            .find(|l| l.starts_with(&format!("  {} ({}):", a.name, on.len())))
+            .unwrap_or_else(|| panic!("{}: {per_area}", a.name));
+        let (c, x) = on[0];
+        assert!(
+            line.contains(&format!(
+                ": {} {} {}",
+                c.name.as_deref().unwrap_or(&c.address),
+                egressmap::report::render::human_bytes(x.traffic.bytes()),
+                x.traffic.flows
+            )),
+            "{line}"
+        );
+    }
+    assert!(
+        per_area.contains("more areas"),
+        "13+ areas: the rest collapsed"
+    );
+
+    // CSV: a `client` row per machine, a `client-area` row per (machine, area), same numbers.
+    let csv = render("csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<String>> = lines.map(csv_fields).collect();
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+    for c in &r.clients {
+        let row = rows
+            .iter()
+            .find(|x| x[0] == "client" && x[col("host")] == c.address)
+            .unwrap_or_else(|| panic!("no client row for {}", c.address));
+        let (g, score) = guess(c);
+        assert_eq!(Some(row[col("pattern")].as_str()), c.name.as_deref());
+        assert_eq!(Some(row[col("protocols_seen")].as_str()), c.mac.as_deref());
+        assert_eq!(row[col("protocols_documented")], format!("{g} {score:.3}"));
+        assert_eq!(row[col("flows")], c.traffic.flows.to_string());
+        assert_eq!(row[col("bytes_down")], c.traffic.bytes_down.to_string());
+        assert_eq!(row[col("documented_flows")], c.documented_flows.to_string());
+        assert_eq!(
+            row[col("undocumented_flows")],
+            c.undocumented_flows.to_string()
+        );
+        let areas: Vec<&Vec<String>> = rows
+            .iter()
+            .filter(|x| x[0] == "client-area" && x[col("host")] == c.address)
+            .collect();
+        assert_eq!(areas.len(), c.areas.len(), "{}", c.address);
+        for (row, x) in areas.iter().zip(&c.areas) {
+            assert_eq!(row[col("area")], x.area);
+            assert_eq!(row[col("flows")], x.traffic.flows.to_string());
+            assert_eq!(row[col("bytes_up")], x.traffic.bytes_up.to_string());
+        }
+    }
+
+    // HTML: one matrix row per machine, one column per area.
+    let html = render("html");
+    let matrix = html
+        .split("<table id=\"machines\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("machine matrix");
+    assert_eq!(matrix.matches("<tr>").count(), 1 + r.clients.len());
+    assert_eq!(matrix.matches("<th>").count(), 6 + r.areas.len());
+    for c in &r.clients {
+        let row = matrix
+            .split("<tr>")
+            .find(|row| row.starts_with(&format!("<td class=\"t\">{}</td>", c.address)))
+            .unwrap_or_else(|| panic!("no matrix row for {}", c.address));
+        assert_eq!(row.matches("<td").count(), 6 + r.areas.len());
+        for x in &c.areas {
+            assert!(row.contains(&format!(
+                " data-v=\"{}\">{} / ",
+                x.traffic.bytes(),
+                x.traffic.flows
+            )));
+        }
+    }
+
+    // Markdown: the machines table and one per-area row per (machine, area).
+    let md = render("markdown");
+    let section = md.split("## Machines\n").nth(1).expect("Markdown machines");
+    assert_eq!(
+        section
+            .lines()
+            .filter(|l| l.contains("WIN\\-PC") || l.contains("WIN-PC"))
+            .count(),
+        r.clients.len() + r.clients.iter().map(|c| c.areas.len()).sum::<usize>()
+    );
+}
+
 #[test]
 fn merge_is_exact_and_associative() {
     let (a, b, c) = (

@@ -243,10 +243,16 @@ fn every_format_for_the_same_input() {
         .map(|a| a["destinations"].as_array().map_or(0, Vec::len))
         .sum();
     let dns_names = json["dns"]["names"].as_array().map_or(0, Vec::len);
+    let machines: usize = json["clients"].as_array().map_or(0, |c| {
+        c.iter()
+            .map(|c| 1 + c["areas"].as_array().map_or(0, Vec::len))
+            .sum()
+    });
+    assert!(machines > 0, "a machine section");
     assert_eq!(
         rows.len(),
-        dests + undoc.len() + dns_names,
-        "one row per destination, undocumented host and looked-up name"
+        dests + undoc.len() + dns_names + machines,
+        "one row per destination, undocumented host, looked-up name, machine and machine area"
     );
     assert_eq!(
         rows.iter().filter(|r| r.starts_with("dns,")).count(),

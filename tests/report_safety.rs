@@ -71,8 +71,26 @@ fn tampered(json: &str) -> String {
         "queries": 3, "answers": 1, "clients": ["10.0.0.1"], "more_clients": false,
         "status": "undocumented\u{9b}31m", "areas": ["<b>x</b>|"], "pattern": null
     }]);
+    // A machine's name and MAC: the name is whatever its DHCP/NetBIOS packets said.
+    let client = &mut r["clients"][0];
+    client["name"] = HOSTILE_CLIENT_NAME.into();
+    client["mac"] = HOSTILE_CLIENT_MAC.into();
+    client["identity"] = serde_json::json!([
+        {"source": "dhcp", "value": HOSTILE_CLIENT_NAME, "count": 1, "first_seen": null},
+        {"source": "link", "value": HOSTILE_CLIENT_MAC, "count": 0, "first_seen": null}
+    ]);
+    assert!(
+        client["areas"].as_array().is_some_and(|a| !a.is_empty()),
+        "the hostile machine has areas (per-area rows)"
+    );
     serde_json::to_string(&r).expect("serialise")
 }
+
+/// A machine name made to be a formula, markup, a Markdown table break and terminal controls.
+const HOSTILE_CLIENT_NAME: &str =
+    "=HYPERLINK(\"https://evil.example\",\"pc\")\u{9b}2J<img src=x onerror=alert(4)>|*_\u{202e}";
+/// A MAC field edited into a formula that closes the HTML cell.
+const HOSTILE_CLIENT_MAC: &str = "@SUM(1)\u{1b}[31m</td><script>alert(6)</script>|";
 
 /// Characters that must never reach a terminal raw.
 fn bad_for_terminal(c: char) -> bool {
@@ -353,6 +371,48 @@ fn hostile_names_are_escaped_in_every_format() {
                 outputs[4].1.contains("&lt;img src=x onerror=alert(1)&gt;"),
                 "html: DNS name escaped"
             );
+            // The machine's name and MAC, in every format's own escaping: the terminal list
+            // and per-area list, CSV `client` and `client-area` rows, Markdown, HTML matrix.
+            assert!(
+                outputs[0].1.matches(r"@SUM(1)\u{1b}[31m</td>").count() == 1
+                    && outputs[0].1.matches(r"=HYPERLINK(").count() == 2,
+                "table: machine list and per-area rows"
+            );
+            let csv = csv_rows(&outputs[2].1);
+            let machine_rows: Vec<&Vec<String>> = csv
+                .iter()
+                .filter(|r| r[0].starts_with("client") && r[3] == "10.0.0.50")
+                .collect();
+            assert!(machine_rows.len() >= 2, "csv: client and client-area rows");
+            for row in machine_rows {
+                assert!(
+                    row[4].starts_with("'=HYPERLINK(\"https://evil.example\"")
+                        && row[4].contains(r"\u{9b}2J<img"),
+                    "csv: name neutralised: {row:?}"
+                );
+                assert!(
+                    row[5].starts_with(r"'@SUM(1)\u{1b}[31m</td>"),
+                    "csv: MAC neutralised: {row:?}"
+                );
+            }
+            assert!(
+                outputs[3].1.contains(r"\=HYPERLINK\(&quot;https\:")
+                    && outputs[3]
+                        .1
+                        .contains(r"&lt;img src\=x onerror\=alert\(4\)&gt;\|\*\_\\u\{202e\}")
+                    && outputs[3]
+                        .1
+                        .contains(r"\@SUM\(1\)\\u\{1b\}\[31m&lt;/td&gt;"),
+                "markdown: machine name and MAC escaped"
+            );
+            assert!(
+                outputs[4].1.contains(
+                    r"=HYPERLINK(&quot;https://evil.example&quot;,&quot;pc&quot;)\u{9b}2J&lt;img src=x onerror=alert(4)&gt;|*_\u{202e}"
+                ) && outputs[4]
+                    .1
+                    .contains(r"@SUM(1)\u{1b}[31m&lt;/td&gt;&lt;script&gt;alert(6)&lt;/script&gt;|"),
+                "html: machine name and MAC escaped"
+            );
         }
     }
 }
@@ -417,6 +477,8 @@ fn hostile_html_in_headless_chromium() {
     check_html(&dom, "Chromium DOM");
     assert!(dom.contains("&lt;svg/onload=alert(2)&gt;.cloudflare-ech.com"));
     assert!(dom.contains("&lt;/table&gt;&lt;script&gt;alert(1)&lt;/script&gt;.windowsupdate.com"));
+    // The machine matrix: the hostile MAC stays text inside its cell.
+    assert!(dom.contains(r"@SUM(1)\u{1b}[31m&lt;/td&gt;&lt;script&gt;alert(6)&lt;/script&gt;|"));
     let shot = std::env::temp_dir().join("egressmap-hostile-report.png");
     browse(&[
         &format!("--screenshot={}", p(&shot)),

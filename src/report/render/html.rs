@@ -414,6 +414,7 @@ pub fn render(r: &Report) -> String {
         }
         o.push_str("</tbody></table>");
     }
+    machine_matrix(&mut o, r);
     if !r.warnings.is_empty() {
         o.push_str("<h2>Warnings</h2><ul>");
         for w in &r.warnings {
@@ -423,6 +424,60 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(o, "<script>{SORT_SCRIPT}</script></body></html>");
     o
+}
+
+/// Machines shown in the matrix at most (the busiest); the JSON report has every one.
+const MATRIX_MACHINES: usize = 500;
+
+/// Machine by area: flows and bytes of each machine in each documented area, with the
+/// machine's name, MAC and build guess (sortable by the page's hashed script, no inline code).
+fn machine_matrix(o: &mut String, r: &Report) {
+    if r.clients.is_empty() {
+        return;
+    }
+    let mut machines: Vec<&crate::report::model::Client> = r.clients.iter().collect();
+    machines.sort_by_key(|c| std::cmp::Reverse(c.traffic.bytes()));
+    let mut cols: Vec<&str> = vec!["Address", "Name", "MAC", "Build guess", "Flows", "Bytes"];
+    cols.extend(r.areas.iter().map(|a| a.name.as_str()));
+    let _ = write!(
+        o,
+        "<h2>Machines by area</h2><p class=\"muted\">{} machines; each cell: flows / bytes of that machine in that area. Names are what the machines announced (DHCP, NetBIOS) or a DNS PTR answer.</p>{}",
+        machines.len(),
+        sortable_head("machines", &cols)
+    );
+    for c in machines.iter().take(MATRIX_MACHINES) {
+        let guess = c.build_guess.as_ref().map_or(String::new(), |g| {
+            format!("{} {} ({:.3})", g.build, g.edition, g.score)
+        });
+        let _ = write!(
+            o,
+            "<tr><td class=\"t\">{}</td><td>{}</td><td class=\"t\">{}</td><td>{}</td>{}{}",
+            esc(&c.address),
+            esc(c.name.as_deref().unwrap_or("")),
+            esc(c.mac.as_deref().unwrap_or("")),
+            esc(&guess),
+            num(c.traffic.flows, &c.traffic.flows.to_string()),
+            num(c.traffic.bytes(), &human_bytes(c.traffic.bytes())),
+        );
+        for a in &r.areas {
+            match c.areas.iter().find(|x| x.area == a.area) {
+                Some(x) => o.push_str(&num(
+                    x.traffic.bytes(),
+                    &format!("{} / {}", x.traffic.flows, human_bytes(x.traffic.bytes())),
+                )),
+                None => o.push_str("<td class=n data-v=\"0\"></td>"),
+            }
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</tbody></table>");
+    if machines.len() > MATRIX_MACHINES {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">{} more machines (--report json has them all).</p>",
+            machines.len() - MATRIX_MACHINES
+        );
+    }
 }
 
 /// Every name looked up: its counts and what the signatures say of it.

@@ -191,6 +191,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(o, "- {}", cell(w));
         }
     }
+    machines(&mut o, r);
     o
 }
 
@@ -224,5 +225,55 @@ fn dns_section(o: &mut String, r: &Report) {
             "\nNot itemised (past the bound): {} queries, {} answers.",
             d.unlisted_queries, d.unlisted_answers
         );
+    }
+}
+
+/// Per machine: its identity and build guess, then its flows and bytes per area.
+fn machines(o: &mut String, r: &Report) {
+    if r.clients.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## Machines\n");
+    let _ = writeln!(
+        o,
+        "|Address|Name|MAC|Build guess|Flows|Documented flows|Undocumented flows|Bytes up|Bytes down|"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    for c in &r.clients {
+        let guess = c.build_guess.as_ref().map_or(String::new(), |g| {
+            format!("{} {} ({:.3})", g.build, g.edition, g.score)
+        });
+        let _ = writeln!(
+            o,
+            "|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
+            cell(&c.address),
+            cell(c.name.as_deref().unwrap_or("")),
+            cell(c.mac.as_deref().unwrap_or("")),
+            cell(&guess),
+            c.traffic.flows,
+            c.documented_flows,
+            c.undocumented_flows,
+            human_bytes(c.traffic.bytes_up),
+            human_bytes(c.traffic.bytes_down)
+        );
+    }
+    let _ = writeln!(o, "\n## Machines per area\n");
+    let _ = writeln!(o, "|Area|Address|Name|Flows|Bytes up|Bytes down|");
+    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    for a in &r.areas {
+        for c in &r.clients {
+            if let Some(x) = c.areas.iter().find(|x| x.area == a.area) {
+                let _ = writeln!(
+                    o,
+                    "|{}|{}|{}|{}|{}|{}|",
+                    cell(&a.name),
+                    cell(&c.address),
+                    cell(c.name.as_deref().unwrap_or("")),
+                    x.traffic.flows,
+                    human_bytes(x.traffic.bytes_up),
+                    human_bytes(x.traffic.bytes_down)
+                );
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::escape::term;
 use super::{human_bytes, Options};
-use crate::report::model::Report;
+use crate::report::model::{Client, ClientArea, Report};
 
 /// Entries shown per list unless `--full`.
 const TOP_DESTINATIONS: usize = 5;
@@ -15,6 +15,9 @@ const TOP_UNDOCUMENTED: usize = 12;
 const TOP_UNNAMED: usize = 5;
 const TOP_SILENT: usize = 10;
 const TOP_GUESS: usize = 8;
+const TOP_MACHINES: usize = 10;
+const TOP_MACHINES_PER_AREA: usize = 4;
+const TOP_AREAS_WITH_MACHINES: usize = 12;
 
 struct Style {
     on: bool,
@@ -474,6 +477,8 @@ pub fn render(r: &Report, opt: &Options) -> String {
         }
     }
 
+    machines(&mut o, r, &st, width, &top);
+
     if r.warnings.is_empty() {
         let _ = writeln!(o, "\nwarnings: none");
     } else {
@@ -483,6 +488,100 @@ pub fn render(r: &Report, opt: &Options) -> String {
         }
     }
     o
+}
+
+/// The machines (busiest first): address, name, MAC, flows and build guess; then, with several
+/// machines, the busiest ones of each area. Names are the machines' own claims: escaped.
+fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(usize) -> usize) {
+    if r.clients.is_empty() {
+        return;
+    }
+    let mut by_bytes: Vec<&Client> = r.clients.iter().collect();
+    by_bytes.sort_by_key(|c| std::cmp::Reverse(c.traffic.bytes()));
+    let aw = by_bytes
+        .iter()
+        .map(|c| term(&c.address).chars().count())
+        .max()
+        .unwrap_or(15)
+        .clamp(15, 39);
+    let nw = by_bytes
+        .iter()
+        .map(|c| c.name.as_deref().map_or(1, |n| term(n).chars().count()))
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24);
+    let _ = writeln!(o, "\n{} {}", st.bold("Machines:"), r.clients.len());
+    let head = format!(
+        "  {} {} {:<17} {:>7} {:>10} {:>10}  build guess",
+        pad("address", aw),
+        pad("name", nw),
+        "mac",
+        "flows",
+        "documented",
+        "bytes"
+    );
+    let _ = writeln!(o, "{}", st.dim(&clip(&head, width)));
+    for c in by_bytes.iter().take(top(TOP_MACHINES)) {
+        let guess = c.build_guess.as_ref().map_or("-".to_string(), |g| {
+            format!("{} {} ({:.3})", term(&g.build), term(&g.edition), g.score)
+        });
+        let line = format!(
+            "{} {} {:<17} {:>7} {:>10} {:>10}  {guess}",
+            pad(&term(&c.address), aw),
+            pad(&term(c.name.as_deref().unwrap_or("-")), nw),
+            term(c.mac.as_deref().unwrap_or("-")),
+            c.traffic.flows,
+            c.documented_flows,
+            human_bytes(c.traffic.bytes()),
+        );
+        let _ = writeln!(o, "  {}", clip(&line, width - 2));
+    }
+    more(
+        o,
+        st,
+        "  ",
+        by_bytes.len().saturating_sub(top(TOP_MACHINES)),
+        "machines",
+    );
+    if r.clients.len() < 2 || r.areas.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\n{}",
+        st.bold("Machines per area (busiest areas; each area's busiest machines: bytes, flows)")
+    );
+    for a in r.areas.iter().take(top(TOP_AREAS_WITH_MACHINES)) {
+        let mut rows: Vec<(&Client, &ClientArea)> = r
+            .clients
+            .iter()
+            .filter_map(|c| Some((c, c.areas.iter().find(|x| x.area == a.area)?)))
+            .collect();
+        rows.sort_by_key(|(_, x)| std::cmp::Reverse(x.traffic.bytes()));
+        let shown = top(TOP_MACHINES_PER_AREA);
+        let mut line = format!("{} ({}):", term(&a.name), rows.len());
+        for (i, (c, x)) in rows.iter().take(shown).enumerate() {
+            let _ = write!(
+                line,
+                "{} {} {} {}",
+                if i == 0 { "" } else { "," },
+                term(c.name.as_deref().unwrap_or(&c.address)),
+                human_bytes(x.traffic.bytes()),
+                x.traffic.flows
+            );
+        }
+        if rows.len() > shown {
+            let _ = write!(line, ", +{}", rows.len() - shown);
+        }
+        let _ = writeln!(o, "  {}", clip(&line, width - 2));
+    }
+    more(
+        o,
+        st,
+        "  ",
+        r.areas.len().saturating_sub(top(TOP_AREAS_WITH_MACHINES)),
+        "areas",
+    );
 }
 
 /// "2026-11-20T10:00:00.123456Z" -> "2026-11-20 10:00".
