@@ -45,8 +45,8 @@ fn run_opts(a: &ExportArgs) -> Result<RunOpts, String> {
     let mut o = RunOpts::from_arg_matches(&m).map_err(|e| e.to_string())?;
     o.scope.clone_from(&a.scope);
     o.quiet = a.quiet;
-    if let Some(t) = a.threads {
-        o.threads = t;
+    if a.threads.is_some() {
+        o.threads = a.threads;
     }
     Ok(o)
 }
