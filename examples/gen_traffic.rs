@@ -1568,6 +1568,26 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
+/// The command line's generator called from a test (pcap, default seed and formats otherwise).
+#[allow(dead_code)]
+pub fn generate(
+    out: &str,
+    size: u64,
+    clients: usize,
+    duration_ns: u64,
+    sites: usize,
+) -> std::io::Result<()> {
+    run(&Args {
+        size,
+        out: out.to_string(),
+        seed: 1,
+        clients,
+        format: Format::Pcap,
+        duration_ns,
+        tail: sites,
+    })
+}
+
 fn main() {
     let args = match parse_args() {
         Ok(a) => a,

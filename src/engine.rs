@@ -33,8 +33,8 @@ pub struct EngineConfig {
     pub fragment_bytes: usize,
     /// Distinct names interned at most before the interner starts over.
     pub interned_names: usize,
-    /// `(index, count)`: this engine owns the flows whose shard hash is `index` modulo `count`,
-    /// and only learns DNS answers from the others.
+    /// `(index, count)`: this engine owns the flows whose virtual shard is `index` modulo
+    /// `count` ([`FlowKey::owner`]), and only learns DNS answers from the others.
     pub shard: Option<(u64, u64)>,
     /// Decrypt QUIC client Initials for their ClientHello (off: QUIC flows are named only
     /// through DNS).
@@ -351,7 +351,7 @@ impl Engine {
             ptrs = observe_udp_dns(m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
         }
         if let Some((index, count)) = self.cfg.shard {
-            if key.shard_hash() % count.max(1) != index {
+            if key.owner(self.cfg.table.shards(), count) != index {
                 if let Transport::Tcp {
                     src_port, dst_port, ..
                 } = d.transport

@@ -141,7 +141,8 @@ pub fn run_files(
     // The calling thread reads, routes and merges; `threads - 1` engines do the per-flow work.
     // With `-j2` that is one engine fed every record (the reader's walk over the mapping, the
     // merge and the output run beside it), so nothing is decoded twice and there is one resolver.
-    let workers = threads - 1;
+    // More workers than virtual shards would have nothing to own.
+    let workers = (threads - 1).min(cfg.table.shards());
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<Receiver<Msg>>) =
         (0..workers).map(|_| bounded::<Msg>(4)).unzip();
     let mut merger = Merger::new(workers);
@@ -154,8 +155,8 @@ pub fn run_files(
             if workers > 1 {
                 cfg.shard = Some((worker as u64, workers as u64));
                 cfg.routed = true;
-                // `--max-flows` bounds the whole run: each worker holds its share of the flows.
-                cfg.table.max_flows = (cfg.table.max_flows / workers).max(1);
+                // `--max-flows` bounds the whole run: each worker holds its virtual shards,
+                // each with its share of the bound (see `FlowTableConfig::shards`).
                 cfg.reassembly_total = cfg.reassembly_total.div_ceil(workers);
             }
             let (btx, brx) = bounded::<Work<'_>>(WORK_QUEUE);
@@ -313,6 +314,7 @@ fn dispatch<'a>(
         started: Instant::now(),
     };
     let mut clock = SweepClock::new(table);
+    let shards = table.shards();
     let fresh = |w: usize| -> Vec<Item<'a>> {
         work.get(w)
             .and_then(|(_, free)| free.try_recv().ok())
@@ -346,7 +348,7 @@ fn dispatch<'a>(
         } else {
             let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
             let (owner, all) = match Decoder::route(pkt) {
-                Route::Flow(key) => ((key.shard_hash() % n as u64) as usize, false),
+                Route::Flow(key) => (key.owner(shards, n as u64) as usize, false),
                 Route::All => (0, true),
                 Route::Any => (0, false),
             };
@@ -675,7 +677,8 @@ where
     F: FnOnce(Vec<Sender<std::sync::Arc<Batch>>>) + Send,
 {
     use std::sync::Arc;
-    let threads = threads.clamp(1, 256);
+    let shards = cfg.table.shards();
+    let threads = threads.clamp(1, 256).min(shards);
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<crossbeam_channel::Receiver<Msg>>) =
         (0..threads).map(|_| bounded::<Msg>(8)).unzip();
     let mut merger = Merger::new(threads);
@@ -691,7 +694,6 @@ where
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
                 cfg.routed = true;
-                cfg.table.max_flows = cfg.table.max_flows.div_ceil(threads).max(1);
                 cfg.reassembly_total = cfg.reassembly_total.div_ceil(threads);
             }
             scope.spawn(move || {
@@ -707,7 +709,7 @@ where
                         let (mine, count) = match Decoder::route(&pkt) {
                             _ if n == 1 => (true, true),
                             Route::Flow(k) => {
-                                let own = k.shard_hash() % n == worker as u64;
+                                let own = k.owner(shards, n) == worker as u64;
                                 (own, own)
                             }
                             Route::All => (true, worker == 0),

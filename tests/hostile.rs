@@ -283,7 +283,7 @@ fn multi_worker_merge_gives_the_single_worker_sequence_on_a_syn_flood() {
     gen::syn_flood(&d, 30_000).expect("generate");
     let f = d.join("syn_flood.pcap");
     let seq = |threads| {
-        // The flow cap is per worker, so evictions would differ by design: stay under it.
+        // Under the flow cap (tests/shards.rs covers a flood past it).
         let cfg = EngineConfig::default();
         let mut v = Vec::new();
         run_files(

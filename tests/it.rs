@@ -42,6 +42,8 @@ mod report;
 mod report_safety;
 #[path = "revival.rs"]
 mod revival;
+#[path = "shards.rs"]
+mod shards;
 #[path = "signatures.rs"]
 mod signatures;
 

@@ -11,7 +11,7 @@ use crate::capture::Nanos;
 use crate::decode::{Decoded, Transport, Vlans};
 use crate::proto::App;
 
-pub use table::{FlowTable, FlowTableConfig, FlowTableStats};
+pub use table::{FlowTable, FlowTableConfig, FlowTableStats, VIRTUAL_SHARDS};
 
 pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
@@ -29,10 +29,32 @@ impl FlowKey {
     /// A hash equal for both directions and stable across runs and threads: it decides which
     /// worker owns the flow.
     pub fn shard_hash(&self) -> u64 {
-        ahash::RandomState::with_seeds(0x6567_7265, 0x7373_6d61, 0x7020_666c, 0x6f77_7321)
-            .hash_one(self)
+        shard_hasher().hash_one(self)
     }
 
+    /// The worker, of `workers`, that owns this flow when the table has `shards` virtual
+    /// shards ([`FlowTableConfig::shards`]): worker `i` owns the shards `v` with
+    /// `v % workers == i`, so a shard, with its share of every bound, lives in one worker.
+    pub fn owner(&self, shards: usize, workers: u64) -> u64 {
+        virtual_shard(self.shard_hash(), shards) as u64 % workers.max(1)
+    }
+}
+
+/// The hasher of [`FlowKey::shard_hash`] and of the flow table's index (fixed seeds: the same
+/// in every run and thread, so the table's own hash also gives the flow's virtual shard).
+pub(crate) fn shard_hasher() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(0x6567_7265, 0x7373_6d61, 0x7020_666c, 0x6f77_7321)
+}
+
+/// Virtual shard (below `shards`) of a key with [`FlowKey::shard_hash`] `hash`. Bits 32 and up:
+/// the table's hash index uses the low bits for buckets and the top seven as tags, so the
+/// keys of one worker (which share their shard modulo the worker count) still spread evenly.
+pub fn virtual_shard(hash: u64, shards: usize) -> usize {
+    let shards = u32::try_from(shards.max(1)).unwrap_or(u32::MAX);
+    ((hash >> 32) as u32 % shards) as usize
+}
+
+impl FlowKey {
     /// Key of a decoded packet, and whether the packet travels from `lo` to `hi`.
     pub fn of(d: &Decoded<'_>) -> (FlowKey, bool) {
         let (protocol, sp, dp) = match d.transport {

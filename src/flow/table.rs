@@ -158,13 +158,145 @@ struct Remembered {
     at: Nanos,
 }
 
-/// Flows live in a dense slab; the hash index holds only slab positions (4 bytes a bucket), so
-/// a full table costs about one [`Flow`] per flow and growing it never holds two copies.
-pub struct FlowTable {
+/// Virtual shards of a table (fewer when `max_flows` is smaller, see
+/// [`FlowTableConfig::shards`]). Fixed, never derived from the thread count: which flows are
+/// evicted, and which remembered names forgotten, is decided inside one shard, and a shard lives
+/// whole in one worker, so output is the same for any number of workers.
+pub const VIRTUAL_SHARDS: usize = 64;
+
+impl FlowTableConfig {
+    /// Virtual shards: [`VIRTUAL_SHARDS`], or `max_flows` if smaller (every shard holds at
+    /// least one flow).
+    pub fn shards(&self) -> usize {
+        VIRTUAL_SHARDS.min(self.max_flows).max(1)
+    }
+}
+
+/// Shard `v`'s share of `total` over `shards`: the shares add up to `total` exactly.
+fn share(total: usize, shards: usize, v: usize) -> usize {
+    let shards = shards.max(1);
+    total / shards + usize::from(v < total % shards)
+}
+
+/// One virtual shard: its flows in a dense slab, the hash index holding only slab positions (4
+/// bytes a bucket, so a full table costs about one [`Flow`] per flow and growing it never holds
+/// two copies), its names of expired flows, and its shares of the table's bounds.
+struct Shard {
     slab: Vec<Flow>,
     index: hashbrown::HashTable<u32>,
-    hasher: ahash::RandomState,
     remembered: HashMap<FlowKey, Remembered, ahash::RandomState>,
+    /// This shard's share of `max_flows`.
+    max_flows: usize,
+    /// This shard's share of `remembered_names`.
+    max_remembered: usize,
+}
+
+impl Shard {
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<usize> {
+        let slab = &self.slab;
+        self.index
+            .find(hash, |&i| {
+                slab.get(i as usize).is_some_and(|f| f.key == *key)
+            })
+            .map(|&i| i as usize)
+    }
+
+    fn push(&mut self, hasher: &ahash::RandomState, hash: u64, flow: Flow) -> usize {
+        let i = self.slab.len();
+        self.slab.push(flow);
+        let slab = &self.slab;
+        self.index.insert_unique(hash, i as u32, |&j| {
+            slab.get(j as usize).map_or(0, |f| hasher.hash_one(f.key))
+        });
+        i
+    }
+
+    /// Take the flow at slab position `i` out (the last flow moves into its place).
+    fn take(&mut self, hasher: &ahash::RandomState, i: usize) -> Option<Flow> {
+        let key = self.slab.get(i)?.key;
+        let hash = hasher.hash_one(key);
+        if let Ok(e) = self.index.find_entry(hash, |&j| j as usize == i) {
+            e.remove();
+        }
+        let flow = self.slab.swap_remove(i);
+        if let Some(moved) = self.slab.get(i) {
+            let (old, hash) = (self.slab.len() as u32, hasher.hash_one(moved.key));
+            if let Some(slot) = self.index.find_mut(hash, |&j| j == old) {
+                *slot = i as u32;
+            }
+        }
+        Some(flow)
+    }
+
+    /// Take the flows at `positions` out, in any order.
+    fn take_all(&mut self, hasher: &ahash::RandomState, mut positions: Vec<usize>) -> Vec<Flow> {
+        // Highest first: a flow moved into a freed place is never one still to be taken.
+        positions.sort_unstable_by(|a, b| b.cmp(a));
+        positions
+            .into_iter()
+            .filter_map(|i| self.take(hasher, i))
+            .collect()
+    }
+
+    /// Give memory back after a burst, so later sweeps (and RSS) follow the live flow count.
+    fn shrink(&mut self, hasher: &ahash::RandomState) {
+        if self.slab.capacity() > 256 && self.slab.len() < self.slab.capacity() / 8 {
+            self.slab.shrink_to(self.slab.len() * 2);
+            let slab = &self.slab;
+            self.index.shrink_to(self.slab.len() * 2, |&j| {
+                slab.get(j as usize).map_or(0, |f| hasher.hash_one(f.key))
+            });
+        }
+    }
+
+    /// Remember the name of a flow that expired or was evicted. When this shard's share is
+    /// full, the older half (by when the flows were last seen) is forgotten at once, so the
+    /// cost is amortised and the choice depends on nothing but this shard's flows.
+    fn remember(&mut self, f: &Flow, stats: &mut FlowTableStats) {
+        let (Some(host), Some(source)) = (&f.host, f.host_source) else {
+            return;
+        };
+        if self.max_remembered == 0 {
+            return;
+        }
+        if self.remembered.len() >= self.max_remembered && !self.remembered.contains_key(&f.key) {
+            let mut ages: Vec<(Nanos, FlowKey)> =
+                self.remembered.iter().map(|(k, r)| (r.at, *k)).collect();
+            let mid = ages.len() / 2;
+            if mid < ages.len() {
+                let (_, cut, _) = ages.select_nth_unstable(mid);
+                let cut = *cut;
+                let before = self.remembered.len();
+                self.remembered.retain(|k, r| (r.at, *k) > cut);
+                stats.remembered_names_evicted += (before - self.remembered.len()) as u64;
+            }
+        }
+        let x = f.extra();
+        self.remembered.insert(
+            f.key,
+            Remembered {
+                app: f.app,
+                host: host.clone(),
+                source,
+                ech: f.ech,
+                ech_outer: f.ech_outer,
+                inferred_host: x.inferred_host.clone(),
+                cnames: x.cnames.clone(),
+                at: f.last_seen,
+            },
+        );
+    }
+}
+
+/// The flow table: [`FlowTable::shards`] virtual shards, each with its exact share of
+/// `max_flows` and of `remembered_names`, its own eviction and its own remembered names. A
+/// flow's shard comes from its fixed-seed hash ([`super::virtual_shard`]); a worker of several
+/// holds only its shards (the others stay empty and allocate nothing).
+pub struct FlowTable {
+    shards: Vec<Shard>,
+    hasher: ahash::RandomState,
+    /// Flows held, over all shards.
+    len: usize,
     cfg: FlowTableConfig,
     pub stats: FlowTableStats,
     next_sweep: Nanos,
@@ -174,16 +306,20 @@ pub struct FlowTable {
 
 impl FlowTable {
     pub fn new(cfg: FlowTableConfig) -> Self {
+        let n = cfg.shards();
+        let shards = (0..n)
+            .map(|v| Shard {
+                slab: Vec::new(),
+                index: hashbrown::HashTable::new(),
+                remembered: HashMap::with_hasher(super::shard_hasher()),
+                max_flows: share(cfg.max_flows, n, v).max(1),
+                max_remembered: share(cfg.remembered_names, n, v),
+            })
+            .collect();
         FlowTable {
-            slab: Vec::new(),
-            index: hashbrown::HashTable::new(),
-            hasher: ahash::RandomState::with_seeds(
-                0x666c_6f77,
-                0x7461_626c,
-                0x6567_7265,
-                0x7373_6d61,
-            ),
-            remembered: HashMap::default(),
+            shards,
+            hasher: super::shard_hasher(),
+            len: 0,
             cfg,
             stats: FlowTableStats::default(),
             next_sweep: 0,
@@ -196,54 +332,41 @@ impl FlowTable {
     }
 
     pub fn len(&self) -> usize {
-        self.slab.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slab.is_empty()
+        self.len == 0
     }
 
-    fn find(&self, hash: u64, key: &FlowKey) -> Option<usize> {
-        let slab = &self.slab;
-        self.index
-            .find(hash, |&i| {
-                slab.get(i as usize).is_some_and(|f| f.key == *key)
-            })
-            .map(|&i| i as usize)
+    /// Virtual shards of this table.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
     }
 
-    fn push(&mut self, hash: u64, flow: Flow) -> usize {
-        let i = self.slab.len();
-        self.slab.push(flow);
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index.insert_unique(hash, i as u32, |&j| {
-            slab.get(j as usize).map_or(0, |f| hasher.hash_one(f.key))
-        });
-        i
+    /// Flows held by each virtual shard (tests, diagnostics).
+    pub fn shard_lens(&self) -> Vec<usize> {
+        self.shards.iter().map(|s| s.slab.len()).collect()
     }
 
-    /// Take the flow at slab position `i` out (the last flow moves into its place).
-    fn take(&mut self, i: usize) -> Option<Flow> {
-        let key = self.slab.get(i)?.key;
-        let hash = self.hasher.hash_one(key);
-        if let Ok(e) = self.index.find_entry(hash, |&j| j as usize == i) {
-            e.remove();
-        }
-        let flow = self.slab.swap_remove(i);
-        if let Some(moved) = self.slab.get(i) {
-            let (old, hash) = (self.slab.len() as u32, self.hasher.hash_one(moved.key));
-            if let Some(slot) = self.index.find_mut(hash, |&j| j == old) {
-                *slot = i as u32;
-            }
-        }
-        Some(flow)
+    fn shard_of(&self, hash: u64) -> usize {
+        super::virtual_shard(hash, self.shards.len())
     }
 
-    /// Take the flows at `positions` out, in any order.
-    fn take_all(&mut self, mut positions: Vec<usize>) -> Vec<Flow> {
-        // Highest first: a flow moved into a freed place is never one still to be taken.
-        positions.sort_unstable_by(|a, b| b.cmp(a));
-        positions.into_iter().filter_map(|i| self.take(i)).collect()
+    /// Take the flow at position `i` of shard `v` out.
+    fn take(&mut self, v: usize, i: usize) -> Option<Flow> {
+        let f = self.shards.get_mut(v)?.take(&self.hasher, i)?;
+        self.len = self.len.saturating_sub(1);
+        Some(f)
+    }
+
+    fn take_all(&mut self, v: usize, positions: Vec<usize>) -> Vec<Flow> {
+        let Some(sh) = self.shards.get_mut(v) else {
+            return Vec::new();
+        };
+        let flows = sh.take_all(&self.hasher, positions);
+        self.len = self.len.saturating_sub(flows.len());
+        flows
     }
 
     /// The flow a packet belongs to, created (and oriented) if new. Returns the flow and whether
@@ -261,22 +384,23 @@ impl FlowTable {
         let syn_only = matches!(d.transport, Transport::Tcp { flags, .. }
             if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN);
         let hash = self.hasher.hash_one(key);
-        let mut found = self.find(hash, &key);
+        let v = self.shard_of(hash);
+        let mut found = self.shards[v].find(hash, &key);
         if let Some(i) = found {
-            if let Some(f) = self.slab.get(i) {
+            if let Some(f) = self.shards[v].slab.get(i) {
                 let expired = ts.saturating_sub(f.last_seen) > self.cfg.idle_limit(f);
                 let closing = f.tcp.is_closing() && f.key.protocol == TCP;
                 let is_new_conn = closing || (f.saw_syn && f.up.packets + f.down.packets > 3);
                 if expired {
                     // Past its timeout (the sweep has not come round yet): the packet starts
                     // a new flow, exactly as if the sweep had run.
-                    if let Some(old) = self.take(i) {
+                    if let Some(old) = self.take(v, i) {
                         let reason = end_reason(&old);
                         self.finish(old, reason, ts, out);
                     }
                     found = None;
                 } else if syn_only && is_new_conn && f.client_is_lo == forward {
-                    if let Some(old) = self.take(i) {
+                    if let Some(old) = self.take(v, i) {
                         self.stats.ended_fin_rst += u64::from(closing);
                         out(Ended {
                             flow: old,
@@ -291,13 +415,14 @@ impl FlowTable {
         let i = match found {
             Some(i) => i,
             None => {
-                if self.slab.len() >= self.cfg.max_flows {
-                    self.evict_oldest(ts, out);
+                if self.shards[v].slab.len() >= self.shards[v].max_flows {
+                    self.evict_oldest(v, ts, out);
                 }
                 self.stats.created += 1;
-                self.stats.peak_flows = self.stats.peak_flows.max(self.slab.len() as u64 + 1);
+                self.stats.peak_flows = self.stats.peak_flows.max(self.len as u64 + 1);
+                let sh = &mut self.shards[v];
                 let mut flow = new_flow(
-                    &mut self.remembered,
+                    &mut sh.remembered,
                     self.cfg.remember_for,
                     &mut self.stats,
                     key,
@@ -307,11 +432,12 @@ impl FlowTable {
                     file,
                 );
                 flow.names_cap = u8::try_from(self.cfg.max_names).unwrap_or(u8::MAX);
-                let i = self.push(hash, flow);
-                return (&mut self.slab[i], true);
+                let i = sh.push(&self.hasher, hash, flow);
+                self.len += 1;
+                return (&mut self.shards[v].slab[i], true);
             }
         };
-        (&mut self.slab[i], false)
+        (&mut self.shards[v].slab[i], false)
     }
 
     /// Flush flows past their timeout, release the buffers of flows that went silent while
@@ -328,59 +454,55 @@ impl FlowTable {
         if now >= self.next_forget {
             self.next_forget = now.saturating_add(self.cfg.remember_for / 8);
             let keep = self.cfg.remember_for;
-            self.remembered
-                .retain(|_, r| now.saturating_sub(r.at) <= keep);
+            for sh in &mut self.shards {
+                sh.remembered
+                    .retain(|_, r| now.saturating_sub(r.at) <= keep);
+            }
         }
-        let mut expired = Vec::new();
-        let mut updates = Vec::new();
-        for (i, f) in self.slab.iter_mut().enumerate() {
-            let silent = now.saturating_sub(f.last_seen);
-            if silent > self.cfg.idle_limit(f) {
-                expired.push(i);
-                continue;
-            }
-            if silent > self.cfg.inspect_idle && f.inspect.is_buffering() {
-                f.inspect = super::reassembly::Inspect::Done;
-                // Only a flow left without a name lost something (a DNS-over-TCP flow keeps
-                // its buffers between queries and has its name already).
-                self.stats.inspect_timed_out += u64::from(f.host.is_none());
-            }
-            if let Some(every) = self.cfg.flow_update.filter(|e| *e > 0) {
-                let done = f
-                    .extra
-                    .as_ref()
-                    .and_then(|x| x.reported)
-                    .map_or(0, |r| r.updates);
-                let due = f
-                    .first_seen
-                    .saturating_add(every.saturating_mul(u64::from(done) + 1));
-                if now >= due {
-                    updates.push(i);
+        let mut expired: Vec<Vec<usize>> = Vec::with_capacity(self.shards.len());
+        let mut updates: Vec<(usize, usize)> = Vec::new();
+        for (v, sh) in self.shards.iter_mut().enumerate() {
+            let mut gone = Vec::new();
+            for (i, f) in sh.slab.iter_mut().enumerate() {
+                let silent = now.saturating_sub(f.last_seen);
+                if silent > self.cfg.idle_limit(f) {
+                    gone.push(i);
+                    continue;
+                }
+                if silent > self.cfg.inspect_idle && f.inspect.is_buffering() {
+                    f.inspect = super::reassembly::Inspect::Done;
+                    // Only a flow left without a name lost something (a DNS-over-TCP flow keeps
+                    // its buffers between queries and has its name already).
+                    self.stats.inspect_timed_out += u64::from(f.host.is_none());
+                }
+                if let Some(every) = self.cfg.flow_update.filter(|e| *e > 0) {
+                    let done = f
+                        .extra
+                        .as_ref()
+                        .and_then(|x| x.reported)
+                        .map_or(0, |r| r.updates);
+                    let due = f
+                        .first_seen
+                        .saturating_add(every.saturating_mul(u64::from(done) + 1));
+                    if now >= due {
+                        updates.push((v, i));
+                    }
                 }
             }
+            expired.push(gone);
         }
         if !updates.is_empty() {
-            updates.sort_unstable_by_key(|&i| self.slab.get(i).map(|f| (f.first_seen, f.key)));
-            for i in updates {
-                if let Some(f) = self.slab.get_mut(i) {
-                    self.stats.interim_records += 1;
-                    out(Ended {
-                        flow: f.interim_copy(InterimKind::Update),
-                        reason: EndReason::Interim,
-                        at: now,
-                    });
-                }
-            }
+            // Before the expired flows leave (positions still hold).
+            self.emit_updates(&mut updates, now, out);
         }
-        let mut ended = self.take_all(expired);
-        // A sweep walks the whole slab: give memory back after a burst so that later sweeps
-        // (and RSS) follow the live flow count.
-        if self.slab.capacity() > 4_096 && self.slab.len() < self.slab.capacity() / 8 {
-            self.slab.shrink_to(self.slab.len() * 2);
-            let (slab, hasher) = (&self.slab, &self.hasher);
-            self.index.shrink_to(self.slab.len() * 2, |&j| {
-                slab.get(j as usize).map_or(0, |f| hasher.hash_one(f.key))
-            });
+        let mut ended = Vec::new();
+        for (v, gone) in expired.into_iter().enumerate() {
+            if !gone.is_empty() {
+                ended.extend(self.take_all(v, gone));
+            }
+            if let Some(sh) = self.shards.get_mut(v) {
+                sh.shrink(&self.hasher);
+            }
         }
         ended.sort_by_key(|f| (f.first_seen, f.key));
         for f in ended {
@@ -389,13 +511,51 @@ impl FlowTable {
         }
     }
 
+    /// `--flow-update` records of the flows at `positions` (shard, slot), oldest first.
+    fn emit_updates(
+        &mut self,
+        positions: &mut Vec<(usize, usize)>,
+        now: Nanos,
+        out: &mut dyn FnMut(Ended),
+    ) {
+        let shards = &self.shards;
+        positions.sort_unstable_by_key(|&(v, i)| {
+            shards
+                .get(v)
+                .and_then(|s| s.slab.get(i))
+                .map(|f| (f.first_seen, f.key))
+        });
+        for (v, i) in positions.drain(..) {
+            if let Some(f) = self.shards.get_mut(v).and_then(|s| s.slab.get_mut(i)) {
+                self.stats.interim_records += 1;
+                out(Ended {
+                    flow: f.interim_copy(InterimKind::Update),
+                    reason: EndReason::Interim,
+                    at: now,
+                });
+            }
+        }
+    }
+
     /// An interim record of every open flow (a report snapshot), oldest first.
     pub fn interim_all(&mut self, at: u64, out: &mut dyn FnMut(Ended)) {
-        let mut order: Vec<u32> = (0..self.slab.len() as u32).collect();
-        let slab = &self.slab;
-        order.sort_unstable_by_key(|&i| slab.get(i as usize).map(|f| (f.first_seen, f.key)));
-        for i in order {
-            if let Some(f) = self.slab.get_mut(i as usize) {
+        let mut order: Vec<(u32, u32)> = Vec::with_capacity(self.len);
+        for (v, sh) in self.shards.iter().enumerate() {
+            order.extend((0..sh.slab.len() as u32).map(|i| (v as u32, i)));
+        }
+        let shards = &self.shards;
+        order.sort_unstable_by_key(|&(v, i)| {
+            shards
+                .get(v as usize)
+                .and_then(|s| s.slab.get(i as usize))
+                .map(|f| (f.first_seen, f.key))
+        });
+        for (v, i) in order {
+            if let Some(f) = self
+                .shards
+                .get_mut(v as usize)
+                .and_then(|s| s.slab.get_mut(i as usize))
+            {
                 self.stats.interim_records += 1;
                 out(Ended {
                     flow: f.interim_copy(InterimKind::Snapshot),
@@ -432,47 +592,27 @@ impl FlowTable {
     }
 
     fn remember(&mut self, f: &Flow) {
-        let (Some(host), Some(source)) = (&f.host, f.host_source) else {
-            return;
-        };
-        if self.cfg.remembered_names == 0 {
+        if f.host.is_none() {
             return;
         }
-        if self.remembered.len() >= self.cfg.remembered_names {
-            // Forget half at once so the cost is amortised over many insertions.
-            let before = self.remembered.len();
-            let mut keep = false;
-            self.remembered.retain(|_, _| {
-                keep = !keep;
-                keep
-            });
-            self.stats.remembered_names_evicted += (before - self.remembered.len()) as u64;
+        let v = self.shard_of(self.hasher.hash_one(f.key));
+        if let Some(sh) = self.shards.get_mut(v) {
+            sh.remember(f, &mut self.stats);
         }
-        let x = f.extra();
-        self.remembered.insert(
-            f.key,
-            Remembered {
-                app: f.app,
-                host: host.clone(),
-                source,
-                ech: f.ech,
-                ech_outer: f.ech_outer,
-                inferred_host: x.inferred_host.clone(),
-                cnames: x.cnames.clone(),
-                at: f.last_seen,
-            },
-        );
     }
 
-    /// Make room by flushing a sixteenth of the table (amortised O(1)): connections that never
-    /// got established or are closing first (a SYN flood pushes out its own flows, not the
-    /// quiet long-lived connections), then the least recently seen.
-    fn evict_oldest(&mut self, now: Nanos, out: &mut dyn FnMut(Ended)) {
+    /// Make room in shard `v` by flushing a sixteenth of it (amortised O(1)): connections that
+    /// never got established or are closing first (a SYN flood pushes out its own flows, not
+    /// the quiet long-lived connections), then the least recently seen.
+    fn evict_oldest(&mut self, v: usize, now: Nanos, out: &mut dyn FnMut(Ended)) {
         let rank = |f: &Flow| {
             let settled = f.key.protocol != TCP || f.tcp == TcpState::Established;
             (u64::from(settled) << 63) | (f.last_seen & (u64::MAX >> 1))
         };
-        let mut ages: Vec<(u64, u32)> = self
+        let Some(sh) = self.shards.get(v) else {
+            return;
+        };
+        let mut ages: Vec<(u64, u32)> = sh
             .slab
             .iter()
             .enumerate()
@@ -483,7 +623,7 @@ impl FlowTable {
             ages.select_nth_unstable(n);
         }
         ages.truncate(n);
-        let mut flows = self.take_all(ages.into_iter().map(|(_, i)| i as usize).collect());
+        let mut flows = self.take_all(v, ages.into_iter().map(|(_, i)| i as usize).collect());
         flows.sort_by_key(|f| (rank(f), f.first_seen, f.key));
         for f in flows {
             self.finish(f, EndReason::Evicted, now, out);
@@ -492,14 +632,37 @@ impl FlowTable {
 
     /// End of input: flush everything, oldest first, so output order is deterministic.
     ///
-    /// The slab is sorted in place and each flow leaves it as it is handed out, so a full
-    /// table is never held twice (a flood at the flow cap ends with the cap's worth of flows).
+    /// Each shard's slab is sorted in place and the shards are merged (k-way, by first packet
+    /// and key); each flow leaves its slab as it is handed out, so a full table is never held
+    /// twice (a flood at the flow cap ends with the cap's worth of flows).
     pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
-        self.index = hashbrown::HashTable::new();
-        self.remembered = HashMap::default();
-        let mut slab = std::mem::take(&mut self.slab);
-        slab.sort_unstable_by_key(|f| (f.first_seen, f.key));
-        for f in slab {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let mut slabs: Vec<std::vec::IntoIter<Flow>> = Vec::with_capacity(self.shards.len());
+        for sh in &mut self.shards {
+            sh.index = hashbrown::HashTable::new();
+            sh.remembered = HashMap::with_hasher(super::shard_hasher());
+            let mut slab = std::mem::take(&mut sh.slab);
+            slab.sort_unstable_by_key(|f| (f.first_seen, f.key));
+            slabs.push(slab.into_iter());
+        }
+        self.len = 0;
+        let mut heads: Vec<Option<Flow>> = slabs.iter_mut().map(Iterator::next).collect();
+        let mut heap: BinaryHeap<Reverse<(Nanos, FlowKey, usize)>> = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(v, h)| h.as_ref().map(|f| Reverse((f.first_seen, f.key, v))))
+            .collect();
+        while let Some(Reverse((_, _, v))) = heap.pop() {
+            let Some(f) = heads.get_mut(v).and_then(Option::take) else {
+                continue;
+            };
+            if let Some(next) = slabs.get_mut(v).and_then(Iterator::next) {
+                heap.push(Reverse((next.first_seen, next.key, v)));
+                if let Some(h) = heads.get_mut(v) {
+                    *h = Some(next);
+                }
+            }
             let reason = if f.key.protocol == TCP && f.tcp.is_closing() {
                 EndReason::FinRst
             } else {
@@ -632,5 +795,27 @@ impl SweepClock {
         }
         self.next = now.saturating_add(self.step);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_shares_add_up_to_the_bounds_exactly() {
+        for max_flows in [1, 2, 63, 64, 65, 1_000, 500_000] {
+            let cfg = FlowTableConfig {
+                max_flows,
+                remembered_names: 1_001,
+                ..Default::default()
+            };
+            let t = FlowTable::new(cfg);
+            assert_eq!(t.shards(), max_flows.min(VIRTUAL_SHARDS));
+            let flows: usize = t.shards.iter().map(|s| s.max_flows).sum();
+            let names: usize = t.shards.iter().map(|s| s.max_remembered).sum();
+            assert_eq!((flows, names), (max_flows, 1_001), "max_flows {max_flows}");
+            assert!(t.shards.iter().all(|s| s.max_flows >= 1));
+        }
     }
 }

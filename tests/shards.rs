@@ -1,0 +1,84 @@
+//! Output identity under the flow cap: the table's virtual shards (see
+//! `egressmap::flow::VIRTUAL_SHARDS`) each hold their share of `--max-flows` and evict on their
+//! own, and a worker holds whole shards, so a capture with many more flows than the cap gives
+//! the same flow log and report for any thread count, evictions counted in the report.
+use std::path::{Path, PathBuf};
+
+use crate::support::run;
+
+#[allow(dead_code)]
+#[path = "../examples/gen_traffic.rs"]
+mod traffic;
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("egressmap-shards-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// `audit -j THREADS --max-flows CAP`: the flow log and the JSON report, as bytes.
+fn audit(file: &Path, dir: &Path, threads: usize, cap: usize) -> (Vec<u8>, Vec<u8>) {
+    let (flows, report) = (
+        dir.join(format!("flows-{threads}.jsonl")),
+        dir.join(format!("report-{threads}.json")),
+    );
+    let (code, out, err) = run(&[
+        "audit",
+        "-q",
+        "-j",
+        &threads.to_string(),
+        "--max-flows",
+        &cap.to_string(),
+        "--flows",
+        flows.to_str().expect("utf-8 path"),
+        "--report",
+        "json",
+        "-o",
+        report.to_str().expect("utf-8 path"),
+        file.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "-j{threads}: {out}{err}");
+    (
+        std::fs::read(&flows).expect("flow log"),
+        std::fs::read(&report).expect("report"),
+    )
+}
+
+/// 3,000 clients browsing for two minutes (DNS, TLS, QUIC, HTTP, bulk downloads): ~700 flows
+/// through a table of 40, so most flows are evicted, some while named and coming back.
+#[test]
+fn a_flood_past_the_flow_cap_gives_the_same_output_for_any_thread_count() {
+    let d = tmpdir("flood");
+    let f = d.join("flood.pcap");
+    traffic::generate(
+        f.to_str().expect("utf-8 path"),
+        24 << 20,
+        3_000,
+        120_000_000_000,
+        5_000,
+    )
+    .expect("generate");
+    let cap = 40;
+    let (flows, report) = audit(&f, &d, 1, cap);
+    let lines = flows.iter().filter(|&&b| b == b'\n').count();
+    assert!(lines > 10 * cap, "{lines} flows");
+    let r: serde_json::Value = serde_json::from_slice(&report).expect("JSON report");
+    let evicted: u64 = r["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| {
+            w.as_str()?
+                .strip_suffix(" flows flushed early because the flow table was full (--max-flows)")
+        })
+        .filter_map(|n| n.parse().ok())
+        .next()
+        .expect("evictions reported");
+    assert!(evicted as usize > lines / 2, "{evicted} evicted of {lines}");
+    for threads in [2, 3, 4] {
+        let (f2, r2) = audit(&f, &d, threads, cap);
+        assert!(f2 == flows, "flow log differs with {threads} threads");
+        assert!(r2 == report, "report differs with {threads} threads");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
