@@ -6,7 +6,9 @@
 //!   report of auditing both captures together, byte for byte once provenance is removed, and
 //!   merging is associative.
 //! - Reports made with different builds or scopes are refused unless `--force`.
+//! - Every format shows each machine; `compare` says which machines changed.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -383,6 +385,127 @@ fn every_format_shows_each_machine() {
             .filter(|l| l.contains("WIN\\-PC") || l.contains("WIN-PC"))
             .count(),
         r.clients.len() + r.clients.iter().map(|c| c.areas.len()).sum::<usize>()
+    );
+}
+
+/// `compare` per machine on real captures: a machine added to a sensor's capture appears (with
+/// its name and MAC) and fails `--fail-on new-client`; one that went fails neither per-machine
+/// kind; a turned-off area goes silent on its machine, and the other way round is a new area
+/// of a known machine (`new-client-area`) but no new machine.
+#[test]
+fn compare_says_which_machines_changed() {
+    let (b, c) = (week("fleet-b.pcapng"), week("fleet-c.pcapng"));
+    let one = tmp("cmp-b.json");
+    let two = tmp("cmp-bc.json");
+    audit(&[&b], &[], &one);
+    audit(&[&b, &c], &[], &two);
+    let compare = |x: &Path, y: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "compare".to_string(),
+            x.display().to_string(),
+            y.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = Command::new(BIN).args(&args).output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8(o.stdout).unwrap(),
+        )
+    };
+    let (code, out) = compare(&one, &two, &["--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let machines = v["clients"].as_array().unwrap();
+    let row = |addr: &str| {
+        machines
+            .iter()
+            .find(|d| d["area"] == addr)
+            .unwrap_or_else(|| panic!("{addr}: {machines:?}"))
+    };
+    assert_eq!(row("192.168.1.43")["change"], "appeared");
+    assert_eq!(row("192.168.1.43")["name"], "WIN-PC43");
+    assert_eq!(row("192.168.1.43")["mac"], "00:15:5d:0a:00:2b");
+    assert_eq!(row("192.168.1.42")["change"], "same");
+    assert_eq!(
+        row("192.168.1.42")["flows_a"],
+        row("192.168.1.42")["flows_b"]
+    );
+    let rc: Report = serde_json::from_str(&std::fs::read_to_string(&two).unwrap()).unwrap();
+    let pc43 = rc
+        .clients
+        .iter()
+        .find(|c| c.address == "192.168.1.43")
+        .unwrap();
+    assert_eq!(row("192.168.1.43")["flows_b"], pc43.traffic.flows);
+    let areas: Vec<&serde_json::Value> = v["client_areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["host"] == "192.168.1.43")
+        .collect();
+    assert_eq!(areas.len(), pc43.areas.len());
+    assert!(areas.iter().all(|d| d["change"] == "appeared"));
+    assert!(v["client_areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["host"] == "192.168.1.42")
+        .all(|d| d["change"] == "same"));
+    assert_eq!(compare(&one, &two, &["--fail-on", "new-client"]).0, 1);
+    assert_eq!(compare(&one, &two, &["--fail-on", "new-client-area"]).0, 1);
+    let (code, table) = compare(&two, &one, &["--fail-on", "new-client,new-client-area"]);
+    assert_eq!(code, 0, "a machine that went is no new machine");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("gone") && l.contains("192.168.1.43 WIN-PC43 00:15:5d:0a:00:2b")),
+        "{table}"
+    );
+    assert_eq!(compare(&two, &one, &[]).0, 1);
+
+    // The same machine before and after turning Spotlight and Diagnostic data off.
+    let (before, after) = (tmp("cmp-before.json"), tmp("cmp-after.json"));
+    let args = ["--build", "11", "--edition", "enterprise"];
+    audit(&[&week("win11-enterprise-before.pcapng")], &args, &before);
+    audit(&[&week("win11-enterprise-after.pcapng")], &args, &after);
+    let (_, out) = compare(&before, &after, &["--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let gone: BTreeSet<(String, String)> = v["client_areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["change"] == "gone")
+        .map(|d| {
+            (
+                d["area"].as_str().unwrap().to_string(),
+                d["host"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let ra: Report = serde_json::from_str(&std::fs::read_to_string(&before).unwrap()).unwrap();
+    let machine = ra
+        .clients
+        .iter()
+        .max_by_key(|c| c.traffic.flows)
+        .unwrap()
+        .address
+        .clone();
+    assert_eq!(
+        gone,
+        BTreeSet::from([
+            ("diagnostic-data".to_string(), machine.clone()),
+            ("spotlight".to_string(), machine.clone())
+        ])
+    );
+    assert!(v["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["change"] != "appeared" && d["change"] != "gone"));
+    assert_eq!(compare(&after, &before, &["--fail-on", "new-client"]).0, 0);
+    assert_eq!(
+        compare(&after, &before, &["--fail-on", "new-client-area"]).0,
+        1
     );
 }
 

@@ -397,6 +397,8 @@ fn compare_before_after_reports_exactly_the_areas_turned_off() {
         "undocumented",
         "unattributed",
         "ech",
+        "clients",
+        "client_areas",
     ] {
         for r in same[section].as_array().expect(section) {
             assert_eq!(r["change"], "same", "{section}: {r}");
@@ -491,6 +493,8 @@ fn compare_warns_on_different_settings_and_covers_every_section() {
         "undocumented",
         "unattributed",
         "ech",
+        "clients",
+        "client_areas",
     ] {
         for r in c[section].as_array().expect(section) {
             let (fa, fb, ba, bb) = (

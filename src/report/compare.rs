@@ -1,5 +1,6 @@
 //! `egressmap compare A.json B.json`: what changed between two saved reports, per area and
-//! destination, and in the undocumented, shared-cloud, unattributed and ECH sections. The use
+//! destination, in the undocumented, shared-cloud, unattributed and ECH sections, and per
+//! machine (machines that appeared or went, and each machine's areas). The use
 //! case: capture before and after applying the turn-off settings and see which areas actually went
 //! silent (or two builds side by side), in a CI job that wants an exit code (0 same, 1 changed).
 //!
@@ -58,6 +59,12 @@ pub struct Delta {
     pub flows_b: u64,
     pub bytes_a: u64,
     pub bytes_b: u64,
+    /// Machine rows only: the machine's name and MAC (B's, else A's), to tell machines apart
+    /// by more than an address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -77,6 +84,12 @@ pub struct Comparison {
     /// ECH outer names present in only one of the reports.
     pub ech_outer_names_appeared: Vec<String>,
     pub ech_outer_names_gone: Vec<String>,
+    /// Per machine (by address; `area` = the address, `host` null): flows and bytes.
+    /// `appeared` = a new machine, `gone` = a machine silent in B.
+    pub clients: Vec<Delta>,
+    /// Per machine and area (`area` = the area, `host` = the machine's address): `appeared` =
+    /// the machine reached an area it did not in A.
+    pub client_areas: Vec<Delta>,
     /// Any row is not `same` (or an outer name appeared or went): `compare` exits 1.
     pub changed: bool,
 }
@@ -134,6 +147,8 @@ fn deltas<K: Ord>(m: &Sides<K>, key: impl Fn(&K) -> (String, Option<String>)) ->
                 flows_b: s[1].0,
                 bytes_a: s[0].1,
                 bytes_b: s[1].1,
+                name: None,
+                mac: None,
             }
         })
         .collect();
@@ -236,7 +251,21 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
     let mut unattr: Sides<Option<String>> = BTreeMap::new();
     let mut ech: Sides<Option<String>> = BTreeMap::new();
     let mut outer: [BTreeSet<&str>; 2] = Default::default();
+    let mut machines: Sides<&str> = BTreeMap::new();
+    let mut machine_areas: Sides<(&str, &str)> = BTreeMap::new();
+    // Name and MAC per address: B's win (the machine as it is now).
+    let mut who: BTreeMap<&str, (Option<&str>, Option<&str>)> = BTreeMap::new();
     for (i, r) in [a, b].into_iter().enumerate() {
+        for c in &r.clients {
+            machines.entry(&c.address).or_default()[i] = (c.traffic.flows, c.traffic.bytes());
+            for x in &c.areas {
+                machine_areas.entry((&x.area, &c.address)).or_default()[i] =
+                    (x.traffic.flows, x.traffic.bytes());
+            }
+            let w = who.entry(&c.address).or_default();
+            w.0 = c.name.as_deref().or(w.0);
+            w.1 = c.mac.as_deref().or(w.1);
+        }
         for ar in &r.areas {
             areas.entry(&ar.area).or_default()[i] = (ar.traffic.flows, ar.traffic.bytes());
             for d in &ar.destinations {
@@ -274,6 +303,12 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
         shared_infrastructure: deltas(&shared, |(g, h)| named(g, h)),
         unattributed: deltas(&unattr, |k| ("unattributed".to_string(), k.clone())),
         ech: deltas(&ech, |k| ("ech".to_string(), k.clone())),
+        clients: identified(deltas(&machines, |k| (k.to_string(), None)), &who, |d| {
+            &d.area
+        }),
+        client_areas: identified(deltas(&machine_areas, |(g, h)| named(g, h)), &who, |d| {
+            d.host.as_deref().unwrap_or("")
+        }),
         ech_outer_names_appeared: outer[1]
             .difference(&outer[0])
             .map(|s| s.to_string())
@@ -290,6 +325,21 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
     Comparison { changed, ..c }
 }
 
+/// Machine rows with the machine's name and MAC (`address` picks the row's address).
+fn identified(
+    mut rows: Vec<Delta>,
+    who: &BTreeMap<&str, (Option<&str>, Option<&str>)>,
+    address: impl Fn(&Delta) -> &str,
+) -> Vec<Delta> {
+    for d in &mut rows {
+        if let Some((name, mac)) = who.get(address(d)) {
+            d.name = name.map(str::to_string);
+            d.mac = mac.map(str::to_string);
+        }
+    }
+    rows
+}
+
 /// What `--fail-on` can ask for (by default any change fails).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailOn {
@@ -301,6 +351,10 @@ pub enum FailOn {
     NewUndocumented,
     /// Any area grew.
     Grew,
+    /// A machine (client address) absent from A has flows in B.
+    NewClient,
+    /// A machine has flows in an area it had none in A (a new machine's areas too).
+    NewClientArea,
     /// Any change at all (the default).
     Any,
 }
@@ -314,6 +368,8 @@ pub enum Section {
     SharedInfrastructure,
     Unattributed,
     Ech,
+    Clients,
+    ClientAreas,
 }
 
 impl Comparison {
@@ -326,6 +382,8 @@ impl Comparison {
             (Section::SharedInfrastructure, &self.shared_infrastructure),
             (Section::Unattributed, &self.unattributed),
             (Section::Ech, &self.ech),
+            (Section::Clients, &self.clients),
+            (Section::ClientAreas, &self.client_areas),
         ]
         .into_iter()
         .flat_map(|(s, v)| v.iter().map(move |d| (s, d)))
@@ -348,6 +406,8 @@ impl Comparison {
                 FailOn::Grew => {
                     s == Section::Areas && matches!(d.change, Change::Grew | Change::Appeared)
                 }
+                FailOn::NewClient => s == Section::Clients && d.change == Change::Appeared,
+                FailOn::NewClientArea => s == Section::ClientAreas && d.change == Change::Appeared,
                 FailOn::Any => true,
             })
         })
@@ -370,6 +430,63 @@ fn row(o: &mut String, d: &Delta, with_host: bool) {
         human_bytes(d.bytes_a),
         human_bytes(d.bytes_b)
     );
+}
+
+/// A machine as the table names it: address, then its name and MAC when known (escaped by
+/// [`row`] like every name).
+fn machine(address: &str, d: &Delta) -> String {
+    let mut s = address.to_string();
+    for v in [&d.name, &d.mac].into_iter().flatten() {
+        s.push(' ');
+        s.push_str(v);
+    }
+    s
+}
+
+/// The machines that changed, then the areas that changed of the machines present in both
+/// (`--json` has every row, the areas of new and gone machines too).
+fn machines_table(o: &mut String, c: &Comparison) {
+    let changed = |rows: &[Delta]| -> Vec<Delta> {
+        rows.iter()
+            .filter(|d| d.change != Change::Same)
+            .cloned()
+            .collect()
+    };
+    let machines: Vec<Delta> = changed(&c.clients)
+        .into_iter()
+        .map(|d| Delta {
+            host: Some(machine(&d.area, &d)),
+            area: "machine".to_string(),
+            ..d
+        })
+        .collect();
+    // A machine that appeared or went changed in every area it has: its own row says so.
+    let whole: BTreeSet<&str> = c
+        .clients
+        .iter()
+        .filter(|d| matches!(d.change, Change::Appeared | Change::Gone))
+        .map(|d| d.area.as_str())
+        .collect();
+    let areas: Vec<Delta> = changed(&c.client_areas)
+        .into_iter()
+        .filter(|d| !whole.contains(d.host.as_deref().unwrap_or("")))
+        .map(|d| Delta {
+            host: Some(machine(d.host.as_deref().unwrap_or(""), &d)),
+            ..d
+        })
+        .collect();
+    for (title, rows) in [
+        ("machines that changed", machines),
+        ("machines' areas that changed", areas),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "\n{title}:");
+        for d in &rows {
+            row(o, d, true);
+        }
+    }
 }
 
 pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
@@ -420,6 +537,7 @@ pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
             row(&mut o, d, true);
         }
     }
+    machines_table(&mut o, c);
     for (what, names) in [
         ("appeared", &c.ech_outer_names_appeared),
         ("gone", &c.ech_outer_names_gone),
@@ -444,7 +562,7 @@ pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{Area, Destination, Traffic};
+    use crate::report::model::{Area, Client, ClientArea, Destination, Traffic};
 
     fn report(areas: &[(&str, u64, u64)]) -> Report {
         Report {
@@ -529,6 +647,106 @@ mod tests {
         ] {
             assert!(w.contains(word), "{word} missing in {w}");
         }
+    }
+
+    fn machine(address: &str, name: &str, areas: &[(&str, u64, u64)]) -> Client {
+        let areas: Vec<ClientArea> = areas
+            .iter()
+            .map(|(area, flows, bytes)| ClientArea {
+                area: area.to_string(),
+                traffic: Traffic {
+                    flows: *flows,
+                    bytes_down: *bytes,
+                    ..Default::default()
+                },
+            })
+            .collect();
+        let mut traffic = Traffic::default();
+        for x in &areas {
+            traffic.flows += x.traffic.flows;
+            traffic.bytes_down += x.traffic.bytes_down;
+        }
+        Client {
+            address: address.to_string(),
+            name: Some(name.to_string()),
+            mac: Some(format!("00:15:5d:00:00:{:02x}", address.len())),
+            traffic,
+            areas,
+            ..Default::default()
+        }
+    }
+
+    /// Machines that appeared, went or reached a new area, each failing only the `--fail-on`
+    /// kinds that name it.
+    #[test]
+    fn per_machine_changes_and_fail_on() {
+        let mut a = report(&[("maps", 3, 300)]);
+        a.clients = vec![
+            machine("10.0.0.1", "PC1", &[("maps", 2, 200)]),
+            machine("10.0.0.2", "PC2", &[("maps", 1, 100)]),
+        ];
+        // PC1 also reaches spotlight (so it grew); PC2 is gone; PC3 is new.
+        let mut b = a.clone();
+        b.clients = vec![
+            machine("10.0.0.1", "PC1", &[("maps", 2, 200), ("spotlight", 1, 50)]),
+            machine("10.0.0.3", "PC3", &[("maps", 1, 100)]),
+        ];
+        let c = compare(&a, &b);
+        let get = |rows: &[Delta], area: &str, host: Option<&str>| {
+            rows.iter()
+                .find(|d| d.area == area && d.host.as_deref() == host)
+                .map(|d| (d.change, d.name.clone()))
+        };
+        assert_eq!(
+            get(&c.clients, "10.0.0.3", None),
+            Some((Change::Appeared, Some("PC3".into())))
+        );
+        assert_eq!(
+            get(&c.clients, "10.0.0.2", None),
+            Some((Change::Gone, Some("PC2".into())))
+        );
+        assert_eq!(
+            get(&c.clients, "10.0.0.1", None).map(|x| x.0),
+            Some(Change::Grew)
+        );
+        assert_eq!(
+            get(&c.client_areas, "spotlight", Some("10.0.0.1")),
+            Some((Change::Appeared, Some("PC1".into())))
+        );
+        assert_eq!(
+            get(&c.client_areas, "maps", Some("10.0.0.2")).map(|x| x.0),
+            Some(Change::Gone)
+        );
+        assert!(c.changed, "the area totals alone did not change");
+        assert!(c.fails(&[FailOn::NewClient]));
+        assert!(c.fails(&[FailOn::NewClientArea]));
+        assert!(!c.fails(&[FailOn::NewArea, FailOn::NewDestination]));
+        let table = render_table(&c, "a", "b");
+        assert!(table.contains("machines that changed"), "{table}");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("appeared") && l.contains("10.0.0.3 PC3 00:15:5d")),
+            "{table}"
+        );
+        assert!(
+            table.lines().any(|l| l.starts_with("appeared")
+                && l.contains("spotlight")
+                && l.contains("10.0.0.1 PC1")),
+            "{table}"
+        );
+        // Only a machine that went: neither new-client nor new-client-area fails.
+        let mut gone = a.clone();
+        gone.clients.truncate(1);
+        let c = compare(&a, &gone);
+        assert!(c.changed && c.fails(&[]));
+        assert!(!c.fails(&[FailOn::NewClient, FailOn::NewClientArea]));
+        // A machine's name is text from packets: the table escapes it.
+        let mut evil = a.clone();
+        evil.clients[0].name = Some("\u{1b}[2Jx".into());
+        evil.clients[0].address = "10.0.0.9".into();
+        let t = render_table(&compare(&a, &evil), "a", "b");
+        assert!(!t.contains('\u{1b}') && t.contains(r"\u{1b}[2Jx"), "{t}");
     }
 
     #[test]
