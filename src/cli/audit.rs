@@ -86,13 +86,20 @@ pub fn match_flow(m: &mut Matcher, f: &Flow) -> Option<Arc<MatchResult>> {
 
 /// What the signatures say of a name looked up over DNS (the report's DNS view), matched as
 /// the run's flows are (same build and edition; no CNAMEs or path: the name alone).
+#[cfg(feature = "live")]
 pub fn name_classifier(db: &Database, a: &RunOpts) -> impl Fn(&str) -> NameClass {
     let (build, edition) = if a.guess_build {
         (None, None)
     } else {
         (a.build.as_deref(), a.edition.as_deref())
     };
-    let m = std::cell::RefCell::new(Matcher::new(db, build, edition));
+    classifier_with(Matcher::new(db, build, edition))
+}
+
+/// [`name_classifier`] with the run's own matcher (built for the same build and edition), so
+/// the signatures are not compiled a second time.
+fn classifier_with(m: Matcher) -> impl Fn(&str) -> NameClass {
+    let m = std::cell::RefCell::new(m);
     move |name: &str| {
         let r = m.borrow_mut().lookup_chain(name, &[], None);
         if !r.is_match() {
@@ -377,7 +384,7 @@ pub fn audit(
     for e in result.files.iter().filter_map(|f| f.error.as_ref()) {
         say!("egressmap: {e}");
     }
-    let mut report = build_report(&db, sigdir, a, agg, &result, warnings.clone());
+    let mut report = build_report(&db, sigdir, a, agg, matcher, &result, warnings.clone());
     report.build_guess = guesser.as_ref().map(BuildGuesser::to_model);
     // Per machine: the same ranking, when matching covered every build.
     if build.is_none() && edition.is_none() {
@@ -471,6 +478,7 @@ fn build_report(
     sigdir: Option<&Path>,
     a: &RunOpts,
     agg: Aggregator,
+    matcher: Matcher,
     r: &RunResult,
     warnings: Vec<String>,
 ) -> Report {
@@ -487,7 +495,7 @@ fn build_report(
         area_info: &area_info,
         documented,
         is_microsoft_domain: &is_ms,
-        classify: &name_classifier(db, a),
+        classify: &classifier_with(matcher),
     };
     let inputs = r
         .files

@@ -378,10 +378,10 @@ impl Aggregator {
         if x.dns.is_empty() && x.dns_uncounted == 0 {
             return;
         }
-        let client = f.client().0.to_string();
+        let client = f.client().0;
         for c in &x.dns {
             let (q, a) = (u64::from(c.queries), u64::from(c.answers));
-            self.dns.add(&c.name, q, a, [client.as_str()], false, None);
+            self.dns.add_flow(&c.name, q, a, client);
         }
         self.dns.add_uncounted(u64::from(x.dns_uncounted));
     }

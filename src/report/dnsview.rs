@@ -8,7 +8,8 @@
 //! back: every name that pushed it out sorts before it). A name past the bound is never dropped
 //! silently: its messages are summed in `unlisted_queries`/`unlisted_answers`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::model::{DnsName, DnsView};
@@ -44,8 +45,8 @@ impl NameClass {
 struct Entry {
     queries: u64,
     answers: u64,
-    /// The lowest addresses that asked, at most [`MAX_DNS_CLIENTS`].
-    clients: BTreeSet<String>,
+    /// The lowest addresses that asked, at most [`MAX_DNS_CLIENTS`], in listing order.
+    clients: Vec<ClientId>,
     more_clients: bool,
     /// Carried from a saved report (`merge`); computed from the signatures otherwise.
     class: Option<NameClass>,
@@ -99,6 +100,28 @@ impl DnsNames {
         more: bool,
         class: Option<&NameClass>,
     ) {
+        let Some(e) = self.entry(name, queries, answers) else {
+            return;
+        };
+        e.more_clients |= more;
+        for c in clients {
+            e.add_client(ClientId::parse(c));
+        }
+        if e.class.is_none() {
+            e.class = class.cloned();
+        }
+    }
+
+    /// [`Self::add`] for one flow's messages: its client's address, no class (the hot path:
+    /// one per DNS flow, so nothing is formatted or allocated for a name already itemised).
+    pub fn add_flow(&mut self, name: &str, queries: u64, answers: u64, client: IpAddr) {
+        if let Some(e) = self.entry(name, queries, answers) {
+            e.add_client(ClientId::Addr(client));
+        }
+    }
+
+    /// Count the messages and return the name's entry (none: the name is past the bound).
+    fn entry(&mut self, name: &str, queries: u64, answers: u64) -> Option<&mut Entry> {
         self.queries += queries;
         self.answers += answers;
         if !self.names.contains_key(name) {
@@ -110,7 +133,7 @@ impl DnsNames {
                 {
                     self.unlisted_queries += queries;
                     self.unlisted_answers += answers;
-                    return;
+                    return None;
                 }
                 if let Some((_, e)) = self.names.pop_last() {
                     self.unlisted_queries += e.queries;
@@ -119,24 +142,10 @@ impl DnsNames {
             }
             self.names.insert(name.to_string(), Entry::default());
         }
-        let Some(e) = self.names.get_mut(name) else {
-            return;
-        };
+        let e = self.names.get_mut(name)?;
         e.queries += queries;
         e.answers += answers;
-        e.more_clients |= more;
-        for c in clients {
-            if !e.clients.contains(c) {
-                e.clients.insert(c.to_string());
-            }
-        }
-        if e.clients.len() > MAX_DNS_CLIENTS {
-            sort_truncate_clients(&mut e.clients);
-            e.more_clients = true;
-        }
-        if e.class.is_none() {
-            e.class = class.cloned();
-        }
+        Some(e)
     }
 
     /// Queries counted for `name` (0 when it is not itemised).
@@ -183,8 +192,7 @@ impl DnsNames {
             .iter()
             .map(|(name, e)| {
                 let class = e.class.clone().unwrap_or_else(|| classify(name));
-                let mut clients: Vec<String> = e.clients.iter().cloned().collect();
-                sort_addresses(&mut clients);
+                let clients: Vec<String> = e.clients.iter().map(ClientId::to_text).collect();
                 DnsName {
                     name: name.clone(),
                     queries: e.queries,
@@ -209,23 +217,76 @@ impl DnsNames {
     }
 }
 
-/// Addresses in numeric order (IPv4 before IPv6), anything unparsable after them.
-fn sort_addresses(v: &mut [String]) {
-    v.sort_by_cached_key(|s| {
-        (
-            s.parse::<IpAddr>().is_err(),
-            s.parse::<IpAddr>().ok(),
-            s.clone(),
-        )
-    });
+impl Entry {
+    /// Keep `c` if it is among the lowest [`MAX_DNS_CLIENTS`] distinct clients so far; a
+    /// client past them sets `more_clients`.
+    fn add_client(&mut self, c: ClientId) {
+        let Err(at) = self.clients.binary_search(&c) else {
+            return;
+        };
+        if self.clients.len() >= MAX_DNS_CLIENTS {
+            self.more_clients = true;
+            if at >= self.clients.len() {
+                return;
+            }
+            self.clients.pop();
+        }
+        self.clients.insert(at, c);
+    }
 }
 
-/// Keep the lowest [`MAX_DNS_CLIENTS`] addresses (numerically, like the listing).
-fn sort_truncate_clients(set: &mut BTreeSet<String>) {
-    let mut v: Vec<String> = std::mem::take(set).into_iter().collect();
-    sort_addresses(&mut v);
-    v.truncate(MAX_DNS_CLIENTS);
-    *set = v.into_iter().collect();
+/// A client as the view lists them: addresses in numeric order (IPv4 before IPv6), then text
+/// that is no address, in string order. Two clients are the same when their text is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ClientId {
+    /// An address, written the way `IpAddr` displays it (every client the engine counts).
+    Addr(IpAddr),
+    /// Text from a saved report (`merge`) that is no address, or an address written some
+    /// other way (kept verbatim: it is listed as it was).
+    Text(Option<IpAddr>, Box<str>),
+}
+
+impl ClientId {
+    fn parse(s: &str) -> ClientId {
+        match s.parse::<IpAddr>() {
+            Ok(a) if a.to_string() == s => ClientId::Addr(a),
+            p => ClientId::Text(p.ok(), s.into()),
+        }
+    }
+
+    fn addr(&self) -> Option<IpAddr> {
+        match self {
+            ClientId::Addr(a) => Some(*a),
+            ClientId::Text(a, _) => *a,
+        }
+    }
+
+    fn to_text(&self) -> String {
+        match self {
+            ClientId::Addr(a) => a.to_string(),
+            ClientId::Text(_, s) => s.to_string(),
+        }
+    }
+}
+
+impl Ord for ClientId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.addr(), other.addr());
+        (a.is_none(), a)
+            .cmp(&(b.is_none(), b))
+            .then_with(|| match (self, other) {
+                (ClientId::Addr(_), ClientId::Addr(_)) => Ordering::Equal,
+                (ClientId::Text(_, x), ClientId::Text(_, y)) => x.cmp(y),
+                // The same address written two ways (rare: a hand-edited saved report).
+                _ => self.to_text().cmp(&other.to_text()),
+            })
+    }
+}
+
+impl PartialOrd for ClientId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// How the view's warnings start (`merge` recomputes them).
@@ -308,6 +369,74 @@ mod tests {
         );
         let y = merged.names.iter().find(|n| n.name == "y.example").unwrap();
         assert_eq!(y.clients, ["10.0.0.2", "10.0.0.9"]);
+    }
+
+    /// The listing order spelled out: addresses numerically (IPv4 first), then other text.
+    fn reference_lowest(clients: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = clients.iter().map(|s| s.to_string()).collect();
+        v.sort_by_cached_key(|s| {
+            let a = s.parse::<IpAddr>().ok();
+            (a.is_none(), a, s.clone())
+        });
+        v.dedup();
+        v.truncate(MAX_DNS_CLIENTS);
+        v
+    }
+
+    #[test]
+    fn clients_listed_are_the_lowest_distinct_ones_in_any_order() {
+        let mut pool: Vec<String> = (0..30u32)
+            .map(|i| format!("10.0.{}.{}", i % 3, (i * 37) % 251))
+            .collect();
+        pool.extend(
+            [
+                "::1",
+                "0::1",
+                "fe80::1",
+                "2.0.0.1",
+                "not-an-address",
+                "1.1.1.1x",
+            ]
+            .map(String::from),
+        );
+        pool.extend(["9.9.9.9", "10.0.0.0", "::ffff:10.0.0.1", "10.0.0.37"].map(String::from));
+        let strs: Vec<&str> = pool.iter().map(String::as_str).collect();
+        let want = reference_lowest(&strs);
+        // Several orders, each client asked for several times.
+        for step in [1usize, 7, 11, 13] {
+            let mut d = DnsNames::default();
+            for round in 0..3 {
+                for i in 0..strs.len() {
+                    let c = strs[(i * step + round) % strs.len()];
+                    d.add("n.example", 1, 0, [c], false, None);
+                }
+            }
+            let v = d.to_view(&class);
+            assert_eq!(v.names[0].clients, want, "step {step}");
+            assert!(v.names[0].more_clients);
+        }
+        let mut few = DnsNames::default();
+        for c in ["10.0.0.2", "::1", "10.0.0.2", "x"] {
+            few.add("n.example", 1, 0, [c], false, None);
+        }
+        let v = few.to_view(&class);
+        assert_eq!(v.names[0].clients, ["10.0.0.2", "::1", "x"]);
+        assert!(!v.names[0].more_clients);
+    }
+
+    #[test]
+    fn a_flow_client_is_the_same_client_as_its_text() {
+        let mut by_addr = DnsNames::default();
+        let mut by_text = DnsNames::default();
+        for i in (0..20u8).rev() {
+            let a = IpAddr::from([192, 168, 1, i]);
+            by_addr.add_flow("n.example", 1, 1, a);
+            by_addr.add_flow("n.example", 1, 0, a);
+            let t = a.to_string();
+            by_text.add("n.example", 1, 1, [t.as_str()], false, None);
+            by_text.add("n.example", 1, 0, [t.as_str()], false, None);
+        }
+        assert_eq!(by_addr.to_view(&class), by_text.to_view(&class));
     }
 
     #[test]
