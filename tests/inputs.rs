@@ -496,3 +496,164 @@ fn several_files_are_ordered_deduplicated_and_overlaps_warned() {
     assert!(err.contains("only input"), "{err}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `bytes` xz-compressed by the crate the reader uses (preset 1: 1 MiB dictionary, light).
+fn xz(bytes: &[u8]) -> Vec<u8> {
+    let opts = lzma_rust2::XzOptions::with_preset(1);
+    let mut w = lzma_rust2::XzWriter::new(Vec::new(), opts).expect("xz");
+    std::io::Write::write_all(&mut w, bytes).expect("xz");
+    w.finish().expect("xz")
+}
+
+/// Rewrites the dictionary size the first block header of an xz stream declares (LZMA2
+/// property byte: `(2 | (prop & 1)) << (prop / 2 + 11)` bytes), with its CRC32 fixed, as a
+/// hostile file would carry it.
+fn declare_xz_dict(data: &mut [u8], prop: u8) {
+    const HEADER: usize = 12; // stream header: magic, flags, CRC32
+    let size = (usize::from(data[HEADER]) + 1) * 4;
+    let flags = data[HEADER + 1];
+    assert_eq!(flags & 3, 0, "one filter");
+    let mut at = HEADER + 2;
+    for present in [0x40, 0x80] {
+        // compressed, uncompressed size: varints
+        if flags & present != 0 {
+            while data[at] & 0x80 != 0 {
+                at += 1;
+            }
+            at += 1;
+        }
+    }
+    assert_eq!(
+        &data[at..at + 2],
+        [0x21, 0x01],
+        "LZMA2 filter, one property byte"
+    );
+    data[at + 2] = prop;
+    let mut crc = flate2::Crc::new();
+    crc.update(&data[HEADER..HEADER + size - 4]);
+    data[HEADER + size - 4..HEADER + size].copy_from_slice(&crc.sum().to_le_bytes());
+}
+
+/// `audit FILE -q --report json --flows LOG`: exit code, the report with input names removed,
+/// the flow log with the file's name replaced by `F`, stderr.
+fn report_and_flows(file: &Path, log: &Path) -> (i32, serde_json::Value, String, String) {
+    let out = Command::new(BIN)
+        .args(["audit", p(file)])
+        .args(["-q", "--report", "json", "--flows", p(log)])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    if let Some(inputs) = v["inputs"].as_array_mut() {
+        for i in inputs {
+            i["name"] = serde_json::Value::Null;
+        }
+    }
+    (
+        out.status.code().unwrap_or(-1),
+        v,
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .replace(&format!("{{\"file\":\"{}\",", p(file)), "{\"file\":\"F\","),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// One capture as plain, gzip, zstd and xz (one stream and two concatenated; detected from the
+/// bytes, whatever the name): the same report and the same flow log. A hostile xz header
+/// declaring a dictionary over the limit is refused with an error that says so (the limit
+/// itself reads); an xz cut short keeps the records before the cut and says where, like the
+/// other formats.
+#[test]
+fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
+    let d = scratch("xz");
+    let log = d.join("flows.jsonl");
+    for name in ["week/win11-enterprise.pcapng", "flows_wns_week.pcap"] {
+        let plain = fixture(name);
+        let bytes = std::fs::read(&plain).expect("fixture");
+        let (code, expected, flows, err) = report_and_flows(&plain, &log);
+        assert_eq!(code, 0, "{err}");
+        assert!(expected["totals"]["flows"].as_u64().unwrap_or(0) > 0);
+        assert!(flows.lines().count() > 0, "{name}: flow log");
+        assert!(flows.starts_with("{\"file\":\"F\","), "{name}: flow log");
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &bytes).expect("gzip");
+        let half = bytes.len() / 2;
+        let mut two_xz = xz(&bytes[..half]);
+        two_xz.extend(xz(&bytes[half..]));
+        for (what, data) in [
+            ("gzip", gz.finish().expect("gzip")),
+            ("zstd", zstd::encode_all(&bytes[..], 3).expect("zstd")),
+            ("xz", xz(&bytes)),
+            ("xz, two streams", two_xz),
+        ] {
+            let f = d.join("capture.bin");
+            std::fs::write(&f, &data).expect("write");
+            let (code, v, fl, err) = report_and_flows(&f, &log);
+            assert_eq!(code, 0, "{name} as {what}: {err}");
+            assert_eq!(v, expected, "{name} as {what}: report");
+            let diff = fl.lines().zip(flows.lines()).find(|(a, b)| a != b);
+            assert_eq!(diff, None, "{name} as {what}: flow log");
+            assert_eq!(fl.len(), flows.len(), "{name} as {what}: flow log");
+        }
+        assert_eq!(
+            report(&["audit", "-"], Some(xz(&bytes))),
+            expected,
+            "{name} xz on stdin"
+        );
+    }
+
+    let bytes = std::fs::read(fixture("week/win11-enterprise.pcapng")).expect("fixture");
+    let f = d.join("hostile.pcapng.xz");
+    // 64 MiB (xz -9's dictionary) is the limit and reads; 96 MiB and 4 GiB are refused.
+    for (prop, ok) in [(28u8, true), (29, false), (40, false)] {
+        let mut data = xz(&bytes);
+        declare_xz_dict(&mut data, prop);
+        std::fs::write(&f, &data).expect("write");
+        let (code, v, _, err) = report_and_flows(&f, &log);
+        if ok {
+            assert_eq!(code, 0, "dictionary property {prop}: {err}");
+            assert!(v["totals"]["flows"].as_u64().unwrap_or(0) > 0);
+        } else {
+            assert_eq!(code, 3, "dictionary property {prop}: {err}");
+            assert!(
+                err.contains(&format!(
+                    "{}: cannot open: decompressing: xz block declares a dictionary larger \
+                     than 64 MiB",
+                    p(&f)
+                )),
+                "dictionary property {prop}: {err}"
+            );
+        }
+    }
+
+    // Cut at 60%: exit 1 (partial), the records before the cut counted, the error giving the
+    // file, the record and the byte offset in the decompressed stream.
+    let data = xz(&bytes);
+    let f = d.join("cut.pcapng.xz");
+    std::fs::write(&f, &data[..data.len() * 6 / 10]).expect("write");
+    let (code, v, _, err) = report_and_flows(&f, &log);
+    assert_eq!(code, 1, "partial: {err}");
+    assert_eq!(v["inputs"][0]["status"], "partial", "{v}");
+    let read = v["totals"]["packets_read"].as_u64().unwrap_or(0);
+    let prefix = format!("{}: record {}, byte offset ", p(&f), read + 1);
+    let at = err.find(&prefix).map(|i| i + prefix.len());
+    let offset: u64 = at
+        .and_then(|i| err[i..].split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        offset > bytes.len() as u64 / 3 && offset < bytes.len() as u64,
+        "{err}"
+    );
+    assert!(
+        err[at.unwrap_or(0)..].contains(": stream broke: decompressing: xz: "),
+        "{err}"
+    );
+    assert!(
+        read > 0 && v["totals"]["flows"].as_u64().unwrap_or(0) > 0,
+        "{v}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -119,27 +119,41 @@ fn corrupt(msg: impl Into<String>) -> CaptureErrorKind {
 /// Magic bytes of the compressions read transparently (how rotated captures are kept).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+const XZ_MAGIC: [u8; 6] = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+/// Bytes [`Compression::detect`] needs to see (the longest magic).
+pub const MAGIC_LEN: usize = XZ_MAGIC.len();
+
+/// Largest xz dictionary decoded: 64 MiB, what `xz -9` (the largest preset) writes. The
+/// dictionary is declared by the block header, so a hostile 6-byte header could otherwise
+/// make the decoder allocate up to 4 GiB; a block declaring more is refused before anything is
+/// allocated.
+pub const XZ_MAX_DICT: u32 = 64 << 20;
 
 /// A compression detected from the first bytes of an input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
     Gzip,
     Zstd,
+    Xz,
 }
 
 impl Compression {
+    /// The compression whose magic `head` starts with (give it [`MAGIC_LEN`] bytes).
     pub fn detect(head: &[u8]) -> Option<Compression> {
         if head.starts_with(&GZIP_MAGIC) {
             Some(Compression::Gzip)
         } else if head.starts_with(&ZSTD_MAGIC) {
             Some(Compression::Zstd)
+        } else if head.starts_with(&XZ_MAGIC) {
+            Some(Compression::Xz)
         } else {
             None
         }
     }
 }
 
-/// `source` decompressed as it is read (gzip members concatenated, as `cat a.gz b.gz` makes).
+/// `source` decompressed as it is read (gzip members and xz streams concatenated, as
+/// `cat a.gz b.gz` makes).
 pub fn decompressing<'r>(
     source: impl Read + 'r,
     c: Option<Compression>,
@@ -149,7 +163,53 @@ pub fn decompressing<'r>(
         None => Box::new(source),
         Some(Compression::Gzip) => Box::new(flate2::bufread::MultiGzDecoder::new(source)),
         Some(Compression::Zstd) => Box::new(zstd::stream::read::Decoder::with_buffer(source)?),
+        Some(Compression::Xz) => Box::new(Xz {
+            inner: lzma_rust2::XzReader::new_mem_limit(
+                source,
+                true,
+                lzma_rust2::lzma2_get_memory_usage(XZ_MAX_DICT),
+            ),
+            failed: None,
+        }),
     })
+}
+
+/// Bytes asked of the xz decoder per read. It fills the whole buffer it is given or fails, and
+/// a failure throws away what that call had decoded: small reads keep all but the last few KiB
+/// before a cut (plus the LZMA2 chunk the cut falls in, which cannot be decoded).
+const XZ_PIECE: usize = 16 << 10;
+
+/// The xz decoder, read in [`XZ_PIECE`]s, with its memory-limit error said plainly, and never
+/// asked again after an error (its state after one is not meant to be read on).
+struct Xz<R: Read> {
+    inner: lzma_rust2::XzReader<R>,
+    failed: Option<(std::io::ErrorKind, String)>,
+}
+
+impl<R: Read> Read for Xz<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(std::io::Error::new(*kind, msg.clone()));
+        }
+        let n = buf.len().min(XZ_PIECE);
+        self.inner
+            .read(buf.get_mut(..n).unwrap_or_default())
+            .map_err(|e| {
+                let msg = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    "xz: compressed data ends early (the file is cut short)".to_string()
+                } else if e.kind() == std::io::ErrorKind::OutOfMemory {
+                    format!(
+                        "xz block declares a dictionary larger than {} MiB (xz -9's), refused \
+                     before allocating it",
+                        XZ_MAX_DICT >> 20
+                    )
+                } else {
+                    format!("xz: {e}")
+                };
+                self.failed = Some((e.kind(), msg.clone()));
+                std::io::Error::new(e.kind(), msg)
+            })
+    }
 }
 
 /// The first bytes of a stream, put back in front of the rest.
@@ -219,7 +279,7 @@ static SPOOLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(
 /// packets without reading (or decompressing) the whole file.
 pub fn decompressed_prefix(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
     let file = File::open(path)?;
-    let (head, stream) = peek(file, 4)?;
+    let (head, stream) = peek(file, MAGIC_LEN)?;
     let mut out = Vec::new();
     decompressing(stream, Compression::detect(&head))?
         .take(limit as u64)
@@ -234,7 +294,7 @@ pub fn is_stdin(path: &Path) -> bool {
 
 fn read_all(path: &Path) -> Result<Bytes, CaptureErrorKind> {
     if is_stdin(path) {
-        let (head, stream) = peek(std::io::stdin().lock(), 4)
+        let (head, stream) = peek(std::io::stdin().lock(), MAGIC_LEN)
             .map_err(|e| CaptureErrorKind::Io(format!("reading standard input: {e}")))?;
         return spool(stream, Compression::detect(&head));
     }
@@ -243,10 +303,10 @@ fn read_all(path: &Path) -> Result<Bytes, CaptureErrorKind> {
     if !regular {
         // A pipe or a device: read as a stream, never held whole in memory.
         let (head, stream) =
-            peek(file, 4).map_err(|e| CaptureErrorKind::Io(format!("reading: {e}")))?;
+            peek(file, MAGIC_LEN).map_err(|e| CaptureErrorKind::Io(format!("reading: {e}")))?;
         return spool(stream, Compression::detect(&head));
     }
-    let mut head = [0u8; 4];
+    let mut head = [0u8; MAGIC_LEN];
     let n = read_prefix(&mut file, &mut head).map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
     {
         use std::io::Seek as _;

@@ -95,7 +95,7 @@ impl fmt::Display for CaptureError {
             CaptureErrorKind::UnknownFormat(magic) => {
                 return write!(
                     f,
-                    "{file}: not a pcap or pcapng capture (first bytes {magic}; gzip and zstd \
+                    "{file}: not a pcap or pcapng capture (first bytes {magic}; gzip, zstd and xz \
                      compressed captures are read, other formats are not)"
                 )
             }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::capture::file::{decompressed_prefix, is_stdin, CaptureFile, Compression};
+use crate::capture::file::{decompressed_prefix, is_stdin, CaptureFile, Compression, MAGIC_LEN};
 use crate::capture::Nanos;
 use crate::report::time::rfc3339_micros;
 
@@ -34,7 +34,7 @@ fn span(path: &Path) -> Span {
         .ok()
         .and_then(|mut f| {
             use std::io::Read as _;
-            let mut raw = [0u8; 4];
+            let mut raw = [0u8; MAGIC_LEN];
             f.read_exact(&mut raw).ok()?;
             Compression::detect(&raw)
         })

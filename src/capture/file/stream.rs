@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     decompressing, err, file_header, is_stdin, ng_block, pcap_record, peek, Compression, NgState,
-    State, Step, MAX_BLOCK, PCAP_HEADER,
+    State, Step, MAGIC_LEN, MAX_BLOCK, PCAP_HEADER,
 };
 use crate::capture::{CaptureError, CaptureErrorKind, CaptureStats, LinkType, Nanos, Packet};
 
@@ -38,7 +38,7 @@ pub fn needs_stream(path: &Path) -> bool {
     let Ok(mut f) = File::open(path) else {
         return false;
     };
-    let mut head = [0u8; 4];
+    let mut head = [0u8; MAGIC_LEN];
     let mut n = 0;
     while n < head.len() {
         match f.read(head.get_mut(n..).unwrap_or_default()) {
@@ -79,7 +79,7 @@ struct Found {
 }
 
 impl StreamReader<'static> {
-    /// Opens `path` (`-`: standard input), decompressing gzip or zstd detected from the bytes,
+    /// Opens `path` (`-`: standard input), decompressing gzip, zstd or xz detected from the bytes,
     /// and reads the file header. Errors here carry record 0.
     pub fn open(path: &Path) -> Result<StreamReader<'static>, CaptureError> {
         let fail = |k| err(path, 0, 0, k);
@@ -89,7 +89,7 @@ impl StreamReader<'static> {
         } else {
             Box::new(File::open(path).map_err(|e| fail(CaptureErrorKind::Io(e.to_string())))?)
         };
-        let (head, stream) = peek(raw, 4).map_err(|e| io("reading", e))?;
+        let (head, stream) = peek(raw, MAGIC_LEN).map_err(|e| io("reading", e))?;
         let c = Compression::detect(&head);
         let src = decompressing(stream, c).map_err(|e| io("decompressing", e))?;
         let what = if c.is_some() {
