@@ -72,11 +72,35 @@ impl RunResult {
 /// Progress on stderr for long runs, only when a person is watching.
 struct Progress {
     enabled: bool,
+    /// Rewrite the line with `\r` and spaces instead of the erase-line sequence `ESC[2K`:
+    /// under `NO_COLOR` or `TERM=dumb` nothing but plain text reaches the terminal.
+    plain: bool,
+    /// Characters of the line last written (what the plain mode must cover with spaces).
+    shown: usize,
     last: Instant,
     started: Instant,
 }
 
+/// Whether the progress line must be plain text: `NO_COLOR` set (not empty, as for the
+/// report's colour) or `TERM=dumb`.
+fn plain_progress(no_color: Option<&std::ffi::OsStr>, term: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_some_and(|v| !v.is_empty()) || term.is_some_and(|t| t == "dumb")
+}
+
 impl Progress {
+    fn new(enabled: bool) -> Progress {
+        Progress {
+            enabled,
+            plain: plain_progress(
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("TERM").as_deref(),
+            ),
+            shown: 0,
+            last: Instant::now(),
+            started: Instant::now(),
+        }
+    }
+
     fn tick(&mut self, name: &str, offset: u64, len: u64, packets: u64, flows: Option<usize>) {
         if !self.enabled || self.last.elapsed() < Duration::from_millis(250) {
             return;
@@ -91,14 +115,30 @@ impl Progress {
         let flows = flows
             .map(|f| format!("  {f} active flows"))
             .unwrap_or_default();
-        eprint!(
-            "\r\x1b[2K{name}: {pct:5.1}%  {packets} packets ({:.2} Mpps){flows}",
+        let line = format!(
+            "{name}: {pct:5.1}%  {packets} packets ({:.2} Mpps){flows}",
             packets as f64 / secs / 1e6
         );
+        eprint!("{}", self.frame(&line));
     }
-    fn done(&self) {
+
+    /// What rewrites the progress line as `line` (empty: clears it).
+    fn frame(&mut self, line: &str) -> String {
+        let n = line.chars().count();
+        let out = if !self.plain {
+            format!("\r\x1b[2K{line}")
+        } else if line.is_empty() {
+            format!("\r{:w$}\r", "", w = self.shown)
+        } else {
+            format!("\r{line}{:w$}", "", w = self.shown.saturating_sub(n))
+        };
+        self.shown = n;
+        out
+    }
+
+    fn done(&mut self) {
         if self.enabled {
-            eprint!("\r\x1b[2K");
+            eprint!("{}", self.frame(""));
         }
     }
 }
@@ -195,11 +235,7 @@ fn run_single(
     on_flow: &mut dyn FnMut(&Flow, &str),
 ) -> RunResult {
     let mut engine = Engine::new(cfg);
-    let mut progress = Progress {
-        enabled: progress,
-        last: Instant::now(),
-        started: Instant::now(),
-    };
+    let mut progress = Progress::new(progress);
     let mut emit = |e: Ended| {
         let name = names
             .get(e.flow.file as usize)
@@ -307,11 +343,7 @@ fn dispatch<'a>(
     on_flow: &mut dyn FnMut(&Flow, &str),
 ) -> Vec<FileOutcome> {
     let n = work.len().max(1);
-    let mut progress = Progress {
-        enabled: progress,
-        last: Instant::now(),
-        started: Instant::now(),
-    };
+    let mut progress = Progress::new(progress);
     let mut clock = SweepClock::new(table);
     let shards = table.shards();
     let fresh = |w: usize| -> Vec<Item<'a>> {
@@ -887,4 +919,47 @@ fn stream_batches(
         files.push(FileOutcome::read(path, name, reader.stats(), error));
     }
     files
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::{plain_progress, Progress};
+
+    fn progress(plain: bool) -> Progress {
+        let mut p = Progress::new(true);
+        p.plain = plain;
+        p
+    }
+
+    /// Under NO_COLOR or TERM=dumb the line is rewritten with `\r` and spaces only: a shorter
+    /// line covers the longer one before it, and the end blanks it; otherwise `ESC[2K` erases.
+    #[test]
+    fn plain_progress_has_no_escape_and_covers_the_previous_line() {
+        let mut p = progress(true);
+        assert_eq!(p.frame("a.pcap: 10.0%"), "\ra.pcap: 10.0%");
+        assert_eq!(p.frame("a: 9%"), "\ra: 9%        ");
+        assert_eq!(p.frame("a: 100.0% ok"), "\ra: 100.0% ok");
+        assert_eq!(p.frame(""), format!("\r{}\r", " ".repeat(12)));
+        let mut p = progress(false);
+        assert_eq!(p.frame("a.pcap: 10.0%"), "\r\x1b[2Ka.pcap: 10.0%");
+        assert_eq!(p.frame(""), "\r\x1b[2K");
+    }
+
+    #[test]
+    fn no_color_or_dumb_terminal_selects_plain_progress() {
+        let os = |s: &'static str| Some(std::ffi::OsStr::new(s));
+        for (no_color, term, plain) in [
+            (None, os("xterm-256color"), false),
+            (os("1"), os("xterm-256color"), true),
+            (os(""), os("xterm"), false),
+            (None, os("dumb"), true),
+            (None, None, false),
+        ] {
+            assert_eq!(
+                plain_progress(no_color, term),
+                plain,
+                "{no_color:?} {term:?}"
+            );
+        }
+    }
 }

@@ -4,9 +4,9 @@
 //! Why a memory map: the file is read once, front to back, and every [`Packet`] borrows its bytes
 //! straight from the map, so there is no read buffer to refill, no copy per record and no
 //! allocation per record; the kernel does the read-ahead (we advise it that access is sequential).
-//! `audit` reads standard input, pipes and compressed files with [`stream::StreamReader`]
-//! instead (same record decoding, bounded memory, no disk); [`CaptureFile::open`] on such an
-//! input spools it to an unlinked temporary file and maps that (the library's fallback).
+//! Standard input, pipes, compressed files and files that cannot be mapped are read by
+//! [`stream::StreamReader`] instead (same record decoding, bounded memory, no disk);
+//! [`CaptureFile::open`] refuses them, and [`stream::needs_stream`] says which inputs they are.
 //!
 //! pcap-parser parses the file and section headers and interface descriptions. Packet records
 //! and the generic pcapng block framing are read here because on the hot path the crate would
@@ -220,61 +220,6 @@ fn peek(mut r: impl Read, n: usize) -> std::io::Result<(Vec<u8>, impl Read)> {
     Ok((head, again.chain(r)))
 }
 
-/// A stream (a pipe, stdin, a compressed file) copied through a fixed buffer into an unlinked
-/// temporary file that is then mapped: memory stays bounded (the reader releases mapped pages
-/// behind it) however long the stream, and the one record decoder reads it as it reads any file.
-/// The price is disk space in `$TMPDIR` for the decompressed capture, freed at exit.
-fn spool(source: impl Read, c: Option<Compression>) -> Result<Bytes, CaptureErrorKind> {
-    let io = |what: &str, e: std::io::Error| CaptureErrorKind::Io(format!("{what}: {e}"));
-    let dir = std::env::temp_dir();
-    let mut tmp = None;
-    for attempt in 0..16u32 {
-        let name = dir.join(format!(
-            ".egressmap-spool-{}-{}-{attempt}",
-            std::process::id(),
-            SPOOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&name)
-        {
-            Ok(f) => {
-                // Unlinked at once: nothing is left behind, whatever ends the process.
-                let _ = std::fs::remove_file(&name);
-                tmp = Some(f);
-                break;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(io(&format!("temporary file in {}", dir.display()), e)),
-        }
-    }
-    let Some(mut tmp) = tmp else {
-        return Err(CaptureErrorKind::Io(format!(
-            "no temporary file could be created in {}",
-            dir.display()
-        )));
-    };
-    let mut reader = decompressing(source, c).map_err(|e| io("decompressing", e))?;
-    let what = if c.is_some() {
-        "decompressing"
-    } else {
-        "reading"
-    };
-    let copied = std::io::copy(&mut reader, &mut tmp).map_err(|e| io(what, e))?;
-    if copied == 0 {
-        return Ok(Bytes::Owned(Vec::new()));
-    }
-    // SAFETY: the file is ours alone (created new and unlinked); nobody writes it once copied.
-    let map = unsafe { Mmap::map(&tmp) }.map_err(|e| io("mapping the spooled input", e))?;
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
-    Ok(Bytes::Map(map))
-}
-
-static SPOOLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// The first `limit` bytes of a file, decompressed if it is compressed: enough to find its first
 /// packets without reading (or decompressing) the whole file.
 pub fn decompressed_prefix(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
@@ -292,41 +237,43 @@ pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// Why [`CaptureFile::open`] refuses an input that only [`stream::StreamReader`] can read.
+const IS_STREAM: &str = "a stream (standard input, a pipe or a compressed file), read by the \
+                         stream reader, not mapped";
+
+/// The file mapped. Streams are refused (not read whole into memory or spooled to disk):
+/// [`stream::needs_stream`] says which inputs need the stream reader.
 fn read_all(path: &Path) -> Result<Bytes, CaptureErrorKind> {
+    let stream = || CaptureErrorKind::Io(IS_STREAM.to_string());
     if is_stdin(path) {
-        let (head, stream) = peek(std::io::stdin().lock(), MAGIC_LEN)
-            .map_err(|e| CaptureErrorKind::Io(format!("reading standard input: {e}")))?;
-        return spool(stream, Compression::detect(&head));
+        return Err(stream());
     }
     let mut file = File::open(path).map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
-    let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-    if !regular {
-        // A pipe or a device: read as a stream, never held whole in memory.
-        let (head, stream) =
-            peek(file, MAGIC_LEN).map_err(|e| CaptureErrorKind::Io(format!("reading: {e}")))?;
-        return spool(stream, Compression::detect(&head));
+    if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        return Err(stream());
     }
     let mut head = [0u8; MAGIC_LEN];
     let n = read_prefix(&mut file, &mut head).map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
-    {
-        use std::io::Seek as _;
-        file.rewind()
-            .map_err(|e| CaptureErrorKind::Io(e.to_string()))?;
+    if n == 0 {
+        return Ok(Bytes::Owned(Vec::new()));
     }
-    if let Some(c) = head.get(..n).and_then(Compression::detect) {
-        return spool(file, Some(c));
+    if head.get(..n).and_then(Compression::detect).is_some() {
+        return Err(stream());
     }
+    map(&file)
+        .map(Bytes::Map)
+        .map_err(|e| CaptureErrorKind::Io(format!("cannot map the file ({e}); {IS_STREAM}")))
+}
+
+/// A read-only map of `file`, advised sequential.
+pub(crate) fn map(file: &File) -> std::io::Result<Mmap> {
     // SAFETY: the map is only read. If another process truncates the file while we read it,
     // the process gets SIGBUS; that is the accepted price of mmap for capture files, which
     // are not being written while audited.
-    if let Ok(map) = unsafe { Mmap::map(&file) } {
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Sequential);
-        return Ok(Bytes::Map(map));
-    }
-    // Mapping can fail (some file systems); a regular file's size is known, so this is bounded
-    // by what the user gave us.
-    spool(file, None)
+    let map = unsafe { Mmap::map(file) }?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(map)
 }
 
 /// Reads up to `buf.len()` bytes (fewer only at the end of the file).

@@ -13,8 +13,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{
-    decompressing, err, file_header, is_stdin, ng_block, pcap_record, peek, Compression, NgState,
-    State, Step, MAGIC_LEN, MAX_BLOCK, PCAP_HEADER,
+    decompressing, err, file_header, is_stdin, map, ng_block, pcap_record, peek, Compression,
+    NgState, State, Step, MAGIC_LEN, MAX_BLOCK, PCAP_HEADER,
 };
 use crate::capture::{CaptureError, CaptureErrorKind, CaptureStats, LinkType, Nanos, Packet};
 
@@ -22,7 +22,7 @@ use crate::capture::{CaptureError, CaptureErrorKind, CaptureStats, LinkType, Nan
 const READ_BLOCK: usize = 1 << 20;
 
 /// Whether `path` must be read as a stream: standard input, anything that is not a regular
-/// file (a pipe, a device), or a compressed file.
+/// file (a pipe, a device), a compressed file, or a file that cannot be mapped.
 pub fn needs_stream(path: &Path) -> bool {
     if is_stdin(path) {
         return true;
@@ -48,7 +48,8 @@ pub fn needs_stream(path: &Path) -> bool {
             Err(_) => return false,
         }
     }
-    head.get(..n).and_then(Compression::detect).is_some()
+    // A file that cannot be mapped (some file systems) is read as a stream too.
+    head.get(..n).and_then(Compression::detect).is_some() || (n > 0 && map(&f).is_err())
 }
 
 /// Reads the records of a stream in order. Same records, statistics and errors (record number,

@@ -309,11 +309,50 @@ fn open_maps_real_files_and_reports_empty_and_missing() {
 }
 
 /// Character devices and pipes cannot be mapped: they are read into memory instead.
+/// Streams (a device, a compressed file, standard input) are not mapped and not spooled:
+/// `CaptureFile::open` refuses them, saying why, `needs_stream` routes them to the stream
+/// reader, which reads them with no temporary file; a plain regular file is still mapped.
 #[cfg(unix)]
 #[test]
-fn unmappable_files_are_read() {
-    let e = CaptureFile::open(Path::new("/dev/null")).unwrap_err();
+fn streams_are_refused_by_open_and_read_by_the_stream_reader() {
+    let is_stream = |e: CaptureError| match e.kind {
+        CaptureErrorKind::Io(m) => m.contains("a stream (standard input, a pipe or a compressed"),
+        _ => false,
+    };
+    let dev_null = Path::new("/dev/null");
+    assert!(is_stream(CaptureFile::open(dev_null).unwrap_err()));
+    assert!(stream::needs_stream(dev_null));
+    let e = stream::StreamReader::open(dev_null).err().unwrap();
     assert_eq!(e.kind, CaptureErrorKind::Empty);
+    assert!(is_stream(CaptureFile::open(Path::new("-")).unwrap_err()));
+    assert!(stream::needs_stream(Path::new("-")));
+
+    let mut v = pcap_header(false, false, 65535, 1);
+    for i in 0..50 {
+        pcap_record(&mut v, false, i, 2, 3, &[i as u8; 60]);
+    }
+    let plain = temp_path("plain-vs-xz.pcap");
+    std::fs::write(&plain, &v).unwrap();
+    assert!(!stream::needs_stream(&plain));
+    let f = CaptureFile::open(&plain).unwrap();
+    assert!(matches!(f.bytes, Bytes::Map(_)));
+    let want = read_all_packets(&f).0;
+    assert_eq!(want.len(), 50);
+
+    let packed = temp_path("plain-vs-xz.bin");
+    std::fs::write(&packed, xz(&v)).unwrap();
+    assert!(is_stream(CaptureFile::open(&packed).unwrap_err()));
+    assert!(stream::needs_stream(&packed));
+    let mut r = stream::StreamReader::open(&packed).unwrap();
+    let mut got = Vec::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.unwrap();
+        got.push((p.ts, p.link.0, p.data.to_vec(), p.orig_len));
+    }
+    assert_eq!(got, want);
+    for p in [plain, packed] {
+        std::fs::remove_file(p).unwrap();
+    }
 }
 
 #[test]
