@@ -158,6 +158,34 @@ enum Msg {
 const BATCH_RECORDS: u64 = 16_384;
 const BATCH_FLOWS: usize = 1_024;
 
+/// Files adding up to less than this run on one thread when `--threads` is not given: their
+/// packet work (about 10 ms of CPU at 16 MiB) is too little for a second thread to pay for its
+/// start, its hand-off and the merge (measured: `-j2` no faster below it; see README: Threads).
+pub const SMALL_INPUT: u64 = 16 << 20;
+
+/// The thread count when `--threads` is not given: `cores`, except one where a second thread
+/// cannot help: one core, or inputs that are all regular files (not compressed) adding up to
+/// less than [`SMALL_INPUT`]. A stream (stdin, a pipe, a compressed file) has no size known in
+/// advance and keeps `cores`. Output is the same either way; only the time differs.
+pub fn auto_threads(paths: &[PathBuf], cores: usize) -> usize {
+    if cores <= 1 {
+        return 1;
+    }
+    let mut total = 0u64;
+    for p in paths {
+        if needs_stream(p) {
+            return cores;
+        }
+        // A file that cannot be read is reported by the run; it adds no work.
+        total = total.saturating_add(std::fs::metadata(p).map_or(0, |m| m.len()));
+    }
+    if total < SMALL_INPUT {
+        1
+    } else {
+        cores
+    }
+}
+
 /// Read `paths` in order as one dataset with `threads` workers. `on_flow` sees every flow once,
 /// as it ends, with the name of the file it started in, in an order independent of `threads`.
 pub fn run_files(
@@ -919,6 +947,46 @@ fn stream_batches(
         files.push(FileOutcome::read(path, name, reader.stats(), error));
     }
     files
+}
+
+#[cfg(test)]
+mod threads_tests {
+    use super::*;
+
+    #[test]
+    fn a_second_thread_only_where_it_can_help() {
+        let dir = std::env::temp_dir().join(format!("egressmap-auto-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let small = dir.join("small.pcap");
+        std::fs::write(&small, vec![0u8; 4096]).unwrap();
+        // Sparse: the size is what counts, not what is on disk.
+        let big = dir.join("big.pcap");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(SMALL_INPUT)
+            .unwrap();
+        let gz = dir.join("small.pcap.gz");
+        std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).unwrap();
+        let p = |v: &[&PathBuf]| v.iter().map(|p| (*p).clone()).collect::<Vec<_>>();
+        assert_eq!(auto_threads(&p(&[&small]), 4), 1);
+        assert_eq!(auto_threads(&p(&[&big]), 4), 4);
+        assert_eq!(auto_threads(&p(&[&big]), 1), 1);
+        // Small files that add up to the threshold count together.
+        let just_under = dir.join("under.pcap");
+        std::fs::File::create(&just_under)
+            .unwrap()
+            .set_len(SMALL_INPUT - 4096)
+            .unwrap();
+        assert_eq!(auto_threads(&p(&[&just_under]), 2), 1);
+        assert_eq!(auto_threads(&p(&[&just_under, &small]), 2), 2);
+        // A compressed file or standard input: the size is not known, the default stays.
+        assert_eq!(auto_threads(&p(&[&gz]), 2), 2);
+        assert_eq!(auto_threads(&[PathBuf::from("-")], 2), 2);
+        assert_eq!(auto_threads(&p(&[&small, &gz]), 2), 2);
+        // A file that is not there adds nothing (the run reports it).
+        assert_eq!(auto_threads(&[dir.join("missing.pcap")], 2), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 #[cfg(test)]

@@ -369,7 +369,10 @@ pub fn audit(
         };
         (r, lr.warnings, lr.file_formats)
     } else {
-        let r = run_files(files, engine_config(a), a.threads, !a.quiet, &mut on_flow);
+        let threads = a
+            .threads
+            .unwrap_or_else(|| crate::pipeline::auto_threads(files, super::default_threads()));
+        let r = run_files(files, engine_config(a), threads, !a.quiet, &mut on_flow);
         (r, Vec::new(), Vec::new())
     };
     if let Some(w) = log.take() {

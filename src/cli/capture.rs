@@ -568,7 +568,7 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
     let engines = run_live(
         cap,
         engine_cfg,
-        a.opts.threads,
+        a.opts.threads.unwrap_or_else(super::default_threads),
         &stop,
         &counters,
         pcap_out,

@@ -51,8 +51,8 @@ fn run_opts(a: &ExportArgs) -> Result<RunOpts, String> {
     o.no_quic = a.no_quic;
     o.strict = a.strict;
     o.quiet = a.quiet;
-    if let Some(t) = a.threads {
-        o.threads = t;
+    if a.threads.is_some() {
+        o.threads = a.threads;
     }
     Ok(o)
 }

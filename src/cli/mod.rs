@@ -372,8 +372,9 @@ pub struct RunOpts {
     pub strict: bool,
 
     /// Worker threads (each owns a share of the flows; output is the same for any number).
-    #[arg(long, short = 'j', default_value_t = default_threads(), value_parser = parse_threads, value_name = "N")]
-    pub threads: usize,
+    /// Default: one per core, but one for files under 16 MiB in all or on one core.
+    #[arg(long, short = 'j', value_parser = parse_threads, value_name = "N")]
+    pub threads: Option<usize>,
 
     /// Do not decrypt QUIC Initials (QUIC flows are then named only from DNS).
     #[arg(long)]
@@ -466,7 +467,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// One thread per core: with two, the reading/merging thread and one engine run side by side
 /// (see README: Threads). One core: one thread.
-fn default_threads() -> usize {
+pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
