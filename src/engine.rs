@@ -27,7 +27,8 @@ pub struct EngineConfig {
     pub resolver: ResolverConfig,
     /// Bytes of a direction's first flight buffered at most.
     pub reassembly_cap: usize,
-    /// Bytes of all first-flight buffers (TCP and QUIC CRYPTO) of this engine together.
+    /// Bytes of all first-flight buffers (TCP and QUIC CRYPTO) together, over the whole run:
+    /// each virtual shard of the flow table holds its exact share.
     pub reassembly_total: usize,
     /// Bytes held for incomplete IP fragments at most.
     pub fragment_bytes: usize,
@@ -103,7 +104,8 @@ pub struct EngineStats {
     /// Segments not buffered because all first-flight buffers together reached
     /// `--reassembly-total`; their flows stopped being inspected.
     pub reassembly_budget_refused: u64,
-    /// Most bytes held by first-flight buffers at once (summed over engines).
+    /// Most bytes held by first-flight buffers at once, per shard, summed over shards (so the
+    /// same for any thread count; at least the run's true peak).
     pub reassembly_peak_bytes: u64,
 }
 
@@ -189,8 +191,12 @@ pub struct Engine {
     names: Interner,
     macs_seen: MacsSeen,
     pub stats: EngineStats,
-    /// Budget shared by every first-flight buffer of this engine.
-    pool: Pool,
+    /// Budgets of the first-flight buffers, one per virtual shard of the flow table (each its
+    /// share of `reassembly_total`): a flow's buffers draw on its shard's budget alone, so what is
+    /// refused does not depend on how shards are spread over workers.
+    pools: Vec<Pool>,
+    /// An empty budget for contexts that never buffer (DNS datagrams of any flow).
+    no_pool: Pool,
     cfg: EngineConfig,
     /// Flows ended by the current record, sorted before they are handed out (reused buffer).
     ended: Vec<Ended>,
@@ -255,7 +261,13 @@ impl Engine {
             },
             macs_seen: MacsSeen::default(),
             stats: EngineStats::default(),
-            pool: Pool::new(cfg.reassembly_total),
+            pools: {
+                let n = cfg.table.shards();
+                (0..n)
+                    .map(|v| Pool::new(crate::flow::table::share(cfg.reassembly_total, n, v)))
+                    .collect()
+            },
+            no_pool: Pool::new(0),
             cfg,
             ended: Vec::new(),
             snapshot_epoch: None,
@@ -344,7 +356,7 @@ impl Engine {
                 udp_dns: None,
                 names: &mut self.names,
                 stats: &mut self.stats,
-                pool: &self.pool,
+                pool: &self.no_pool,
                 cap: self.cfg.reassembly_cap,
                 quic: self.cfg.quic,
             };
@@ -367,7 +379,7 @@ impl Engine {
                                 names: &mut self.names,
                                 // Replaced by the shadow's own scratch counters and budget.
                                 stats: &mut self.stats,
-                                pool: &self.pool,
+                                pool: &self.no_pool,
                                 cap: self.cfg.reassembly_cap,
                                 quic: false,
                             },
@@ -378,14 +390,16 @@ impl Engine {
                 return;
             }
         }
-        let (flow, created) = self.table.lookup(&d, key, forward, pkt.ts, file, out);
+        let (flow, created, shard) = self
+            .table
+            .lookup_in_shard(&d, key, forward, pkt.ts, file, out);
         let mut ctx = Ctx {
             udp_dns: udp_dns.as_ref(),
             validator: &mut self.validator,
             resolver: &mut self.resolver,
             names: &mut self.names,
             stats: &mut self.stats,
-            pool: &self.pool,
+            pool: self.pools.get(shard).unwrap_or(&self.no_pool),
             cap: self.cfg.reassembly_cap,
             quic: self.cfg.quic,
         };
@@ -599,8 +613,10 @@ impl Engine {
             e.quic_initials_decrypted += s.quic_initials_decrypted;
             e.quic_decrypt_failed += s.quic_decrypt_failed;
             e.quic_gave_up += s.quic_gave_up;
-            e.reassembly_budget_refused += x.pool.refused();
-            e.reassembly_peak_bytes += x.pool.peak() as u64;
+            for pool in &x.pools {
+                e.reassembly_budget_refused += pool.refused();
+                e.reassembly_peak_bytes += pool.peak() as u64;
+            }
             e.interner_resets = e.interner_resets.max(s.interner_resets);
             let ts = &x.table.stats;
             t.created += ts.created;

@@ -223,9 +223,8 @@ pub fn run_files(
             if workers > 1 {
                 cfg.shard = Some((worker as u64, workers as u64));
                 cfg.routed = true;
-                // `--max-flows` bounds the whole run: each worker holds its virtual shards,
-                // each with its share of the bound (see `FlowTableConfig::shards`).
-                cfg.reassembly_total = cfg.reassembly_total.div_ceil(workers);
+                // `--max-flows` and `--reassembly-total` bound the whole run: each worker holds
+                // its virtual shards, each with its share of both (`FlowTableConfig::shards`).
             }
             let (btx, brx) = bounded::<Work<'_>>(WORK_QUEUE);
             let (ftx, frx) = bounded::<Vec<Item<'_>>>(WORK_QUEUE + 2);
@@ -754,7 +753,6 @@ where
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
                 cfg.routed = true;
-                cfg.reassembly_total = cfg.reassembly_total.div_ceil(threads);
             }
             scope.spawn(move || {
                 let mut clock = SweepClock::new(&cfg.table);

@@ -173,7 +173,7 @@ impl FlowTableConfig {
 }
 
 /// Shard `v`'s share of `total` over `shards`: the shares add up to `total` exactly.
-fn share(total: usize, shards: usize, v: usize) -> usize {
+pub fn share(total: usize, shards: usize, v: usize) -> usize {
     let shards = shards.max(1);
     total / shards + usize::from(v < total % shards)
 }
@@ -381,6 +381,21 @@ impl FlowTable {
         file: u16,
         out: &mut dyn FnMut(Ended),
     ) -> (&mut Flow, bool) {
+        let (flow, created, _) = self.lookup_in_shard(d, key, forward, ts, file, out);
+        (flow, created)
+    }
+
+    /// [`FlowTable::lookup`], also returning the flow's virtual shard (for budgets kept per
+    /// shard, such as the engine's first-flight buffers).
+    pub fn lookup_in_shard(
+        &mut self,
+        d: &Decoded<'_>,
+        key: FlowKey,
+        forward: bool,
+        ts: Nanos,
+        file: u16,
+        out: &mut dyn FnMut(Ended),
+    ) -> (&mut Flow, bool, usize) {
         let syn_only = matches!(d.transport, Transport::Tcp { flags, .. }
             if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN);
         let hash = self.hasher.hash_one(key);
@@ -434,10 +449,10 @@ impl FlowTable {
                 flow.names_cap = u8::try_from(self.cfg.max_names).unwrap_or(u8::MAX);
                 let i = sh.push(&self.hasher, hash, flow);
                 self.len += 1;
-                return (&mut self.shards[v].slab[i], true);
+                return (&mut self.shards[v].slab[i], true, v);
             }
         };
-        (&mut self.shards[v].slab[i], false)
+        (&mut self.shards[v].slab[i], false, v)
     }
 
     /// Flush flows past their timeout, release the buffers of flows that went silent while
