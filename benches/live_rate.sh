@@ -24,31 +24,16 @@ rates="${RATES:-pps:2000 pps:10000 pps:50000 pps:100000 pps:200000 top}"
 secs="${SECS:-10}"
 report_every="${REPORT_EVERY:-1s}"
 ns="emrate$$"
-cap="" replay=""
-
-cleanup() {
-    local rc=$?
-    for p in $replay $cap; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in $replay $cap; do kill -9 "$p" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# The namespace, the veth pair and the teardown: shared with tests/live/replay.sh.
+# shellcheck source=../tests/live/veth.sh
+. "$here/../tests/live/veth.sh"
 
 [ -x "$bin" ] || { echo "no binary at $bin (cargo build --release --features live)" >&2; exit 2; }
 "$bin" capture --help >/dev/null 2>&1 || { echo "$bin lacks the live feature" >&2; exit 2; }
 mkdir -p "$outdir"
 chmod 0755 "$outdir"
 
-ip netns add "$ns"
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$ns" link add rp0 type veth peer name rp1
-for d in rp0 rp1; do
-    ip -n "$ns" link set "$d" mtu 9000 up
-    ip netns exec "$ns" ethtool -K "$d" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-done
+veth_up
 
 # "tid utime+stime ticks" per thread of PID.
 thread_ticks() {
@@ -84,8 +69,7 @@ for rate in $rates; do
     ip netns exec "$ns" "$bin" capture -i rp1 -j "$threads" --report-every "$report_every" \
         --out "$run/reports" --report table >"$run/capture.log" 2>&1 &
     cap=$!
-    for _ in $(seq 100); do [ -f "$run/reports/report.json" ] && break; sleep 0.1; done
-    sleep 1
+    wait_first_report "$run/reports/report.json"
     read -r rx0 rxdrop0 < <(veth_rx)
     thread_ticks "$cap" >"$run/ticks0"
     t0=$EPOCHREALTIME

@@ -19,18 +19,8 @@ bin="${EGRESSMAP:-$here/../../target/release/egressmap}"
 report_every="${REPORT_EVERY:-10s}"
 sample="${SAMPLE:-10}"
 ns="emreplay$$"
-cap="" replay=""
-
-cleanup() {
-    local rc=$?
-    for p in $replay $cap; do kill "$p" 2>/dev/null || true; done
-    sleep 0.5
-    for p in $replay $cap; do kill -9 "$p" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=veth.sh
+. "$here/veth.sh"
 
 mkdir -p "$outdir"
 chmod 0755 "$outdir"
@@ -39,21 +29,14 @@ mkdir -p "$out"
 chmod 0750 "$out"
 chown nobody "$out"
 
-ip netns add "$ns"
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$ns" link add rp0 type veth peer name rp1
-for d in rp0 rp1; do
-    ip -n "$ns" link set "$d" mtu 9000 up
-    ip netns exec "$ns" ethtool -K "$d" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-done
+veth_up
 
 threads=()
 [ -n "${THREADS:-}" ] && threads=(-j "$THREADS")
 ip netns exec "$ns" "$bin" capture -i rp1 --report-every "$report_every" --out "$out" \
     --report table "${threads[@]}" >"$outdir/capture.log" 2>&1 &
 cap=$!
-for _ in $(seq 100); do [ -f "$out/report.json" ] && break; sleep 0.1; done
-sleep 1
+wait_first_report "$out/report.json"
 
 start=$(date +%s)
 ip netns exec "$ns" tcpreplay -i rp0 "${rate[@]}" --loop 100000 --duration "$secs" -K "$pcap" \
