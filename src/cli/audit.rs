@@ -52,7 +52,7 @@ pub fn engine_config(a: &RunOpts) -> EngineConfig {
         },
         reassembly_cap: a.reassembly_cap.max(64),
         reassembly_total: usize::try_from(a.reassembly_total).unwrap_or(usize::MAX),
-        quic: !a.no_quic,
+        quic: !a.scope.no_quic,
         ..Default::default()
     }
 }
@@ -91,7 +91,7 @@ pub fn name_classifier(db: &Database, a: &RunOpts) -> impl Fn(&str) -> NameClass
     let (build, edition) = if a.guess_build {
         (None, None)
     } else {
-        (a.build.as_deref(), a.edition.as_deref())
+        (a.scope.build.as_deref(), a.scope.edition.as_deref())
     };
     classifier_with(Matcher::new(db, build, edition))
 }
@@ -177,7 +177,7 @@ impl Audited {
             EXIT_FAILED
         } else if self.result.any_error() {
             EXIT_PARTIAL
-        } else if a.strict && !self.warnings.is_empty() {
+        } else if a.scope.strict && !self.warnings.is_empty() {
             say!(
                 "egressmap: exit 1 (--strict): {} warning{}:",
                 self.warnings.len(),
@@ -244,11 +244,11 @@ pub fn audit(
         }
     };
     for (what, value, known) in [
-        ("build", a.build.as_deref(), db.builds().to_vec()),
+        ("build", a.scope.build.as_deref(), db.builds().to_vec()),
         (
             "edition",
-            a.edition.as_deref(),
-            db.editions(a.build.as_deref()),
+            a.scope.edition.as_deref(),
+            db.editions(a.scope.build.as_deref()),
         ),
     ] {
         if let Some(v) = value {
@@ -287,15 +287,15 @@ pub fn audit(
     let (build, edition) = if a.guess_build {
         (None, None)
     } else {
-        (a.build.as_deref(), a.edition.as_deref())
+        (a.scope.build.as_deref(), a.scope.edition.as_deref())
     };
     let mut matcher = Matcher::new(&db, build, edition);
     let mut guesser = a.guess_build.then(|| BuildGuesser::new(&db));
     let mut agg = Aggregator::new(Scope {
-        public_only: !a.all_destinations,
-        ipv4_only: a.ipv4_only,
+        public_only: !a.scope.all_destinations,
+        ipv4_only: a.scope.ipv4_only,
     })
-    .with_clients(a.client.clone());
+    .with_clients(a.scope.client.clone());
     let mut summary = Summary::default();
     let unplaced = [UNPLACED.to_string()];
     let mut write_error: Option<io::Error> = None;
@@ -441,7 +441,7 @@ pub fn report_context_parts(
     sigdir: Option<&Path>,
     a: &RunOpts,
 ) -> ((Option<String>, Option<String>), Vec<Documented>, String) {
-    let (build, edition) = (a.build.as_deref(), a.edition.as_deref());
+    let (build, edition) = (a.scope.build.as_deref(), a.scope.edition.as_deref());
     let mut documented: Vec<Documented> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = Default::default();
     for e in db.endpoints_for(build, edition) {
@@ -470,7 +470,7 @@ pub fn report_context_parts(
     }
     documented.sort_by(|x, y| x.areas.cmp(&y.areas).then(x.pattern.cmp(&y.pattern)));
     (
-        (a.build.clone(), a.edition.clone()),
+        (a.scope.build.clone(), a.scope.edition.clone()),
         documented,
         signatures_version(db, sigdir),
     )

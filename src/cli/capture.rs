@@ -519,12 +519,16 @@ pub fn run(a: &CaptureArgs, sigdir: Option<&Path>) -> u8 {
         args: a,
         out,
         metrics: shared,
-        matcher: Matcher::new(&db, a.opts.build.as_deref(), a.opts.edition.as_deref()),
+        matcher: Matcher::new(
+            &db,
+            a.opts.scope.build.as_deref(),
+            a.opts.scope.edition.as_deref(),
+        ),
         agg: Aggregator::new(Scope {
-            public_only: !a.opts.all_destinations,
-            ipv4_only: a.opts.ipv4_only,
+            public_only: !a.opts.scope.all_destinations,
+            ipv4_only: a.opts.scope.ipv4_only,
         })
-        .with_clients(a.opts.client.clone()),
+        .with_clients(a.opts.scope.client.clone()),
         log,
         counters: &counters,
         stop: &stop,

@@ -43,13 +43,7 @@ fn run_opts(a: &ExportArgs) -> Result<RunOpts, String> {
         .try_get_matches_from(["export"])
         .map_err(|e| e.to_string())?;
     let mut o = RunOpts::from_arg_matches(&m).map_err(|e| e.to_string())?;
-    o.build.clone_from(&a.build);
-    o.edition.clone_from(&a.edition);
-    o.all_destinations = a.all_destinations;
-    o.ipv4_only = a.ipv4_only;
-    o.client.clone_from(&a.client);
-    o.no_quic = a.no_quic;
-    o.strict = a.strict;
+    o.scope.clone_from(&a.scope);
     o.quiet = a.quiet;
     if a.threads.is_some() {
         o.threads = a.threads;
@@ -83,7 +77,7 @@ pub fn run(a: &ExportArgs, sigdir: Option<&Path>) -> u8 {
             Ok(au) => au,
             Err(code) => return code,
         };
-        if !opts.quiet && !opts.strict {
+        if !opts.quiet && !opts.scope.strict {
             for w in &au.warnings {
                 say!(
                     "egressmap: warning: {}",

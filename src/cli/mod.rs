@@ -214,27 +214,10 @@ pub struct ExportArgs {
     /// Write the export here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Captures only: as `audit --build`.
-    #[arg(long, value_name = "BUILD")]
-    pub build: Option<String>,
-    /// Captures only: as `audit --edition`.
-    #[arg(long, value_name = "EDITION")]
-    pub edition: Option<String>,
-    /// Captures only: as `audit --all-destinations`.
-    #[arg(long)]
-    pub all_destinations: bool,
-    /// Captures only: as `audit --ipv4-only`.
-    #[arg(long)]
-    pub ipv4_only: bool,
-    /// Captures only: as `audit --client` (repeatable).
-    #[arg(long, value_name = "ADDR|CIDR")]
-    pub client: Vec<crate::report::aggregate::ClientNet>,
-    /// Captures only: as `audit --no-quic`.
-    #[arg(long)]
-    pub no_quic: bool,
-    /// Captures only: as `audit --strict` (exit 1 when the audit warned).
-    #[arg(long)]
-    pub strict: bool,
+    /// How captures are audited: the same options as `audit`'s, under their own heading
+    /// (ignored for a saved report).
+    #[command(flatten, next_help_heading = "Captures only (as for audit)")]
+    pub scope: ScopeArgs,
     /// Captures only: worker threads, as `audit -j`.
     #[arg(long, short = 'j', value_parser = parse_threads, value_name = "N")]
     pub threads: Option<usize>,
@@ -265,6 +248,39 @@ pub struct AuditArgs {
 
     #[command(flatten)]
     pub opts: RunOpts,
+}
+
+/// Which flows a capture's audit counts and how: declared once, shared by `audit`, `capture`
+/// (through [`RunOpts`]) and `export` (for captures it audits first).
+#[derive(Args, Debug, Clone)]
+pub struct ScopeArgs {
+    /// Match against this Windows build only (1709 ... 21H2, 11); default: all builds.
+    #[arg(long, value_name = "BUILD")]
+    pub build: Option<String>,
+
+    /// Match against this edition only (enterprise, pro, home, education).
+    #[arg(long, value_name = "EDITION")]
+    pub edition: Option<String>,
+
+    /// Count flows to private addresses too (Microsoft's method counts public ones only).
+    #[arg(long)]
+    pub all_destinations: bool,
+
+    /// Count IPv4 flows only, exactly as Microsoft's IPv4-only lab did.
+    #[arg(long)]
+    pub ipv4_only: bool,
+
+    /// Restrict the report to these machines (address or CIDR; repeatable).
+    #[arg(long, value_name = "ADDR|CIDR")]
+    pub client: Vec<crate::report::aggregate::ClientNet>,
+
+    /// Treat warnings (truncated files, dropped data) as failures: exit 1 when any occurred.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Do not decrypt QUIC Initials (QUIC flows are then named only from DNS).
+    #[arg(long)]
+    pub no_quic: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -343,42 +359,17 @@ pub struct RunOpts {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Match against this Windows build only (1709 ... 21H2, 11); default: all builds.
-    #[arg(long, value_name = "BUILD")]
-    pub build: Option<String>,
-
-    /// Match against this edition only (enterprise, pro, home, education).
-    #[arg(long, value_name = "EDITION")]
-    pub edition: Option<String>,
-
-    /// Count flows to private addresses too (Microsoft's method counts public ones only).
-    #[arg(long)]
-    pub all_destinations: bool,
-
-    /// Count IPv4 flows only, exactly as Microsoft's IPv4-only lab did.
-    #[arg(long)]
-    pub ipv4_only: bool,
-
-    /// Restrict the report to these machines (address or CIDR; repeatable).
-    #[arg(long, value_name = "ADDR|CIDR")]
-    pub client: Vec<crate::report::aggregate::ClientNet>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 
     /// Rank builds and editions by how well the documented endpoints seen fit each page.
     #[arg(long)]
     pub guess_build: bool,
 
-    /// Treat warnings (truncated files, dropped data) as failures: exit 1 when any occurred.
-    #[arg(long)]
-    pub strict: bool,
-
     /// Worker threads (each owns a share of the flows; output is the same for any number).
     /// Default: one per core, but one for files under 16 MiB in all or on one core.
     #[arg(long, short = 'j', value_parser = parse_threads, value_name = "N")]
     pub threads: Option<usize>,
-
-    /// Do not decrypt QUIC Initials (QUIC flows are then named only from DNS).
-    #[arg(long)]
-    pub no_quic: bool,
 
     /// No progress display on stderr.
     #[arg(short, long)]
