@@ -367,6 +367,7 @@ impl CaptureFile {
             state,
             stats: CaptureStats::default(),
             done: false,
+            fetched: 0,
         }
     }
 }
@@ -525,6 +526,28 @@ pub struct Reader<'a> {
     state: State,
     stats: CaptureStats,
     done: bool,
+    /// Bytes before this offset were prefetched (see [`Reader::read_ahead`]).
+    fetched: usize,
+}
+
+/// How far ahead of the read position the reader asks for cache lines: the record headers
+/// form a chain (each one's length says where the next one is), so without it every record
+/// waits on memory in turn; a few pages ahead keeps the lines on their way.
+const READ_AHEAD: usize = 8 << 10;
+
+/// Hint that the cache line at `p` is needed soon. Only a hint: no effect on results (a
+/// prefetch never faults, whatever the address), nothing on other architectures.
+#[inline(always)]
+pub fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults or reads
+        // into the program (any address is allowed, even one outside every allocation).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// What one pcapng block turned out to be.
@@ -540,6 +563,7 @@ impl<'a> Reader<'a> {
         if self.done {
             return None;
         }
+        self.read_ahead();
         let r = match self.state {
             State::Pcap(info) => self.next_pcap(info),
             State::PcapNg(_) => self.next_pcapng(),
@@ -562,6 +586,20 @@ impl<'a> Reader<'a> {
 
     pub fn stats(&self) -> CaptureStats {
         self.stats
+    }
+
+    /// Prefetch every cache line up to [`READ_AHEAD`] past the read position (those not
+    /// asked for yet), inside the data.
+    #[inline(always)]
+    fn read_ahead(&mut self) {
+        let end = (self.pos + READ_AHEAD).min(self.data.len());
+        let base = self.data.as_ptr();
+        let mut at = self.fetched.max(self.pos);
+        while at < end {
+            prefetch_line(base.wrapping_add(at));
+            at += 64;
+        }
+        self.fetched = at;
     }
 
     /// Memory stays flat however large the file: pages more than [`RELEASE_LAG`] behind the read
