@@ -14,6 +14,8 @@ use std::process::Command;
 
 use egressmap::report::model::Report;
 
+use crate::support::csv_rows;
+
 const BIN: &str = env!("CARGO_BIN_EXE_egressmap");
 
 fn week(name: &str) -> String {
@@ -225,26 +227,6 @@ fn each_machine_of_a_fleet_capture_gets_its_mac_and_dhcp_name() {
     assert_eq!(v6.name.as_deref(), Some("WIN-PC33"));
 }
 
-/// The fields of one CSV line (RFC 4180 quotes; no field here spans lines).
-fn csv_fields(line: &str) -> Vec<String> {
-    let (mut out, mut cell, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if cell.is_empty() => quoted = true,
-            (false, ',') => out.push(std::mem::take(&mut cell)),
-            (_, c) => cell.push(c),
-        }
-    }
-    out.push(cell);
-    out
-}
-
 /// The per-machine section in the other formats, from the same saved report: each machine's
 /// row says what its JSON entry says (address, name, MAC, build guess, flows per area).
 #[test]
@@ -319,10 +301,10 @@ fn every_format_shows_each_machine() {
 
     // CSV: a `client` row per machine, a `client-area` row per (machine, area), same numbers.
     let csv = render("csv");
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let rows: Vec<Vec<String>> = lines.map(csv_fields).collect();
+    let mut rows = csv_rows(&csv).into_iter();
+    let header = rows.next().unwrap();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<Vec<String>> = rows.collect();
     assert!(rows.iter().all(|r| r.len() == header.len()));
     for c in &r.clients {
         let row = rows

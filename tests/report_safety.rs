@@ -9,6 +9,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::csv_rows;
+
 const BIN: &str = env!("CARGO_BIN_EXE_egressmap");
 const FORMATS: [&str; 5] = ["table", "json", "csv", "markdown", "html"];
 
@@ -96,35 +98,6 @@ const HOSTILE_CLIENT_MAC: &str = "@SUM(1)\u{1b}[31m</td><script>alert(6)</script
 fn bad_for_terminal(c: char) -> bool {
     (c.is_control() && c != '\n')
         || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-}
-
-/// RFC 4180 fields of a CSV document.
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => cell.push(c),
-            (false, '"') if cell.is_empty() => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut cell)),
-            (false, '\n') => {
-                row.push(std::mem::take(&mut cell));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => cell.push(c),
-        }
-    }
-    assert!(
-        !quoted && cell.is_empty() && row.is_empty(),
-        "CSV ends cleanly"
-    );
-    rows
 }
 
 /// Tag names and attribute names of every element in an HTML document (good enough for our
