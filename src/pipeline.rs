@@ -39,6 +39,17 @@ pub struct FileOutcome {
 }
 
 impl FileOutcome {
+    /// A file that could not be opened: failed, nothing read.
+    fn not_opened(path: &Path, name: String, error: CaptureError) -> Self {
+        FileOutcome {
+            path: path.to_path_buf(),
+            name,
+            stats: CaptureStats::default(),
+            failed: true,
+            error: Some(error),
+        }
+    }
+
     /// A file read to its end or to `error`: failed only if the error came before any record.
     fn read(path: &Path, name: String, stats: CaptureStats, error: Option<CaptureError>) -> Self {
         let failed = error
@@ -304,13 +315,7 @@ fn read_files<'a>(
         let cap = match cap {
             Ok(c) => c,
             Err(e) => {
-                files.push(FileOutcome {
-                    path: path.clone(),
-                    name,
-                    stats: CaptureStats::default(),
-                    failed: true,
-                    error: Some(e.clone()),
-                });
+                files.push(FileOutcome::not_opened(path, name, e.clone()));
                 continue;
             }
         };
@@ -907,13 +912,7 @@ fn stream_batches(
         let mut reader = match StreamReader::open(path) {
             Ok(r) => r,
             Err(e) => {
-                files.push(FileOutcome {
-                    path: path.clone(),
-                    name,
-                    stats: CaptureStats::default(),
-                    failed: true,
-                    error: Some(e),
-                });
+                files.push(FileOutcome::not_opened(path, name, e));
                 continue;
             }
         };
