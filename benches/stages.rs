@@ -23,15 +23,41 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// All records of a capture, copied out (benches own their inputs).
-fn records(path: &Path) -> Vec<(u64, u32, Vec<u8>, u32)> {
+/// One record copied out of a capture (benches own their inputs).
+#[derive(Clone, Default)]
+struct Rec {
+    ts: u64,
+    link: u32,
+    data: Vec<u8>,
+    orig_len: u32,
+}
+
+impl Rec {
+    /// The record as the engine sees it; `black_box` keeps the replayed bytes opaque.
+    fn packet(&self) -> Packet<'_> {
+        Packet {
+            ts: self.ts,
+            link: egressmap::capture::LinkType(self.link),
+            data: black_box(&self.data),
+            orig_len: self.orig_len,
+        }
+    }
+}
+
+/// All records of a capture.
+fn records(path: &Path) -> Vec<Rec> {
     let Ok(cap) = CaptureFile::open(path) else {
         return Vec::new();
     };
     let mut r = cap.reader();
     let mut out = Vec::new();
     while let Some(Ok(p)) = r.next_packet() {
-        out.push((p.ts, p.link.0, p.data.to_vec(), p.orig_len));
+        out.push(Rec {
+            ts: p.ts,
+            link: p.link.0,
+            data: p.data.to_vec(),
+            orig_len: p.orig_len,
+        });
     }
     out
 }
@@ -39,13 +65,8 @@ fn records(path: &Path) -> Vec<(u64, u32, Vec<u8>, u32)> {
 /// First payload of `path` for which `pick` says yes.
 fn payload(path: &Path, pick: impl Fn(&[u8], &Transport) -> bool) -> Vec<u8> {
     let mut dec = Decoder::default();
-    for (ts, link, data, orig_len) in records(path) {
-        let pkt = Packet {
-            ts,
-            link: egressmap::capture::LinkType(link),
-            data: &data,
-            orig_len,
-        };
+    for rec in records(path) {
+        let pkt = rec.packet();
         if let Ok(d) = dec.decode(&pkt) {
             if pick(d.payload, &d.transport) {
                 return d.payload.to_vec();
@@ -58,15 +79,10 @@ fn payload(path: &Path, pick: impl Fn(&[u8], &Transport) -> bool) -> Vec<u8> {
 #[divan::bench]
 fn decode_tcp_packet(bencher: divan::Bencher) {
     let recs = records(&fixture("tls_pq_2seg.pcap"));
-    let (ts, link, data, orig_len) = recs.get(3).cloned().unwrap_or_default();
+    let rec = recs.get(3).cloned().unwrap_or_default();
     let mut dec = Decoder::default();
     bencher.bench_local(|| {
-        let pkt = Packet {
-            ts,
-            link: egressmap::capture::LinkType(link),
-            data: black_box(&data),
-            orig_len,
-        };
+        let pkt = rec.packet();
         black_box(dec.decode(&pkt).is_ok())
     });
 }
@@ -76,24 +92,14 @@ fn decode_tcp_packet(bencher: divan::Bencher) {
 fn engine_named_flow_packet(bencher: divan::Bencher) {
     let recs = records(&fixture("tls_pq_2seg.pcap"));
     let mut engine = Engine::new(EngineConfig::default());
-    for (ts, link, data, orig_len) in &recs {
-        let pkt = Packet {
-            ts: *ts,
-            link: egressmap::capture::LinkType(*link),
-            data,
-            orig_len: *orig_len,
-        };
+    for rec in &recs {
+        let pkt = rec.packet();
         engine.process(&pkt, 0, &mut |_| {});
     }
     // A server data packet of the (now named) flow, replayed.
-    let (ts, link, data, orig_len) = recs.last().cloned().unwrap_or_default();
+    let rec = recs.last().cloned().unwrap_or_default();
     bencher.bench_local(|| {
-        let pkt = Packet {
-            ts,
-            link: egressmap::capture::LinkType(link),
-            data: black_box(&data),
-            orig_len,
-        };
+        let pkt = rec.packet();
         engine.process(&pkt, 0, &mut |_| {});
     });
 }
@@ -104,13 +110,8 @@ fn tls_client_hello_pq(bencher: divan::Bencher) {
     let path = fixture("tls_pq_2seg.pcap");
     let mut stream = Vec::new();
     let mut dec = Decoder::default();
-    for (ts, link, data, orig_len) in records(&path) {
-        let pkt = Packet {
-            ts,
-            link: egressmap::capture::LinkType(link),
-            data: &data,
-            orig_len,
-        };
+    for rec in records(&path) {
+        let pkt = rec.packet();
         if let Ok(d) = dec.decode(&pkt) {
             if matches!(d.transport, Transport::Tcp { dst_port: 443, .. })
                 && !d.payload.is_empty()

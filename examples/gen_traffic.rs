@@ -43,6 +43,9 @@ const SEC: u64 = 1_000_000_000;
 /// 2024-03-12T08:00:00Z, a Patch Tuesday morning.
 const START_NS: u64 = 1_710_230_400 * SEC;
 const ROUTER_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x01];
+/// Multicast group MACs of SSDP (239.255.255.250) and mDNS (224.0.0.251).
+const SSDP_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x7f, 0xff, 0xfa];
+const MDNS_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb];
 const RESOLVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 53);
 const ETH_IPV4: u16 = 0x0800;
 const ETH_ARP: u16 = 0x0806;
@@ -619,15 +622,27 @@ impl Gen {
             } else {
                 (mac, ROUTER_MAC)
             };
-            self.evs.push(Ev {
-                ts: p.ts_ns,
-                dst,
-                src,
-                ethertype: ETH_IPV4,
-                kind,
-                data: p.ip,
-            });
+            self.frame(p.ts_ns, (dst, src), ETH_IPV4, kind, p.ip);
         }
+    }
+
+    /// Queues one Ethernet frame (`(dst, src)` MACs) carrying `data`.
+    fn frame(
+        &mut self,
+        ts: u64,
+        (dst, src): ([u8; 6], [u8; 6]),
+        ethertype: u16,
+        kind: Kind,
+        data: Vec<u8>,
+    ) {
+        self.evs.push(Ev {
+            ts,
+            dst,
+            src,
+            ethertype,
+            kind,
+            data,
+        });
     }
 
     fn flow(&mut self, k: Kind) {
@@ -1218,23 +1233,9 @@ impl Gen {
                 let gw = Ipv4Addr::new(sn[0], sn[1], sn[2], 1);
                 let req = arp(1, mac, ip, [0; 6], gw);
                 let rep = arp(2, ROUTER_MAC, gw, mac, ip);
-                self.evs.push(Ev {
-                    ts: t,
-                    dst: [0xff; 6],
-                    src: mac,
-                    ethertype: ETH_ARP,
-                    kind: Kind::Arp,
-                    data: req,
-                });
+                self.frame(t, ([0xff; 6], mac), ETH_ARP, Kind::Arp, req);
                 let dt = range(&mut self.r, 100 * US, 900 * US);
-                self.evs.push(Ev {
-                    ts: t + dt,
-                    dst: mac,
-                    src: ROUTER_MAC,
-                    ethertype: ETH_ARP,
-                    kind: Kind::Arp,
-                    data: rep,
-                });
+                self.frame(t + dt, (mac, ROUTER_MAC), ETH_ARP, Kind::Arp, rep);
                 self.flow(Kind::Arp);
             }
             1 => {
@@ -1253,14 +1254,7 @@ impl Gen {
                     pkts.push((t + i * 250 * MS, p));
                 }
                 for (ts, p) in pkts {
-                    self.evs.push(Ev {
-                        ts,
-                        dst: [0x01, 0x00, 0x5e, 0x7f, 0xff, 0xfa],
-                        src: mac,
-                        ethertype: ETH_IPV4,
-                        kind: Kind::Ssdp,
-                        data: p,
-                    });
+                    self.frame(ts, (SSDP_MAC, mac), ETH_IPV4, Kind::Ssdp, p);
                 }
                 self.flow(Kind::Ssdp);
             }
@@ -1277,14 +1271,7 @@ impl Gen {
                 let c = SocketAddr::new(IpAddr::V4(ip), 5353);
                 let g = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(224, 0, 0, 251)), 5353);
                 let p = net::udp_packet(c, g, self.r.next_u16(), 255, &q);
-                self.evs.push(Ev {
-                    ts: t,
-                    dst: [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb],
-                    src: mac,
-                    ethertype: ETH_IPV4,
-                    kind: Kind::Mdns,
-                    data: p,
-                });
+                self.frame(t, (MDNS_MAC, mac), ETH_IPV4, Kind::Mdns, p);
                 self.flow(Kind::Mdns);
             }
         }
