@@ -209,7 +209,7 @@ pub fn run_files(
     progress: bool,
     on_flow: &mut dyn FnMut(&Flow, &str),
 ) -> RunResult {
-    let nothing = || -> Box<dyn FnMut(&Flow, &str) + Send> { Box::new(|_, _| {}) };
+    let nothing = || -> PrepareFn<'_, ()> { Box::new(|_, _| {}) };
     run_files_prepared(paths, cfg, threads, progress, &nothing, &mut |f, n, ()| {
         on_flow(f, n)
     })
@@ -218,7 +218,10 @@ pub fn run_files(
 /// Makes, for each thread that calls it, a function from an ended flow (and its file's name) to
 /// what the output needs of it (its signature match, its rendered flow-log line). It must depend
 /// on the flow and the name alone: which thread ran it never shows in the output.
-pub type Prepare<'p, P> = dyn Fn() -> Box<dyn FnMut(&Flow, &str) -> P + Send + 'p> + Sync + 'p;
+pub type Prepare<'p, P> = dyn Fn() -> PrepareFn<'p, P> + Sync + 'p;
+
+/// One thread's [`Prepare`] function.
+pub type PrepareFn<'p, P> = Box<dyn FnMut(&Flow, &str) -> P + Send + 'p>;
 
 /// [`run_files`] with per-flow work taken off the merge: a worker that has nothing queued runs
 /// `prepare` on the flows it ended, and the merge runs it only on the others, so the thread
@@ -254,8 +257,7 @@ pub fn run_files_prepared<P: Send>(
     // merge and the output run beside it), so nothing is decoded twice and there is one resolver.
     // More workers than virtual shards would have nothing to own.
     let workers = (threads - 1).min(cfg.table.shards());
-    let (txs, rxs): (Vec<Sender<Msg<P>>>, Vec<Receiver<Msg<P>>>) =
-        (0..workers).map(|_| bounded::<Msg<P>>(4)).unzip();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..workers).map(|_| bounded::<Msg<P>>(4)).unzip();
     let mut merger = Merger::new(workers);
     let mut files: Vec<FileOutcome> = Vec::new();
     let table_cfg = cfg.table.clone();
@@ -315,13 +317,19 @@ fn run_single(
             .unwrap_or("");
         on_flow(&e.flow, name);
     };
-    let files = read_files(opened, paths, names, false, &mut |pkt, file, reader, name| {
-        engine.process(pkt, file, &mut emit);
-        if engine.seq % BATCH_RECORDS == 0 {
-            let flows = Some(engine.table.len());
-            progress.tick(name, reader.offset(), reader.len(), engine.seq, flows);
-        }
-    });
+    let files = read_files(
+        opened,
+        paths,
+        names,
+        false,
+        &mut |pkt, file, reader, name| {
+            engine.process(pkt, file, &mut emit);
+            if engine.seq % BATCH_RECORDS == 0 {
+                let flows = Some(engine.table.len());
+                progress.tick(name, reader.offset(), reader.len(), engine.seq, flows);
+            }
+        },
+    );
     engine.finish(&mut emit);
     progress.done();
     RunResult {
@@ -435,63 +443,77 @@ fn dispatch<'a, P>(
             if let Some(b) = batches.get_mut(w) {
                 let items = std::mem::replace(b, fresh(w));
                 let release = release.take();
-                merger.send(tx, Work { items, end, release }, rxs);
+                merger.send(
+                    tx,
+                    Work {
+                        items,
+                        end,
+                        release,
+                    },
+                    rxs,
+                );
             }
         }
         merger.poll(rxs);
         merger.ready(names, on_flow);
     };
-    let files = read_files(opened, paths, names, true, &mut |pkt, file, reader, name| {
-        seq += 1;
-        if n == 1 {
-            // One engine: it sees every record, and sweeps where one engine alone would.
-            if let Some(b) = batches.first_mut() {
-                b.push(Item {
-                    pkt: Some(*pkt),
-                    seq,
-                    file,
-                    count: true,
-                    sweep: Some(pkt.ts),
-                });
-            }
-        } else {
-            let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
-            let (owner, all) = match Decoder::route(pkt) {
-                Route::Flow(key) => (key.owner(shards, n as u64) as usize, false),
-                Route::All => (0, true),
-                Route::Any => (0, false),
-            };
-            for (w, b) in batches.iter_mut().enumerate() {
-                if w == owner || all {
+    let files = read_files(
+        opened,
+        paths,
+        names,
+        true,
+        &mut |pkt, file, reader, name| {
+            seq += 1;
+            if n == 1 {
+                // One engine: it sees every record, and sweeps where one engine alone would.
+                if let Some(b) = batches.first_mut() {
                     b.push(Item {
                         pkt: Some(*pkt),
                         seq,
                         file,
-                        count: w == owner,
-                        sweep,
-                    });
-                } else if sweep.is_some() {
-                    b.push(Item {
-                        pkt: None,
-                        seq,
-                        file,
-                        count: false,
-                        sweep,
+                        count: true,
+                        sweep: Some(pkt.ts),
                     });
                 }
+            } else {
+                let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+                let (owner, all) = match Decoder::route(pkt) {
+                    Route::Flow(key) => (key.owner(shards, n as u64) as usize, false),
+                    Route::All => (0, true),
+                    Route::Any => (0, false),
+                };
+                for (w, b) in batches.iter_mut().enumerate() {
+                    if w == owner || all {
+                        b.push(Item {
+                            pkt: Some(*pkt),
+                            seq,
+                            file,
+                            count: w == owner,
+                            sweep,
+                        });
+                    } else if sweep.is_some() {
+                        b.push(Item {
+                            pkt: None,
+                            seq,
+                            file,
+                            count: false,
+                            sweep,
+                        });
+                    }
+                }
             }
-        }
-        if let Some(r) = reader.take_release() {
-            match release.as_mut() {
-                Some(p) => p.extend(r),
-                None => release = Some(r),
+            if let Some(r) = reader.take_release() {
+                match release.as_mut() {
+                    Some(p) => p.extend(r),
+                    None => release = Some(r),
+                }
             }
-        }
-        if seq % DISPATCH_RECORDS as u64 == 0 {
-            flush(&mut batches, seq, release.take(), merger);
-            progress.tick(name, reader.offset(), reader.len(), seq, None);
-        }
-    });
+            if seq % DISPATCH_RECORDS as u64 == 0 {
+                flush(&mut batches, seq, release.take(), merger);
+                progress.tick(name, reader.offset(), reader.len(), seq, None);
+            }
+        },
+    );
     flush(&mut batches, seq, release.take(), merger);
     progress.done();
     files
@@ -610,9 +632,11 @@ enum Merged<'f, P> {
 /// Finished flows of every worker, merged into one stream in [`Ended::order`]: a flow is
 /// handed on once no worker can still send one ordered before it (its queue holds something
 /// later, its watermark has passed, or it is done).
+/// Per worker: queued flows (with what the worker prepared of them), watermark, done.
+type Queue<P> = (VecDeque<(Ended, Option<P>)>, u64, bool);
+
 struct Merger<P = ()> {
-    /// Per worker: queued flows (with what the worker prepared of them), watermark, done.
-    queues: Vec<(VecDeque<(Ended, Option<P>)>, u64, bool)>,
+    queues: Vec<Queue<P>>,
     engines: Vec<Option<Engine>>,
 }
 

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::engine::{Engine, EngineConfig};
 use crate::flow::{Flow, FlowTableConfig};
-use crate::pipeline::{run_files_prepared, RunResult};
+use crate::pipeline::{run_files_prepared, PrepareFn, RunResult};
 use crate::report::aggregate::{Aggregator, Context, FlowMatch, UNPLACED};
 use crate::report::dnsview::NameClass;
 use crate::report::flowlog::{self, FlowLogWriter, FlowRecord};
@@ -339,7 +339,7 @@ pub fn audit(
         Prepared { m, endpoints, line }
     };
     let forked = matcher.clone();
-    let prepare = || -> Box<dyn FnMut(&Flow, &str) -> Prepared + Send + '_> {
+    let prepare = || -> PrepareFn<'_, Prepared> {
         let mut m = forked.clone();
         Box::new(move |flow, file| prepare_with(&mut m, flow, file))
     };
