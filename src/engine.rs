@@ -1331,25 +1331,26 @@ fn infer_ech_name(flow: &mut Flow, ctx: &mut Ctx<'_>) {
 
 /// Names from a DNS message of this flow. UDP answers were validated and learned for every
 /// flow by [`observe_udp_dns`]; DNS over TCP (`tcp_up`: the message's direction) is validated
-/// here, from the flow's own reassembled streams: queries from the client open exchanges,
-/// responses from the server (port 53) may answer them, responses from the client are ignored.
+/// here, from the flow's own reassembled streams (unless a [`DnsObserver`] validates DNS):
+/// queries from the client open exchanges, responses from the server (port 53) may answer
+/// them, responses from the client are ignored.
 fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx: &mut Ctx<'_>) {
     let parsed;
     let m = match (tcp_up, ctx.udp_dns) {
         (None, Some(m)) => m,
-        _ => match {
+        _ => {
             ctx.stats.dns_parses += 1;
-            dns::parse(msg)
-        } {
-            Some(m) => {
-                parsed = m;
-                &parsed
+            match dns::parse(msg) {
+                Some(m) => {
+                    parsed = m;
+                    &parsed
+                }
+                None => {
+                    ctx.stats.dns_unparsed += 1;
+                    return;
+                }
             }
-            None => {
-                ctx.stats.dns_unparsed += 1;
-                return;
-            }
-        },
+        }
     };
     ctx.stats.dns_messages += 1;
     // A query for the root (`NS .`) names nothing.
