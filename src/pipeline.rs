@@ -745,12 +745,14 @@ pub fn run_live(
 }
 
 /// [`run_live`] with any source of batches (the capture thread, or a test replaying a file):
-/// `source` runs on its own thread, sends every batch to every worker, and returns when done.
+/// `source` runs on its own thread, sends every batch to every sender it is given (the worker,
+/// or with several workers the DNS observer's thread), and returns when done.
 ///
 /// Every worker gets every batch (one copy out of libpcap's ring, shared) and fully decodes
 /// only the records of its flows ([`Decoder::route`] reads the outer headers), plus the ones
-/// every worker must see (DNS, fragments, tunnels); sweep points come from record times, as
-/// with files. A worker sends its watermark after every batch, and the merge receives from any
+/// every worker must see (fragments, tunnels); with several workers, the observer's thread
+/// validates DNS once and each batch comes with its facts. Sweep points come from record times,
+/// as with files. A worker sends its watermark after every batch, and the merge receives from any
 /// worker, so a snapshot never waits on an idle one.
 pub fn run_live_from<F>(
     source: F,
@@ -907,13 +909,16 @@ where
 /// The DNS facts of a batch's records, by index in the batch, in order.
 type BatchFacts = Vec<(usize, Arc<DnsFacts>)>;
 
+/// Where the observer's thread sends a worker's batches, and their facts.
+type ObservedTx = (Sender<Arc<Batch>>, Sender<Arc<BatchFacts>>);
+
 /// The observer's thread: every batch from the source is passed on to every worker, each time
 /// with the facts of its records. Blocking: a slow worker fills this thread's queue, and a live
 /// capture then counts the drops, as when it fed the workers itself.
 fn observe_batches(
     cfg: EngineConfig,
     rx: &Receiver<Arc<Batch>>,
-    workers: &[(Sender<Arc<Batch>>, Sender<Arc<BatchFacts>>)],
+    workers: &[ObservedTx],
 ) -> DnsObserver {
     let mut obs = DnsObserver::new(cfg);
     for b in rx.iter() {
