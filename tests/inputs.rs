@@ -657,3 +657,108 @@ fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, bytes).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// Rotated files, some compressed (gzip, zstd, xz, under names that do not say so), given in
+/// glob order: read in the order of their first packet, they give the whole capture's report. A
+/// plain file and a compressed copy of it are one capture, refused; so are two compressions of
+/// one capture. A compressed file overlapping another is warned about (its last packet is found
+/// by decompressing it before the run).
+#[test]
+fn compressed_inputs_are_ordered_deduplicated_and_overlaps_warned() {
+    let d = scratch("several-compressed");
+    let whole = fixture("week/win11-enterprise.pcapng");
+    let bytes = std::fs::read(&whole).expect("fixture");
+    let parts = split_pcapng(&bytes, 11);
+    assert_eq!(parts.len(), 11);
+    let mut paths = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let name = if i == 0 {
+            "dump".to_string()
+        } else {
+            format!("dump{i}")
+        };
+        let data = match i % 4 {
+            0 => gzip(part),
+            1 => zstd::encode_all(&part[..], 3).expect("zstd"),
+            2 => xz(part),
+            _ => part.clone(),
+        };
+        let path = d.join(name);
+        std::fs::write(&path, &data).expect("write");
+        paths.push(path);
+    }
+    let mut globbed: Vec<&PathBuf> = paths.iter().collect();
+    globbed.sort();
+    let mut args = vec!["audit"];
+    args.extend(globbed.iter().map(|p| p.to_str().expect("utf-8")));
+    let mut expected = report(&["audit", p(&whole)], None);
+    let mut got = report(&args, None);
+    got["inputs"] = serde_json::Value::Null;
+    expected["inputs"] = serde_json::Value::Null;
+    assert_eq!(got, expected, "ordered by first packet, compressed or not");
+    assert_eq!(got["warnings"], serde_json::json!([]), "no overlap");
+    let out = Command::new(BIN)
+        .args(&args)
+        .args(["--report", "json", "-o", "/dev/null"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let order: Vec<String> = paths.iter().map(|f| f.display().to_string()).collect();
+    assert!(
+        err.contains(&format!(
+            "in the order of their first packet: {}",
+            order.join(", ")
+        )),
+        "{err}"
+    );
+
+    // Part 3 plain (dump3) and compressed three ways: every pair is one capture.
+    let gz = d.join("part3.gz");
+    let zst = d.join("part3.zst");
+    let xzed = d.join("part3.bin");
+    std::fs::write(&gz, gzip(&parts[3])).expect("write");
+    std::fs::write(&zst, zstd::encode_all(&parts[3][..], 3).expect("zstd")).expect("write");
+    std::fs::write(&xzed, xz(&parts[3])).expect("write");
+    for (a, b) in [
+        (&paths[3], &gz),
+        (&zst, &paths[3]),
+        (&paths[3], &xzed),
+        (&gz, &xzed),
+    ] {
+        let (code, _, err) = run(&["audit", p(a), p(&paths[1]), p(b)]);
+        assert_eq!(code, 2, "{} {}: {err}", p(a), p(b));
+        assert!(
+            err.contains("are the same capture (identical once decompressed): their packets would count twice"),
+            "{err}"
+        );
+    }
+    // Same length once decompressed but other bytes (one timestamp changed): not a duplicate.
+    let mut other = parts[3].clone();
+    let last = other.len() - 20;
+    other[last] ^= 1;
+    let other_gz = d.join("other.gz");
+    std::fs::write(&other_gz, gzip(&other)).expect("write");
+    let (code, _, err) = run(&["audit", p(&paths[3]), p(&other_gz), "-q"]);
+    assert_ne!(code, 2, "{err}");
+
+    // Overlap: the whole capture, xz-compressed, and one of its parts, plain or compressed.
+    let whole_xz = d.join("whole.bin");
+    std::fs::write(&whole_xz, xz(&bytes)).expect("write");
+    for part in [&paths[5], &paths[4]] {
+        let v = report(&["audit", p(part), p(&whole_xz)], None);
+        let warnings = v["warnings"].to_string();
+        assert!(
+            warnings.contains(&format!("{} starts (", p(part)))
+                && warnings.contains(&format!("before {} ends (", p(&whole_xz)))
+                && warnings.contains("the captures overlap"),
+            "{warnings}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

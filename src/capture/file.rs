@@ -220,16 +220,13 @@ fn peek(mut r: impl Read, n: usize) -> std::io::Result<(Vec<u8>, impl Read)> {
     Ok((head, again.chain(r)))
 }
 
-/// The first `limit` bytes of a file, decompressed if it is compressed: enough to find its first
-/// packets without reading (or decompressing) the whole file.
-pub fn decompressed_prefix(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+/// A file's content, decompressed as it is read if it is compressed (detected from the bytes),
+/// and which compression that was.
+pub fn open_decompressed(path: &Path) -> std::io::Result<(Option<Compression>, Box<dyn Read>)> {
     let file = File::open(path)?;
     let (head, stream) = peek(file, MAGIC_LEN)?;
-    let mut out = Vec::new();
-    decompressing(stream, Compression::detect(&head))?
-        .take(limit as u64)
-        .read_to_end(&mut out)?;
-    Ok(out)
+    let c = Compression::detect(&head);
+    Ok((c, decompressing(stream, c)?))
 }
 
 /// The path that means standard input.

@@ -1,16 +1,18 @@
 //! Several capture files as one dataset: decided before the pipeline runs. Files are read in
 //! the order of their first packet (tcpdump `-C` names `dump, dump1, dump10, dump2`, which a glob
-//! sorts wrongly), the same file given twice is refused (its packets would count twice), and
-//! files whose time ranges overlap are warned about.
+//! sorts wrongly), the same capture given twice is refused (its packets would count twice: the
+//! same file, a copy, or a compressed copy), and files whose time ranges overlap are warned
+//! about. Each regular file is read once here for its first and last packet (compressed ones
+//! decompressed as a stream), so a compressed input costs a second decompression.
 
+use std::cell::Cell;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::capture::file::{decompressed_prefix, is_stdin, CaptureFile, Compression, MAGIC_LEN};
+use crate::capture::file::stream::StreamReader;
+use crate::capture::file::{is_stdin, open_decompressed, CaptureFile};
 use crate::capture::Nanos;
 use crate::report::time::rfc3339_micros;
-
-/// Bytes of a compressed file decompressed to find its first packet.
-const PREFIX: usize = 1 << 20;
 
 /// The inputs in reading order, and what the plan has to say about them.
 pub struct Plan {
@@ -21,40 +23,85 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
-/// First and last packet time of one input (`last` only where it is cheap: uncompressed files,
-/// which are mapped; a compressed file would have to be decompressed twice).
+/// What the plan knows of one regular file, found by reading it once before the run: an
+/// uncompressed file by walking its mapped records, a compressed one by decompressing it as a
+/// stream (the same reader as the run's, so memory stays within one read and one block).
 #[derive(Clone, Copy, Debug, Default)]
 struct Span {
     first: Option<Nanos>,
     last: Option<Nanos>,
+    /// Bytes of capture once decompressed; `None` when the file could not be read to its end
+    /// (the run reports why), so it is never taken for a duplicate.
+    len: Option<u64>,
+    compressed: bool,
+}
+
+impl Span {
+    fn add(&mut self, ts: Nanos) {
+        self.first.get_or_insert(ts);
+        self.last = Some(self.last.map_or(ts, |l| l.max(ts)));
+    }
+}
+
+/// A reader that counts the bytes it passes on.
+struct Counting<'c, R> {
+    inner: R,
+    n: &'c Cell<u64>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.set(self.n.get() + k as u64);
+        Ok(k)
+    }
 }
 
 fn span(path: &Path) -> Span {
-    let compressed = std::fs::File::open(path)
-        .ok()
-        .and_then(|mut f| {
-            use std::io::Read as _;
-            let mut raw = [0u8; MAGIC_LEN];
-            f.read_exact(&mut raw).ok()?;
-            Compression::detect(&raw)
-        })
-        .is_some();
-    if compressed {
-        let first = decompressed_prefix(path, PREFIX)
-            .ok()
-            .and_then(|b| CaptureFile::from_vec(path, b).ok())
-            .and_then(|c| c.reader().next_packet().and_then(Result::ok).map(|p| p.ts));
-        return Span { first, last: None };
-    }
-    let Ok(c) = CaptureFile::open(path) else {
-        return Span::default();
-    };
-    let mut r = c.reader();
     let mut s = Span::default();
-    while let Some(Ok(p)) = r.next_packet() {
-        s.first.get_or_insert(p.ts);
-        s.last = Some(s.last.map_or(p.ts, |l| l.max(p.ts)));
+    let Ok((compression, stream)) = open_decompressed(path) else {
+        return s;
+    };
+    if compression.is_none() {
+        drop(stream);
+        let Ok(c) = CaptureFile::open(path) else {
+            return s;
+        };
+        let mut r = c.reader();
+        let mut complete = true;
+        for p in &mut r {
+            match p {
+                Ok(p) => s.add(p.ts),
+                Err(_) => {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        s.len = complete.then(|| c.len());
+        return s;
     }
+    s.compressed = true;
+    let n = Cell::new(0);
+    let src = Counting {
+        inner: stream,
+        n: &n,
+    };
+    let Ok(mut r) = StreamReader::new(path, Box::new(src), "decompressing") else {
+        return s;
+    };
+    let mut complete = true;
+    while let Some(p) = r.next_packet() {
+        match p {
+            Ok(p) => s.add(p.ts),
+            Err(_) => {
+                complete = false;
+                break;
+            }
+        }
+    }
+    drop(r);
+    s.len = complete.then(|| n.get());
     s
 }
 
@@ -69,16 +116,30 @@ fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
     None
 }
 
-/// Whether two files hold the same bytes (compared in chunks; called only for equal sizes).
-fn same_bytes(a: &Path, b: &Path) -> bool {
-    use std::io::Read as _;
-    let (Ok(mut fa), Ok(mut fb)) = (std::fs::File::open(a), std::fs::File::open(b)) else {
+/// Reads until `buf` is full or the stream ends.
+fn fill(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(buf.get_mut(n..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Whether two files hold the same capture bytes once decompressed (compared in chunks, so
+/// two different captures part at their first record; called only for equal lengths).
+fn same_content(a: &Path, b: &Path) -> bool {
+    let (Ok((_, mut ra)), Ok((_, mut rb))) = (open_decompressed(a), open_decompressed(b)) else {
         return false;
     };
     let mut ba = vec![0u8; 1 << 16];
     let mut bb = vec![0u8; 1 << 16];
     loop {
-        let (Ok(na), Ok(nb)) = (fa.read(&mut ba), fb.read(&mut bb)) else {
+        let (Ok(na), Ok(nb)) = (fill(&mut ra, &mut ba), fill(&mut rb, &mut bb)) else {
             return false;
         };
         if na != nb || ba.get(..na) != bb.get(..nb) {
@@ -88,6 +149,43 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
             return true;
         }
     }
+}
+
+/// Refuses the same file twice, or two files that hold the same capture (byte for byte once
+/// decompressed: a `.pcap` and its `.pcap.gz` are one capture).
+fn duplicates(
+    files: &[PathBuf],
+    meta: &[Option<std::fs::Metadata>],
+    len: impl Fn(usize) -> Option<u64>,
+    compressed: impl Fn(usize) -> bool,
+) -> Result<(), String> {
+    for (i, a) in files.iter().enumerate() {
+        for (j, b) in files.iter().enumerate().skip(i + 1) {
+            let (Some(Some(ma)), Some(Some(mb))) = (meta.get(i), meta.get(j)) else {
+                continue;
+            };
+            if !(ma.is_file() && mb.is_file()) {
+                continue;
+            }
+            let same_file = identity(ma).is_some() && identity(ma) == identity(mb);
+            let (la, lb) = (len(i), len(j));
+            if same_file || (la.is_some() && la == lb && same_content(a, b)) {
+                let what = if same_file {
+                    "the same file"
+                } else if compressed(i) || compressed(j) {
+                    "the same capture (identical once decompressed)"
+                } else {
+                    "identical files"
+                };
+                return Err(format!(
+                    "{} and {} are {what}: their packets would count twice; give each capture once",
+                    a.display(),
+                    b.display(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Orders `files` by first packet, refuses duplicates (`Err`: a usage error), warns on overlaps.
@@ -109,29 +207,6 @@ pub fn plan(files: &[PathBuf]) -> Result<Plan, String> {
     }
     let meta: Vec<Option<std::fs::Metadata>> =
         files.iter().map(|f| std::fs::metadata(f).ok()).collect();
-    for (i, a) in files.iter().enumerate() {
-        for (j, b) in files.iter().enumerate().skip(i + 1) {
-            let (Some(Some(ma)), Some(Some(mb))) = (meta.get(i), meta.get(j)) else {
-                continue;
-            };
-            if !(ma.is_file() && mb.is_file()) || ma.len() != mb.len() {
-                continue;
-            }
-            let same_file = identity(ma).is_some() && identity(ma) == identity(mb);
-            if same_file || same_bytes(a, b) {
-                return Err(format!(
-                    "{} and {} are {}: their packets would count twice; give each capture once",
-                    a.display(),
-                    b.display(),
-                    if same_file {
-                        "the same file"
-                    } else {
-                        "identical files"
-                    }
-                ));
-            }
-        }
-    }
     // A pipe or device can be read once only: peeking at its first packet here would consume
     // records the run then never sees. Keep the given order instead and say so.
     if let Some(stream) = files
@@ -144,9 +219,19 @@ pub fn plan(files: &[PathBuf]) -> Result<Plan, String> {
             "{} is not a regular file (a pipe?): the inputs are read in the order given, not ordered by first packet, and overlaps are not checked",
             stream.display()
         ));
+        // Regular files are still compared, by their size on disk (a copy, compressed the
+        // same way or not at all, has the same).
+        let plain_len = |i: usize| meta.get(i)?.as_ref().map(std::fs::Metadata::len);
+        duplicates(files, &meta, plain_len, |_| false)?;
         return Ok(plan);
     }
     let spans: Vec<Span> = files.iter().map(|f| span(f)).collect();
+    duplicates(
+        files,
+        &meta,
+        |i| spans.get(i).and_then(|s| s.len),
+        |i| spans.get(i).is_some_and(|s| s.compressed),
+    )?;
     let mut order: Vec<usize> = (0..files.len()).collect();
     // Stable: files without a readable first packet keep their place relative to each other,
     // after the others (the pipeline reports why they could not be read).
