@@ -6,11 +6,13 @@
 //! (by a direction-independent hash; with `-j2` the single worker gets every record). Between
 //! batches the same thread merges the finished flows in [`Ended::order`], which makes the
 //! output identical whatever the thread count. Every engine gets the same sweep points, so
-//! expiry happens at the same record as with one thread; DNS answers go to every engine.
+//! expiry happens at the same record as with one thread. With several workers, DNS is validated
+//! once on the calling thread ([`DnsObserver`]) and the answers go to every engine with the record.
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -21,7 +23,7 @@ use crate::capture::file::CaptureFile;
 use crate::capture::{CaptureError, CaptureStats, Nanos, Packet};
 use crate::decode::ip::Route;
 use crate::decode::Decoder;
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{DnsFacts, DnsObserver, Engine, EngineConfig};
 use crate::flow::table::{Ended, SweepClock};
 use crate::flow::Flow;
 
@@ -227,6 +229,8 @@ pub fn run_files(
     let mut merger = Merger::new(workers);
     let mut files: Vec<FileOutcome> = Vec::new();
     let table_cfg = cfg.table.clone();
+    // Several workers: DNS is validated once, here, and its facts go to every worker.
+    let mut observer = (workers > 1).then(|| DnsObserver::new(cfg.clone()));
     std::thread::scope(|scope| {
         let mut work = Vec::with_capacity(workers);
         for (worker, tx) in txs.into_iter().enumerate() {
@@ -234,6 +238,7 @@ pub fn run_files(
             if workers > 1 {
                 cfg.shard = Some((worker as u64, workers as u64));
                 cfg.routed = true;
+                cfg.dns_observed = true;
                 // `--max-flows` and `--reassembly-total` bound the whole run: each worker holds
                 // its virtual shards, each with its share of both (`FlowTableConfig::shards`).
             }
@@ -245,7 +250,7 @@ pub fn run_files(
         let mut emit = |f: &Flow, name: &str| on_flow(f, name);
         files = dispatch(
             (&opened, paths, &names),
-            &table_cfg,
+            (&table_cfg, observer.as_mut()),
             work,
             (&rxs, &mut merger),
             progress,
@@ -258,10 +263,13 @@ pub fn run_files(
             }
         });
     });
-    RunResult {
-        files,
-        engines: merger.engines.into_iter().flatten().collect(),
+    let mut engines: Vec<Engine> = merger.engines.into_iter().flatten().collect();
+    if let (Some(obs), Some(first)) = (observer, engines.first_mut()) {
+        // The workers validated nothing: the report's validator counts are the observer's.
+        first.validator = obs.validator;
+        first.stats.dns_parses += obs.stats.dns_parses;
     }
+    RunResult { files, engines }
 }
 
 /// One thread: the engine reads the records itself, no dispatcher, no merge.
@@ -344,6 +352,8 @@ struct Item<'a> {
     /// This worker counts the record (each record is counted by exactly one worker).
     count: bool,
     sweep: Option<Nanos>,
+    /// The record's DNS, validated once by the dispatcher's [`DnsObserver`].
+    facts: Option<Arc<DnsFacts>>,
 }
 
 /// A worker's share of a run of records; `end` is the number of the run's last record (the
@@ -369,7 +379,7 @@ fn dispatch<'a>(
         &[PathBuf],
         &[String],
     ),
-    table: &crate::flow::FlowTableConfig,
+    (table, mut observer): (&crate::flow::FlowTableConfig, Option<&mut DnsObserver>),
     work: Vec<(Sender<Work<'a>>, Receiver<Vec<Item<'a>>>)>,
     (rxs, merger): (&[Receiver<Msg>], &mut Merger),
     progress: bool,
@@ -407,15 +417,24 @@ fn dispatch<'a>(
                     file,
                     count: true,
                     sweep: Some(pkt.ts),
+                    facts: None,
                 });
             }
         } else {
             let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
-            let (owner, all) = match Decoder::route(pkt) {
-                Route::Flow(key) => (key.owner(shards, n as u64) as usize, false),
+            let route = Decoder::route(pkt);
+            let (owner, all) = match route {
+                Route::Flow(key) | Route::Dns(key) => (key.owner(shards, n as u64) as usize, false),
                 Route::All => (0, true),
                 Route::Any => (0, false),
             };
+            // DNS, and what may hide DNS (fragments, tunnels), is decoded here once more; a
+            // DNS record then goes to its flow's owner alone, its answers to every worker.
+            let facts = match (route, observer.as_deref_mut()) {
+                (Route::Dns(_) | Route::All, Some(o)) => o.observe(pkt, file),
+                _ => None,
+            };
+            let shared = facts.as_ref().filter(|f| f.learned_any());
             for (w, b) in batches.iter_mut().enumerate() {
                 if w == owner || all {
                     b.push(Item {
@@ -424,14 +443,16 @@ fn dispatch<'a>(
                         file,
                         count: w == owner,
                         sweep,
+                        facts: facts.clone(),
                     });
-                } else if sweep.is_some() {
+                } else if sweep.is_some() || shared.is_some() {
                     b.push(Item {
                         pkt: None,
                         seq,
                         file,
                         count: false,
                         sweep,
+                        facts: shared.cloned(),
                     });
                 }
             }
@@ -494,6 +515,7 @@ fn routed_worker<'a>(
                 it.seq,
                 it.count,
                 it.sweep,
+                it.facts.as_deref(),
                 &mut |e| out.push(e),
             );
         }
@@ -740,7 +762,6 @@ pub fn run_live_from<F>(
 where
     F: FnOnce(Vec<Sender<std::sync::Arc<Batch>>>) + Send,
 {
-    use std::sync::Arc;
     let shards = cfg.table.shards();
     let threads = threads.clamp(1, 256).min(shards);
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<crossbeam_channel::Receiver<Msg>>) =
@@ -775,11 +796,13 @@ where
                                 let own = k.owner(shards, n) == worker as u64;
                                 (own, own)
                             }
-                            Route::All => (true, worker == 0),
+                            Route::All | Route::Dns(_) => (true, worker == 0),
                             Route::Any => (worker == 0, worker == 0),
                         };
                         let pkt = mine.then_some(&pkt);
-                        engine.process_routed(pkt, b.file, seq, count, sweep, &mut |e| out.push(e));
+                        engine.process_routed(pkt, b.file, seq, count, sweep, None, &mut |e| {
+                            out.push(e)
+                        });
                     }
                     // A streamed file has no wall clock: its records' times alone drive expiry,
                     // exactly as when the file is mapped.

@@ -119,3 +119,52 @@ fn a_tight_reassembly_budget_refuses_the_same_segments_for_any_thread_count() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// DNS messages parsed over a whole run with `threads` (every engine and the dispatcher's
+/// observer), and DNS messages its flows counted.
+fn dns_work(file: &Path, threads: usize) -> (u64, u64) {
+    let r = egressmap::pipeline::run_files(
+        &[file.to_path_buf()],
+        egressmap::engine::EngineConfig::default(),
+        threads,
+        false,
+        &mut |_, _| {},
+    );
+    let (s, _, _) = egressmap::engine::Engine::merged_stats(&r.engines);
+    (s.dns_parses, s.dns_messages)
+}
+
+/// Each UDP DNS record is parsed once, by whoever validates it, whatever the thread count: with
+/// several workers the dispatcher's observer validates it and hands the parsed message to the
+/// flow's owner, and the other workers get the validated answers only (before, every worker
+/// parsed every DNS record). DNS over TCP is parsed by the observer and by the flow's owner:
+/// twice with any number of workers (before, once per worker).
+#[test]
+fn each_dns_record_is_parsed_once_for_any_thread_count() {
+    let d = tmpdir("dns-once");
+    let udp = [
+        flood(&d),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/names_dns_owner.pcap"),
+    ];
+    let (_, flood_messages) = dns_work(&udp[0], 1);
+    assert!(flood_messages > 500, "{flood_messages} DNS messages");
+    for f in &udp {
+        let (parses, messages) = dns_work(f, 1);
+        assert!(messages >= 2, "{f:?}: {messages} DNS messages");
+        assert!(parses >= messages, "{f:?}: {parses} parses");
+        for j in 2..=4 {
+            assert_eq!(dns_work(f, j).0, parses, "{f:?} -j{j}");
+        }
+    }
+    let tcp = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/names_dns_tcp_answers.pcap");
+    let (parses, messages) = dns_work(&tcp, 1);
+    assert!(
+        messages >= 4 && parses == messages,
+        "{parses} parses, {messages}"
+    );
+    assert_eq!(dns_work(&tcp, 2).0, parses);
+    for j in 3..=4 {
+        assert_eq!(dns_work(&tcp, j).0, 2 * parses, "-j{j}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -567,12 +567,26 @@ pub fn names_dropped_warning(n: u64, a: &RunOpts) -> Option<String> {
 pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
     let mut w = Vec::new();
     let (s, t, rs) = Engine::merged_stats(engines);
-    // Every worker validates the same UDP exchanges; DNS over TCP only its owner: sum the TCP
-    // part by taking the largest count (exact with one worker, a lower bound otherwise).
+    // Files: one validator saw every exchange (the engine's, or with several workers the
+    // dispatcher's, handed to the first engine; the others validated nothing). Live: every
+    // worker validates the same UDP exchanges, DNS over TCP only its owner: take the largest
+    // count (a lower bound for the TCP part). Ties go to the first, so a validator that only
+    // saw responses is not passed over for an empty one.
     let vs = engines
         .iter()
         .map(|e| e.validator.stats)
-        .max_by_key(|v| v.queries)
+        .rev()
+        .max_by_key(|v| {
+            (
+                v.queries,
+                v.answers_accepted
+                    + v.answers_unsolicited
+                    + v.answers_wrong_question
+                    + v.records_out_of_chain
+                    + v.responses_from_client
+                    + v.queries_dropped,
+            )
+        })
         .unwrap_or_default();
     let counters = [
         (s.truncated, "packets with truncated headers"),
