@@ -762,3 +762,64 @@ fn compressed_inputs_are_ordered_deduplicated_and_overlaps_warned() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A 17 MiB pcapng name-resolution block (over the 16 MiB bound blocks are read within) put
+/// after the 100th packet of a real capture: skipped and reported with the file, the record and
+/// the byte offset, by the mapped file, its gzip copy and standard input alike; every packet
+/// before and after it is read, so the report is the capture's plus that one warning.
+#[test]
+fn oversize_pcapng_block_is_skipped_and_reported_mapped_or_streamed() {
+    let d = scratch("oversize");
+    let whole = fixture("week/win11-enterprise.pcapng");
+    let bytes = std::fs::read(&whole).expect("fixture");
+    let (mut pos, mut packets) = (0, 0);
+    while packets < 100 {
+        let ty = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4"));
+        pos += u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4")) as usize;
+        if ty == 6 || ty == 3 {
+            packets += 1;
+        }
+    }
+    let len: u32 = (16 << 20) + (1 << 20);
+    let mut data = bytes[..pos].to_vec();
+    data.extend(4u32.to_le_bytes());
+    data.extend(len.to_le_bytes());
+    data.resize(data.len() + len as usize - 12, 0x41);
+    data.extend(len.to_le_bytes());
+    data.extend_from_slice(&bytes[pos..]);
+    let plain = d.join("big-block.pcapng");
+    std::fs::write(&plain, &data).expect("write");
+    let gz = d.join("big-block.pcapng.gz");
+    std::fs::write(&gz, gzip(&data)).expect("write");
+
+    let mut expected = report(&["audit", p(&whole)], None);
+    assert_eq!(expected["warnings"], serde_json::json!([]));
+    let want = format!(
+        "record 101, byte offset {pos}: pcapng name resolution block of {len} bytes, over the 16 \
+         MiB bound, skipped unread (1 such block in all; the records before and after are read)"
+    );
+    for (what, path, stdin) in [
+        ("mapped", Some(&plain), None),
+        ("gzip", Some(&gz), None),
+        ("stdin", None, Some(data.clone())),
+    ] {
+        let name = path.map_or("-".to_string(), |f| p(f).to_string());
+        let mut got = report(&["audit", &name], stdin);
+        assert_eq!(
+            got["warnings"],
+            serde_json::json!([format!("{name}: {want}")]),
+            "{what}"
+        );
+        got["warnings"] = serde_json::json!([]);
+        expected["warnings"] = serde_json::json!([]);
+        assert_eq!(
+            got, expected,
+            "{what}: every packet before and after the block"
+        );
+    }
+    // --strict: exit 1, with the warning on stderr.
+    let (code, _, err) = run(&["audit", p(&gz), "--strict", "-q", "--report", "json"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&want), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -31,9 +31,13 @@ use super::{CaptureError, CaptureErrorKind, CaptureStats, LinkType, Nanos, Packe
 /// Largest captured length we accept for one record, as Wireshark does for the common link
 /// types; anything bigger is a corrupt length field, not a packet.
 pub const MAX_RECORD: u32 = 256 * 1024;
-/// Largest pcapng block we believe in when it runs past the end of the file: beyond this, the
-/// length field is garbage (Corrupt) rather than the file being cut short (Truncated).
-const MAX_BLOCK: u32 = 16 * 1024 * 1024;
+/// Largest pcapng block read. A packet block is far smaller (its packet is at most
+/// [`MAX_RECORD`]); a bigger block (a huge name-resolution, secrets or custom block) is skipped
+/// unread, counted in [`CaptureStats::oversize_blocks`] and reported, by the mapped and the
+/// stream reader alike, so a stream's buffer never holds more than one read and one block. A
+/// bigger block that runs past the end of the input is a garbage length field (Corrupt), not a
+/// file cut short (Truncated).
+pub const MAX_BLOCK: u32 = 16 * 1024 * 1024;
 /// Interfaces kept per pcapng section; further IDBs are skipped (bounds memory on hostile files).
 const MAX_INTERFACES: usize = 4096;
 
@@ -551,6 +555,41 @@ pub fn prefetch_line(p: *const u8) {
 enum Step<'a> {
     Packet(Packet<'a>),
     Skip,
+    /// Over [`MAX_BLOCK`]: only its type and length were read; the reader skips it (checking
+    /// its trailing length) and counts it.
+    Oversize {
+        btype: u32,
+        len: u32,
+    },
+}
+
+/// The block is there whole and ends with its length: counted as skipped. `Err`: it is not.
+fn skip_oversize(
+    btype: u32,
+    len: u32,
+    trailer: Option<u32>,
+    record: u64,
+    offset: u64,
+    stats: &mut CaptureStats,
+) -> Result<(), CaptureErrorKind> {
+    match trailer {
+        None => Err(corrupt(format!(
+            "block length {len} (over the {MAX_BLOCK}-byte bound) runs past the end of the input"
+        ))),
+        Some(t) if t != len => Err(corrupt(format!(
+            "block length {len} but trailing length {t}"
+        ))),
+        Some(_) => {
+            stats.oversize_blocks += 1;
+            stats.first_oversize.get_or_insert(super::Oversize {
+                record,
+                offset,
+                len,
+                btype,
+            });
+            Ok(())
+        }
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -655,10 +694,22 @@ impl<'a> Reader<'a> {
             let State::PcapNg(ng) = &mut self.state else {
                 return Ok(None);
             };
+            let be = ng.big_endian;
             let (block, step) = ng_block(ng, rest, &mut self.stats)?;
-            self.pos += block;
-            if let Step::Packet(p) = step {
-                return Ok(Some(p));
+            match step {
+                Step::Packet(p) => {
+                    self.pos += block;
+                    return Ok(Some(p));
+                }
+                Step::Skip => self.pos += block,
+                Step::Oversize { btype, len } => {
+                    let trailer = (len as usize)
+                        .checked_sub(4)
+                        .and_then(|at| u32_at(rest, at, be));
+                    let (record, offset) = (self.stats.records + 1, self.pos as u64);
+                    skip_oversize(btype, len, trailer, record, offset, &mut self.stats)?;
+                    self.pos += len as usize;
+                }
             }
         }
     }
@@ -704,7 +755,8 @@ fn pcap_record<'a>(
 }
 
 /// Reads the block at the start of `rest`; returns its length and what it held. `Truncated`:
-/// `rest` ends inside the block (whose length is at most [`MAX_BLOCK`]).
+/// `rest` ends inside the block (whose length is at most [`MAX_BLOCK`]; a longer one is
+/// [`Step::Oversize`], whatever `rest` holds).
 #[inline]
 fn ng_block<'a>(
     ng: &mut NgState,
@@ -726,12 +778,23 @@ fn ng_block<'a>(
     if len < 12 || len % 4 != 0 {
         return Err(corrupt(format!("block length {len}")));
     }
+    if len > MAX_BLOCK {
+        // The blocks after a section header or interface description depend on it.
+        if btype == PCAPNG_SHB || btype == BLOCK_IDB {
+            return Err(corrupt(format!(
+                "{} block of {len} bytes, over the {MAX_BLOCK}-byte bound (the blocks after \
+                 it depend on it, so it cannot be skipped)",
+                if btype == BLOCK_IDB {
+                    "interface description"
+                } else {
+                    "section header"
+                }
+            )));
+        }
+        return Ok((len as usize, Step::Oversize { btype, len }));
+    }
     let Some(block) = rest.get(..len as usize) else {
-        return Err(if len > MAX_BLOCK {
-            corrupt(format!("block length {len} is too large"))
-        } else {
-            CaptureErrorKind::Truncated
-        });
+        return Err(CaptureErrorKind::Truncated);
     };
     let trailer = u32_at(block, len as usize - 4, be).ok_or(CaptureErrorKind::Truncated)?;
     if trailer != len {

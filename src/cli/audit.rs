@@ -548,9 +548,33 @@ pub fn warnings(r: &RunResult) -> Vec<String> {
                 f.name, f.stats.unknown_interface
             ));
         }
+        if let Some(o) = f.stats.first_oversize {
+            w.push(oversize_warning(&f.name, f.stats.oversize_blocks, o));
+        }
     }
     w.extend(warnings_from(&r.engines));
     w
+}
+
+/// pcapng blocks skipped for their size: where the first was, and how many.
+fn oversize_warning(name: &str, n: u64, o: crate::capture::Oversize) -> String {
+    let what = match o.btype {
+        2 | 3 | 6 => "packet block (its packet is not read)".to_string(),
+        4 => "name resolution block".to_string(),
+        5 => "interface statistics block".to_string(),
+        0x0A => "decryption secrets block".to_string(),
+        0x0BAD | 0x4000_0BAD => "custom block".to_string(),
+        t => format!("block of type {t:#x}"),
+    };
+    format!(
+        "{name}: record {}, byte offset {}: pcapng {what} of {} bytes, over the {} MiB bound, \
+         skipped unread ({n} such block{} in all; the records before and after are read)",
+        o.record,
+        o.offset,
+        o.len,
+        crate::capture::file::MAX_BLOCK >> 20,
+        if n == 1 { "" } else { "s" },
+    )
 }
 
 /// Names flows could not keep (counted as flows end, so by the sink rather than the engines).
