@@ -745,12 +745,14 @@ pub fn run_live(
 }
 
 /// [`run_live`] with any source of batches (the capture thread, or a test replaying a file):
-/// `source` runs on its own thread, sends every batch to every worker, and returns when done.
+/// `source` runs on its own thread, sends every batch to every sender it is given (the worker,
+/// or with several workers the DNS observer's thread), and returns when done.
 ///
 /// Every worker gets every batch (one copy out of libpcap's ring, shared) and fully decodes
 /// only the records of its flows ([`Decoder::route`] reads the outer headers), plus the ones
-/// every worker must see (DNS, fragments, tunnels); sweep points come from record times, as
-/// with files. A worker sends its watermark after every batch, and the merge receives from any
+/// every worker must see (fragments, tunnels); with several workers, the observer's thread
+/// validates DNS once and each batch comes with its facts. Sweep points come from record times,
+/// as with files. A worker sends its watermark after every batch, and the merge receives from any
 /// worker, so a snapshot never waits on an idle one.
 pub fn run_live_from<F>(
     source: F,
@@ -767,11 +769,21 @@ where
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<crossbeam_channel::Receiver<Msg>>) =
         (0..threads).map(|_| bounded::<Msg>(8)).unzip();
     let mut merger = Merger::new(threads);
+    // Several workers: one thread validates the DNS of every batch once ([`DnsObserver`]) and
+    // hands the batch on with its facts, as the reader does for mapped files.
+    let observed = threads > 1;
+    let mut observer = None;
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
+        let mut observed_tx = Vec::new();
         for worker in 0..threads {
             let (btx, brx) = bounded::<Arc<Batch>>(256);
-            senders.push(btx);
+            let (ftx, frx) = bounded::<Arc<BatchFacts>>(256);
+            if observed {
+                observed_tx.push((btx, ftx));
+            } else {
+                senders.push(btx);
+            }
             let Some(tx) = txs.get(worker).cloned() else {
                 break;
             };
@@ -779,6 +791,7 @@ where
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
                 cfg.routed = true;
+                cfg.dns_observed = true;
             }
             scope.spawn(move || {
                 let mut clock = SweepClock::new(&cfg.table);
@@ -786,21 +799,40 @@ where
                 let mut out: Vec<Ended> = Vec::new();
                 let (mut evicted, mut names) = (0u64, 0u64);
                 let n = threads as u64;
+                let none: Arc<BatchFacts> = Arc::default();
                 for b in brx.iter() {
-                    for pkt in b.packets() {
+                    let facts = if observed {
+                        frx.recv().unwrap_or_else(|_| none.clone())
+                    } else {
+                        none.clone()
+                    };
+                    let mut next = facts.iter().peekable();
+                    for (i, pkt) in b.packets().enumerate() {
                         let seq = engine.seq + 1;
                         let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+                        let f = next.next_if(|(k, _)| *k == i).map(|(_, f)| f.as_ref());
                         let (mine, count) = match Decoder::route(&pkt) {
                             _ if n == 1 => (true, true),
                             Route::Flow(k) => {
                                 let own = k.owner(shards, n) == worker as u64;
                                 (own, own)
                             }
+                            // With an observer, DNS goes to its flow's owner alone.
+                            Route::Dns(k) if observed => {
+                                let own = k.owner(shards, n) == worker as u64;
+                                (own, own)
+                            }
                             Route::All | Route::Dns(_) => (true, worker == 0),
                             Route::Any => (worker == 0, worker == 0),
                         };
+                        // Another worker's record: only the answers it gives every resolver.
+                        let f = if mine {
+                            f
+                        } else {
+                            f.filter(|f| f.learned_any())
+                        };
                         let pkt = mine.then_some(&pkt);
-                        engine.process_routed(pkt, b.file, seq, count, sweep, None, &mut |e| {
+                        engine.process_routed(pkt, b.file, seq, count, sweep, f, &mut |e| {
                             out.push(e)
                         });
                     }
@@ -845,6 +877,12 @@ where
             });
         }
         drop(txs);
+        let observing = observed.then(|| {
+            let (otx, orx) = bounded::<Arc<Batch>>(256);
+            senders.push(otx);
+            let cfg = cfg.clone();
+            scope.spawn(move || observe_batches(cfg, &orx, &observed_tx))
+        });
         scope.spawn(move || source(senders));
         let names: [String; 1] = [String::new()];
         let mut last_tick = Instant::now();
@@ -857,8 +895,48 @@ where
                 sink.tick();
             }
         });
+        observer = observing.and_then(|h| h.join().ok());
     });
-    merger.engines.into_iter().flatten().collect()
+    let mut engines: Vec<Engine> = merger.engines.into_iter().flatten().collect();
+    if let (Some(obs), Some(first)) = (observer, engines.first_mut()) {
+        // The workers validated nothing: the report's validator counts are the observer's.
+        first.validator = obs.validator;
+        first.stats.dns_parses += obs.stats.dns_parses;
+    }
+    engines
+}
+
+/// The DNS facts of a batch's records, by index in the batch, in order.
+type BatchFacts = Vec<(usize, Arc<DnsFacts>)>;
+
+/// Where the observer's thread sends a worker's batches, and their facts.
+type ObservedTx = (Sender<Arc<Batch>>, Sender<Arc<BatchFacts>>);
+
+/// The observer's thread: every batch from the source is passed on to every worker, each time
+/// with the facts of its records. Blocking: a slow worker fills this thread's queue, and a live
+/// capture then counts the drops, as when it fed the workers itself.
+fn observe_batches(
+    cfg: EngineConfig,
+    rx: &Receiver<Arc<Batch>>,
+    workers: &[ObservedTx],
+) -> DnsObserver {
+    let mut obs = DnsObserver::new(cfg);
+    for b in rx.iter() {
+        let mut facts = BatchFacts::new();
+        for (i, pkt) in b.packets().enumerate() {
+            if matches!(Decoder::route(&pkt), Route::Dns(_) | Route::All) {
+                if let Some(f) = obs.observe(&pkt, b.file) {
+                    facts.push((i, f));
+                }
+            }
+        }
+        let facts = Arc::new(facts);
+        for (btx, ftx) in workers {
+            let _ = ftx.send(facts.clone());
+            let _ = btx.send(b.clone());
+        }
+    }
+    obs
 }
 
 /// Records per streamed batch at most, and bytes: with the workers' queues full, the batches in
