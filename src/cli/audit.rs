@@ -394,7 +394,7 @@ pub fn audit(
             }
         }
     };
-    let (result, log_warnings, log_formats) = if log_input {
+    let (result, log_warnings, log_formats, data_unknown) = if log_input {
         let mut m = matcher.clone();
         let mut on_flow = |f: &Flow, file: &str| on_prepared(f, prepare_with(&mut m, f, file));
         let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
@@ -402,7 +402,7 @@ pub fn audit(
             files: lr.files,
             engines: Vec::new(),
         };
-        (r, lr.warnings, lr.file_formats)
+        (r, lr.warnings, lr.file_formats, lr.unknown)
     } else {
         let threads = a
             .threads
@@ -411,7 +411,7 @@ pub fn audit(
         let r = run_files_prepared(files, cfg, threads, !a.quiet, &prepare, &mut |f, _, p| {
             on_prepared(f, p)
         });
-        (r, Vec::new(), Vec::new())
+        (r, Vec::new(), Vec::new(), Vec::new())
     };
     if let Some(w) = log.take() {
         if let Err(e) = w.finish() {
@@ -444,7 +444,11 @@ pub fn audit(
         }
     }
     if log_input {
-        report.unknown = log_unknown.iter().map(|s| s.to_string()).collect();
+        report.unknown = log_unknown
+            .iter()
+            .chain(&data_unknown)
+            .map(|s| s.to_string())
+            .collect();
         for (i, f) in report.inputs.iter_mut().zip(&log_formats) {
             i.format = f.map(|f| f.as_str().to_string());
         }
