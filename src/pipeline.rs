@@ -38,6 +38,20 @@ pub struct FileOutcome {
     pub error: Option<CaptureError>,
     /// True if the file could not be read at all.
     pub failed: bool,
+    /// Streamed inputs of a multi-input run, read to their end: what they held.
+    pub seen: Option<Seen>,
+}
+
+/// What a streamed input held, for the checks that could not run before it was read (a pipe
+/// among several inputs is read once, by the run): its time range and a fingerprint of its
+/// records (timestamp, wire length, bytes) under a key drawn per run, so equal fingerprints
+/// mean the same records (a false match has odds of 2^-64, and cannot be aimed at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub first: Nanos,
+    pub last: Nanos,
+    pub records: u64,
+    pub fingerprint: u64,
 }
 
 impl FileOutcome {
@@ -49,6 +63,7 @@ impl FileOutcome {
             stats: CaptureStats::default(),
             failed: true,
             error: Some(error),
+            seen: None,
         }
     }
 
@@ -63,6 +78,7 @@ impl FileOutcome {
             stats,
             error,
             failed,
+            seen: None,
         }
     }
 }
@@ -1007,7 +1023,11 @@ fn stream_batches(
         ..Batch::default()
     };
     let mut files = Vec::with_capacity(paths.len());
+    // One key for the run: the same records give the same fingerprint in every input.
+    let keys = (paths.len() > 1).then(std::collections::hash_map::RandomState::new);
     for (idx, path) in paths.iter().enumerate() {
+        let mut print = keys.as_ref().map(std::hash::BuildHasher::build_hasher);
+        let mut span: Option<(Nanos, Nanos)> = None;
         let name = names.get(idx).cloned().unwrap_or_default();
         let file = u16::try_from(idx).unwrap_or(u16::MAX);
         let mut reader = match StreamReader::open(path) {
@@ -1032,6 +1052,14 @@ fn stream_batches(
             if !batch.records.is_empty() && (full || pkt.link != batch.link) {
                 send(std::mem::replace(&mut batch, new_batch(file)));
             }
+            if let Some(h) = print.as_mut() {
+                use std::hash::Hasher as _;
+                h.write_u64(pkt.ts);
+                h.write_u32(pkt.orig_len);
+                h.write_usize(pkt.data.len());
+                h.write(pkt.data);
+                span = Some(span.map_or((pkt.ts, pkt.ts), |(a, b)| (a, b.max(pkt.ts))));
+            }
             batch.link = pkt.link;
             // Batch offsets are u32; a batch holds at most STREAM_BATCH_BYTES plus one record.
             let off = u32::try_from(batch.data.len()).unwrap_or(u32::MAX);
@@ -1044,7 +1072,18 @@ fn stream_batches(
             ));
         }
         send(batch);
-        files.push(FileOutcome::read(path, name, reader.stats(), error));
+        let complete = error.is_none();
+        let mut outcome = FileOutcome::read(path, name, reader.stats(), error);
+        if let (Some(h), Some((first, last)), true) = (print, span, complete) {
+            use std::hash::Hasher as _;
+            outcome.seen = Some(Seen {
+                first,
+                last,
+                records: outcome.stats.records,
+                fingerprint: h.finish(),
+            });
+        }
+        files.push(outcome);
     }
     files
 }

@@ -823,3 +823,83 @@ fn oversize_pcapng_block_is_skipped_and_reported_mapped_or_streamed() {
     assert!(err.contains(&want), "{err}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A named pipe among several inputs is read once, by the run, in the order given; what the
+/// run read is then checked: the pipe carrying the same capture as a file (here compressed) is
+/// refused, and a pipe given before a file that starts earlier is warned about.
+#[test]
+fn a_pipe_among_inputs_is_checked_for_duplicates_and_order_as_it_is_read() {
+    let d = scratch("pipe-checks");
+    let fifo = d.join("fifo");
+    if !Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("SKIPPED: mkfifo not available");
+        return;
+    }
+    let bytes = std::fs::read(fixture("week/win11-enterprise.pcapng")).expect("fixture");
+    let parts = split_pcapng(&bytes, 11);
+    let part1 = d.join("part1.pcapng");
+    std::fs::write(&part1, &parts[1]).expect("write");
+    let part3 = d.join("part3.pcapng.xz");
+    std::fs::write(&part3, xz(&parts[3])).expect("write");
+    let feed = |data: Vec<u8>| {
+        let w = fifo.clone();
+        // Detached: opening a FIFO for writing blocks until the run opens it.
+        std::thread::spawn(move || std::fs::write(w, data));
+    };
+    // The pipe carries part 3 gzip-compressed; the xz file holds part 3 too.
+    feed(gzip(&parts[3]));
+    let (code, _, err) = run(&["audit", p(&fifo), p(&part1), p(&part3)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{} and {} hold the same {} records: their packets would count twice",
+            p(&fifo),
+            p(&part3),
+            count_packets(&parts[3])
+        )),
+        "{err}"
+    );
+    // Part 3 on the pipe, then part 1 (earlier): read in that order, warned, nothing refused.
+    feed(parts[3].clone());
+    let out = Command::new(BIN)
+        .args(["audit", p(&fifo), p(&part1), "--report", "json"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("duplicates and overlaps are checked as they are read"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("{} starts (", p(&part1)))
+            && warnings.contains(&format!("before {} ends (", p(&fifo)))
+            && warnings.contains("overlap or are out of order"),
+        "{warnings}"
+    );
+    // In time order: no warning.
+    feed(parts[1].clone());
+    let v = report(&["audit", p(&fifo), p(&part3)], None);
+    assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Packet blocks in a pcapng capture.
+fn count_packets(bytes: &[u8]) -> usize {
+    let mut pos = 0;
+    let mut n = 0;
+    while pos + 8 <= bytes.len() {
+        let ty = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4"));
+        if ty == 6 || ty == 3 {
+            n += 1;
+        }
+        pos += u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4")) as usize;
+    }
+    n
+}

@@ -340,6 +340,7 @@ pub fn audit(
     };
     // Several captures: read in time order, each once (decided before the pipeline runs).
     let mut plan_warnings = Vec::new();
+    let mut check_after_run = false;
     let planned;
     let files = if log_input {
         files
@@ -352,6 +353,7 @@ pub fn audit(
                     }
                 }
                 plan_warnings = p.warnings;
+                check_after_run = p.check_after_run;
                 planned = p.files;
                 &planned[..]
             }
@@ -378,6 +380,15 @@ pub fn audit(
     if let Some(w) = log.take() {
         if let Err(e) = w.finish() {
             write_error.get_or_insert(e);
+        }
+    }
+    if check_after_run {
+        match super::inputs::after_run(&result.files) {
+            Ok(w) => plan_warnings.extend(w),
+            Err(e) => {
+                say!("egressmap: {}", term(&e));
+                return Err(EXIT_USAGE);
+            }
         }
     }
     let mut warnings = plan_warnings;

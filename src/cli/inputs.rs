@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::capture::file::stream::StreamReader;
 use crate::capture::file::{is_stdin, open_decompressed, CaptureFile};
 use crate::capture::Nanos;
+use crate::pipeline::FileOutcome;
 use crate::report::time::rfc3339_micros;
 
 /// The inputs in reading order, and what the plan has to say about them.
@@ -21,6 +22,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// For the report: data that may count twice.
     pub warnings: Vec<String>,
+    /// A pipe among the inputs: read once, by the run, in the order given; [`after_run`]
+    /// checks for duplicates and overlaps from what the run saw.
+    pub check_after_run: bool,
 }
 
 /// What the plan knows of one regular file, found by reading it once before the run: an
@@ -195,6 +199,7 @@ pub fn plan(files: &[PathBuf]) -> Result<Plan, String> {
         files: files.to_vec(),
         notes: Vec::new(),
         warnings: Vec::new(),
+        check_after_run: false,
     };
     if files.iter().any(|f| is_stdin(f)) {
         if files.len() > 1 {
@@ -216,9 +221,10 @@ pub fn plan(files: &[PathBuf]) -> Result<Plan, String> {
         .map(|(f, _)| f)
     {
         plan.notes.push(format!(
-            "{} is not a regular file (a pipe?): the inputs are read in the order given, not ordered by first packet, and overlaps are not checked",
+            "{} is not a regular file (a pipe?): the inputs are read in the order given, not ordered by first packet; duplicates and overlaps are checked as they are read",
             stream.display()
         ));
+        plan.check_after_run = true;
         // Regular files are still compared, by their size on disk (a copy, compressed the
         // same way or not at all, has the same).
         let plain_len = |i: usize| meta.get(i)?.as_ref().map(std::fs::Metadata::len);
@@ -251,26 +257,68 @@ pub fn plan(files: &[PathBuf]) -> Result<Plan, String> {
         .iter()
         .filter_map(|&i| files.get(i).cloned())
         .collect();
-    // Overlap: a file starting before an earlier one ended.
-    let mut latest: Option<(Nanos, usize)> = None;
-    for &i in &order {
-        let Some(s) = spans.get(i) else { continue };
-        if let (Some(first), Some((end, by))) = (s.first, latest) {
+    let ordered: Vec<(String, Option<Nanos>, Option<Nanos>)> = order
+        .iter()
+        .filter_map(|&i| Some((files.get(i)?.display().to_string(), spans.get(i)?)))
+        .map(|(n, s)| (n, s.first, s.last))
+        .collect();
+    plan.warnings = overlaps(&ordered, "the captures overlap");
+    Ok(plan)
+}
+
+/// A file (name, first, last packet) starting before an earlier one ended, in reading order.
+fn overlaps(files: &[(String, Option<Nanos>, Option<Nanos>)], what: &str) -> Vec<String> {
+    let mut w = Vec::new();
+    let mut latest: Option<(Nanos, &str)> = None;
+    for (name, first, last) in files {
+        if let (Some(first), Some((end, by))) = (*first, latest) {
             if first < end {
-                plan.warnings.push(format!(
-                    "{} starts ({}) before {} ends ({}): the captures overlap; packets captured in both count twice",
-                    files.get(i).map_or(String::new(), |f| f.display().to_string()),
+                w.push(format!(
+                    "{name} starts ({}) before {by} ends ({}): {what}; packets captured in both count twice",
                     rfc3339_micros(first),
-                    files.get(by).map_or(String::new(), |f| f.display().to_string()),
                     rfc3339_micros(end),
                 ));
             }
         }
-        if let Some(last) = s.last {
+        if let Some(last) = *last {
             if latest.is_none_or(|(end, _)| last > end) {
-                latest = Some((last, i));
+                latest = Some((last, name));
             }
         }
     }
-    Ok(plan)
+    w
+}
+
+/// The checks [`plan`] could not make before the run (a pipe among the inputs), from what the
+/// run read: `Err` when two inputs held the same records (the run's report would count them
+/// twice, so it is refused), else the overlap warnings.
+pub fn after_run(files: &[FileOutcome]) -> Result<Vec<String>, String> {
+    for (i, a) in files.iter().enumerate() {
+        for b in files.iter().skip(i + 1) {
+            if let (Some(sa), Some(sb)) = (a.seen, b.seen) {
+                if sa.records > 0 && sa == sb {
+                    return Err(format!(
+                        "{} and {} hold the same {} records: their packets would count twice, so \
+                         no report is made; give each capture once",
+                        a.name, b.name, sa.records
+                    ));
+                }
+            }
+        }
+    }
+    let seen: Vec<(String, Option<Nanos>, Option<Nanos>)> = files
+        .iter()
+        .map(|f| {
+            (
+                f.name.clone(),
+                f.seen.map(|s| s.first),
+                f.seen.map(|s| s.last),
+            )
+        })
+        .collect();
+    Ok(overlaps(
+        &seen,
+        "the captures overlap or are out of order (with a pipe among them, inputs are read in \
+         the order given)",
+    ))
 }

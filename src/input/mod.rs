@@ -440,6 +440,7 @@ pub fn run_logs(
             stats: CaptureStats::default(),
             error: None,
             failed: false,
+            seen: None,
         });
         if fmt.is_none() {
             let kind = match std::fs::metadata(p) {
