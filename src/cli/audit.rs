@@ -363,19 +363,19 @@ pub fn audit(
             }
         }
     };
-    let (result, log_warnings, log_formats) = if log_input {
+    let (result, log_warnings, log_formats, data_unknown) = if log_input {
         let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
         let r = RunResult {
             files: lr.files,
             engines: Vec::new(),
         };
-        (r, lr.warnings, lr.file_formats)
+        (r, lr.warnings, lr.file_formats, lr.unknown)
     } else {
         let threads = a
             .threads
             .unwrap_or_else(|| crate::pipeline::auto_threads(files, super::default_threads()));
         let r = run_files(files, engine_config(a), threads, !a.quiet, &mut on_flow);
-        (r, Vec::new(), Vec::new())
+        (r, Vec::new(), Vec::new(), Vec::new())
     };
     if let Some(w) = log.take() {
         if let Err(e) = w.finish() {
@@ -408,7 +408,11 @@ pub fn audit(
         }
     }
     if log_input {
-        report.unknown = log_unknown.iter().map(|s| s.to_string()).collect();
+        report.unknown = log_unknown
+            .iter()
+            .chain(&data_unknown)
+            .map(|s| s.to_string())
+            .collect();
         for (i, f) in report.inputs.iter_mut().zip(&log_formats) {
             i.format = f.map(|f| f.as_str().to_string());
         }
