@@ -19,7 +19,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::capture::batch::{Batch, LiveCounters};
 use crate::capture::file::stream::{needs_stream, StreamReader};
-use crate::capture::file::CaptureFile;
+use crate::capture::file::{CaptureFile, PageRelease, Reader};
 use crate::capture::{CaptureError, CaptureStats, Nanos, Packet};
 use crate::decode::ip::Route;
 use crate::decode::Decoder;
@@ -172,10 +172,13 @@ impl Progress {
     }
 }
 
-enum Msg {
+enum Msg<P = ()> {
     /// Finished flows in order; the worker will emit nothing ordered before `low` any more.
+    /// `prepared`: what [`Prepare`] made of each flow, in the same order, or empty when the
+    /// worker left that to the merge.
     Flows {
         flows: Vec<Ended>,
+        prepared: Vec<P>,
         low: u64,
     },
     Done {
@@ -224,8 +227,39 @@ pub fn run_files(
     progress: bool,
     on_flow: &mut dyn FnMut(&Flow, &str),
 ) -> RunResult {
+    let nothing = || -> PrepareFn<'_, ()> { Box::new(|_, _| {}) };
+    run_files_prepared(paths, cfg, threads, progress, &nothing, &mut |f, n, ()| {
+        on_flow(f, n)
+    })
+}
+
+/// Makes, for each thread that calls it, a function from an ended flow (and its file's name) to
+/// what the output needs of it (its signature match, its rendered flow-log line). It must depend
+/// on the flow and the name alone: which thread ran it never shows in the output.
+pub type Prepare<'p, P> = dyn Fn() -> PrepareFn<'p, P> + Sync + 'p;
+
+/// One thread's [`Prepare`] function.
+pub type PrepareFn<'p, P> = Box<dyn FnMut(&Flow, &str) -> P + Send + 'p>;
+
+/// [`run_files`] with per-flow work taken off the merge: a worker that has nothing queued runs
+/// `prepare` on the flows it ended, and the merge runs it only on the others, so the thread
+/// that reads, merges and writes (the one every other waits on) is left the ordering, the
+/// aggregation and the writing. `on_flow` gets each flow with its prepared value.
+pub fn run_files_prepared<P: Send>(
+    paths: &[PathBuf],
+    cfg: EngineConfig,
+    threads: usize,
+    progress: bool,
+    prepare: &Prepare<'_, P>,
+    on_flow: &mut dyn FnMut(&Flow, &str, P),
+) -> RunResult {
+    let mut prep = prepare();
+    let mut on_flow = |f: &Flow, name: &str, p: Option<P>| {
+        let p = p.unwrap_or_else(|| prep(f, name));
+        on_flow(f, name, p);
+    };
     if paths.iter().any(|p| needs_stream(p)) {
-        return run_stream(paths, cfg, threads, on_flow);
+        return run_stream(paths, cfg, threads, &mut |f, n| on_flow(f, n, None));
     }
     let threads = threads.clamp(1, 256);
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -233,15 +267,15 @@ pub fn run_files(
         paths.iter().map(|p| CaptureFile::open(p)).collect();
     let progress = progress && std::io::stderr().is_terminal();
     if threads == 1 {
-        return run_single(cfg, &opened, paths, &names, progress, on_flow);
+        let mut on_flow = |f: &Flow, n: &str| on_flow(f, n, None);
+        return run_single(cfg, &opened, paths, &names, progress, &mut on_flow);
     }
     // The calling thread reads, routes and merges; `threads - 1` engines do the per-flow work.
     // With `-j2` that is one engine fed every record (the reader's walk over the mapping, the
     // merge and the output run beside it), so nothing is decoded twice and there is one resolver.
     // More workers than virtual shards would have nothing to own.
     let workers = (threads - 1).min(cfg.table.shards());
-    let (txs, rxs): (Vec<Sender<Msg>>, Vec<Receiver<Msg>>) =
-        (0..workers).map(|_| bounded::<Msg>(4)).unzip();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..workers).map(|_| bounded::<Msg<P>>(4)).unzip();
     let mut merger = Merger::new(workers);
     let mut files: Vec<FileOutcome> = Vec::new();
     let table_cfg = cfg.table.clone();
@@ -261,9 +295,10 @@ pub fn run_files(
             let (btx, brx) = bounded::<Work<'_>>(WORK_QUEUE);
             let (ftx, frx) = bounded::<Vec<Item<'_>>>(WORK_QUEUE + 2);
             work.push((btx, frx));
-            scope.spawn(move || routed_worker(cfg, &brx, &ftx, &tx));
+            let names = &names;
+            scope.spawn(move || routed_worker(cfg, (&brx, &ftx, &tx), prepare, names));
         }
-        let mut emit = |f: &Flow, name: &str| on_flow(f, name);
+        let mut emit = |f: &Flow, name: &str, p: Option<P>| on_flow(f, name, p);
         files = dispatch(
             (&opened, paths, &names),
             (&table_cfg, observer.as_mut()),
@@ -274,8 +309,8 @@ pub fn run_files(
         );
         // Every work sender is gone: the workers finish their tables and hang up.
         merger.drain(&rxs, &names, &mut |ev| {
-            if let Merged::Flow(f, name) = ev {
-                on_flow(f, name);
+            if let Merged::Flow(f, name, p) = ev {
+                on_flow(f, name, p);
             }
         });
     });
@@ -306,13 +341,19 @@ fn run_single(
             .unwrap_or("");
         on_flow(&e.flow, name);
     };
-    let files = read_files(opened, paths, names, &mut |pkt, file, reader| {
-        engine.process(pkt, file, &mut emit);
-        if engine.seq % BATCH_RECORDS == 0 {
-            let (offset, len, name) = reader;
-            progress.tick(name, offset, len, engine.seq, Some(engine.table.len()));
-        }
-    });
+    let files = read_files(
+        opened,
+        paths,
+        names,
+        false,
+        &mut |pkt, file, reader, name| {
+            engine.process(pkt, file, &mut emit);
+            if engine.seq % BATCH_RECORDS == 0 {
+                let flows = Some(engine.table.len());
+                progress.tick(name, reader.offset(), reader.len(), engine.seq, flows);
+            }
+        },
+    );
     engine.finish(&mut emit);
     progress.done();
     RunResult {
@@ -321,16 +362,15 @@ fn run_single(
     }
 }
 
-/// Where the reader is: offset, file length, file name (for progress).
-type Position<'n> = (u64, u64, &'n str);
-
-/// Walk every record of every file in order, handing each to `each` with its file's index and
-/// `(offset, length, name)` of the file for progress; returns how each file went.
+/// Walk every record of every file in order, handing each to `each` with its file's index, the
+/// reader (its position for progress, pages to release) and the file's name; returns how each
+/// file went. `hand_off`: pages read are left for `each` to release ([`Reader::take_release`]).
 fn read_files<'a>(
     opened: &'a [Result<CaptureFile, CaptureError>],
     paths: &[PathBuf],
     names: &[String],
-    each: &mut dyn FnMut(&Packet<'a>, u16, Position<'_>),
+    hand_off: bool,
+    each: &mut dyn FnMut(&Packet<'a>, u16, &mut Reader<'a>, &str),
 ) -> Vec<FileOutcome> {
     let mut files = Vec::with_capacity(paths.len());
     for (idx, (cap, path)) in opened.iter().zip(paths).enumerate() {
@@ -344,10 +384,13 @@ fn read_files<'a>(
             }
         };
         let mut reader = cap.reader();
+        if hand_off {
+            reader.hand_off_release();
+        }
         let mut error = None;
         while let Some(next) = reader.next_packet() {
             match next {
-                Ok(pkt) => each(&pkt, file_idx, (reader.offset(), reader.len(), &name)),
+                Ok(pkt) => each(&pkt, file_idx, &mut reader, &name),
                 Err(e) => {
                     error = Some(e);
                     break;
@@ -377,6 +420,9 @@ struct Item<'a> {
 struct Work<'a> {
     items: Vec<Item<'a>>,
     end: u64,
+    /// Pages the reader is done with, for the worker to release after this run (the reader's
+    /// thread is the one the others wait on; see [`Reader::hand_off_release`]).
+    release: Option<PageRelease<'a>>,
 }
 
 /// Batches queued per worker: with [`DISPATCH_RECORDS`] records each, the records in flight
@@ -389,7 +435,7 @@ const WORK_QUEUE: usize = 2;
 /// [`Decoder::route`] reads the outer IP/ports, and records every worker must see (DNS,
 /// fragments, tunnels) go to all, counted by one). Between batches it merges what the workers
 /// finished, and while a worker's queue is full it merges instead of waiting.
-fn dispatch<'a>(
+fn dispatch<'a, P>(
     (opened, paths, names): (
         &'a [Result<CaptureFile, CaptureError>],
         &[PathBuf],
@@ -397,9 +443,9 @@ fn dispatch<'a>(
     ),
     (table, mut observer): (&crate::flow::FlowTableConfig, Option<&mut DnsObserver>),
     work: Vec<(Sender<Work<'a>>, Receiver<Vec<Item<'a>>>)>,
-    (rxs, merger): (&[Receiver<Msg>], &mut Merger),
+    (rxs, merger): (&[Receiver<Msg<P>>], &mut Merger<P>),
     progress: bool,
-    on_flow: &mut dyn FnMut(&Flow, &str),
+    on_flow: &mut dyn FnMut(&Flow, &str, Option<P>),
 ) -> Vec<FileOutcome> {
     let n = work.len().max(1);
     let mut progress = Progress::new(progress);
@@ -412,74 +458,102 @@ fn dispatch<'a>(
     };
     let mut batches: Vec<Vec<Item<'a>>> = (0..n).map(fresh).collect();
     let mut seq: u64 = 0;
-    let mut flush = |batches: &mut Vec<Vec<Item<'a>>>, end: u64, merger: &mut Merger| {
+    // Pages released by the first worker, between its runs of records.
+    let mut release: Option<PageRelease<'a>> = None;
+    let mut flush = |batches: &mut Vec<Vec<Item<'a>>>,
+                     end: u64,
+                     release: Option<PageRelease<'a>>,
+                     merger: &mut Merger<P>| {
+        let mut release = release;
         for (w, (tx, _)) in work.iter().enumerate() {
             if let Some(b) = batches.get_mut(w) {
                 let items = std::mem::replace(b, fresh(w));
-                merger.send(tx, Work { items, end }, rxs);
+                let release = release.take();
+                merger.send(
+                    tx,
+                    Work {
+                        items,
+                        end,
+                        release,
+                    },
+                    rxs,
+                );
             }
         }
         merger.poll(rxs);
         merger.ready(names, on_flow);
     };
-    let files = read_files(opened, paths, names, &mut |pkt, file, reader| {
-        seq += 1;
-        if n == 1 {
-            // One engine: it sees every record, and sweeps where one engine alone would.
-            if let Some(b) = batches.first_mut() {
-                b.push(Item {
-                    pkt: Some(*pkt),
-                    seq,
-                    file,
-                    count: true,
-                    sweep: Some(pkt.ts),
-                    facts: None,
-                });
-            }
-        } else {
-            let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
-            let route = Decoder::route(pkt);
-            let (owner, all) = match route {
-                Route::Flow(key) | Route::Dns(key) => (key.owner(shards, n as u64) as usize, false),
-                Route::All => (0, true),
-                Route::Any => (0, false),
-            };
-            // DNS, and what may hide DNS (fragments, tunnels), is decoded here once more; a
-            // DNS record then goes to its flow's owner alone, its answers to every worker.
-            let facts = match (route, observer.as_deref_mut()) {
-                (Route::Dns(_) | Route::All, Some(o)) => o.observe(pkt, file),
-                _ => None,
-            };
-            let shared = facts.as_ref().filter(|f| f.learned_any());
-            for (w, b) in batches.iter_mut().enumerate() {
-                if w == owner || all {
+    let files = read_files(
+        opened,
+        paths,
+        names,
+        true,
+        &mut |pkt, file, reader, name| {
+            seq += 1;
+            if n == 1 {
+                // One engine: it sees every record, and sweeps where one engine alone would.
+                if let Some(b) = batches.first_mut() {
                     b.push(Item {
                         pkt: Some(*pkt),
                         seq,
                         file,
-                        count: w == owner,
-                        sweep,
-                        facts: facts.clone(),
-                    });
-                } else if sweep.is_some() || shared.is_some() {
-                    b.push(Item {
-                        pkt: None,
-                        seq,
-                        file,
-                        count: false,
-                        sweep,
-                        facts: shared.cloned(),
+                        count: true,
+                        sweep: Some(pkt.ts),
+                        facts: None,
                     });
                 }
+            } else {
+                let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+                let route = Decoder::route(pkt);
+                let (owner, all) = match route {
+                    Route::Flow(key) | Route::Dns(key) => {
+                        (key.owner(shards, n as u64) as usize, false)
+                    }
+                    Route::All => (0, true),
+                    Route::Any => (0, false),
+                };
+                // DNS, and what may hide DNS (fragments, tunnels), is decoded here once more; a
+                // DNS record then goes to its flow's owner alone, its answers to every worker.
+                let facts = match (route, observer.as_deref_mut()) {
+                    (Route::Dns(_) | Route::All, Some(o)) => o.observe(pkt, file),
+                    _ => None,
+                };
+                let shared = facts.as_ref().filter(|f| f.learned_any());
+                for (w, b) in batches.iter_mut().enumerate() {
+                    if w == owner || all {
+                        b.push(Item {
+                            pkt: Some(*pkt),
+                            seq,
+                            file,
+                            count: w == owner,
+                            sweep,
+                            facts: facts.clone(),
+                        });
+                    } else if sweep.is_some() || shared.is_some() {
+                        b.push(Item {
+                            pkt: None,
+                            seq,
+                            file,
+                            count: false,
+                            sweep,
+                            facts: shared.cloned(),
+                        });
+                    }
+                }
             }
-        }
-        if seq % DISPATCH_RECORDS as u64 == 0 {
-            flush(&mut batches, seq, merger);
-            let (offset, len, name) = reader;
-            progress.tick(name, offset, len, seq, None);
-        }
-    });
-    flush(&mut batches, seq, merger);
+            if let Some(r) = reader.take_release() {
+                match release.as_mut() {
+                    Some(p) => p.extend(r),
+                    None => release = Some(r),
+                }
+            }
+            if seq % DISPATCH_RECORDS as u64 == 0 {
+                flush(&mut batches, seq, release.take(), merger);
+                progress.tick(name, reader.offset(), reader.len(), seq, None);
+            }
+        },
+    );
+    flush(&mut batches, seq, release.take(), merger);
     progress.done();
     files
 }
@@ -509,13 +583,26 @@ fn prefetch(data: &[u8]) {
     let _ = data;
 }
 
-fn routed_worker<'a>(
+/// One engine over the records the reader hands it. After each run of records, if no further
+/// run is queued (it keeps up with the reader), it also prepares the flows it ended, which
+/// takes that work off the reader's thread; otherwise it leaves them to the merge. Either way
+/// the output is the same: only where the work runs changes.
+fn routed_worker<'a, P>(
     cfg: EngineConfig,
-    rx: &Receiver<Work<'a>>,
-    free: &Sender<Vec<Item<'a>>>,
-    tx: &Sender<Msg>,
+    (rx, free, tx): (&Receiver<Work<'a>>, &Sender<Vec<Item<'a>>>, &Sender<Msg<P>>),
+    prepare: &Prepare<'_, P>,
+    names: &[String],
 ) {
     let mut engine = Engine::new(cfg);
+    let mut prep = prepare();
+    let mut prepare_all = |out: &[Ended]| -> Vec<P> {
+        out.iter()
+            .map(|e| {
+                let name = names.get(e.flow.file as usize).map_or("", String::as_str);
+                prep(&e.flow, name)
+            })
+            .collect()
+    };
     let mut out: Vec<Ended> = Vec::new();
     for mut w in rx.iter() {
         for k in 0..w.items.len() {
@@ -536,25 +623,37 @@ fn routed_worker<'a>(
             );
         }
         w.items.clear();
+        if let Some(r) = w.release.take() {
+            r.run();
+        }
+        let prepared = if rx.is_empty() {
+            prepare_all(&out)
+        } else {
+            Vec::new()
+        };
         // Sent even when empty: the watermark lets the merge pass the other workers' flows.
         let _ = tx.send(Msg::Flows {
             flows: std::mem::take(&mut out),
+            prepared,
             low: w.end + 1,
         });
         let _ = free.try_send(w.items);
     }
     // End of input: the table is handed over in chunks as it drains, so a full table (a flood
     // at the flow cap) is never copied whole into one message and the merge queue at once.
+    // The reader is done: preparing here runs beside the merge's aggregation and writing.
     engine.finish(&mut |e| {
         out.push(e);
         if out.len() >= BATCH_FLOWS {
             let _ = tx.send(Msg::Flows {
+                prepared: prepare_all(&out),
                 flows: std::mem::take(&mut out),
                 low: u64::MAX,
             });
         }
     });
     let _ = tx.send(Msg::Flows {
+        prepared: prepare_all(&out),
         flows: out,
         low: u64::MAX,
     });
@@ -564,21 +663,24 @@ fn routed_worker<'a>(
 }
 
 /// What the merge hands on: a flow in order, or a pause (nothing arrived for a while).
-enum Merged<'f> {
-    Flow(&'f Flow, &'f str),
+enum Merged<'f, P> {
+    /// With what the worker prepared of it, if it did.
+    Flow(&'f Flow, &'f str, Option<P>),
     Idle,
 }
 
 /// Finished flows of every worker, merged into one stream in [`Ended::order`]: a flow is
 /// handed on once no worker can still send one ordered before it (its queue holds something
 /// later, its watermark has passed, or it is done).
-struct Merger {
-    /// Per worker: queued flows, watermark, done.
-    queues: Vec<(VecDeque<Ended>, u64, bool)>,
+/// Per worker: queued flows (with what the worker prepared of them), watermark, done.
+type Queue<P> = (VecDeque<(Ended, Option<P>)>, u64, bool);
+
+struct Merger<P = ()> {
+    queues: Vec<Queue<P>>,
     engines: Vec<Option<Engine>>,
 }
 
-impl Merger {
+impl<P> Merger<P> {
     fn new(workers: usize) -> Self {
         Merger {
             queues: (0..workers).map(|_| (VecDeque::new(), 0, false)).collect(),
@@ -586,13 +688,21 @@ impl Merger {
         }
     }
 
-    fn take(&mut self, worker: usize, msg: Result<Msg, crossbeam_channel::RecvError>) {
+    fn take(&mut self, worker: usize, msg: Result<Msg<P>, crossbeam_channel::RecvError>) {
         let Some(q) = self.queues.get_mut(worker) else {
             return;
         };
         match msg {
-            Ok(Msg::Flows { flows, low }) => {
-                q.0.extend(flows);
+            Ok(Msg::Flows {
+                flows,
+                prepared,
+                low,
+            }) => {
+                if prepared.len() == flows.len() {
+                    q.0.extend(flows.into_iter().zip(prepared.into_iter().map(Some)));
+                } else {
+                    q.0.extend(flows.into_iter().map(|e| (e, None)));
+                }
                 q.1 = low;
             }
             Ok(Msg::Done { engine }) => {
@@ -607,7 +717,7 @@ impl Merger {
     }
 
     /// Take whatever the workers have sent, without waiting.
-    fn poll(&mut self, rxs: &[Receiver<Msg>]) {
+    fn poll(&mut self, rxs: &[Receiver<Msg<P>>]) {
         for (w, rx) in rxs.iter().enumerate() {
             if self.queues.get(w).is_some_and(|q| q.2) {
                 continue;
@@ -627,7 +737,7 @@ impl Merger {
 
     /// Hand `work` to a worker; while its queue is full, take the workers' results instead of
     /// waiting (a worker blocked on a full result queue would otherwise never drain its work).
-    fn send<T>(&mut self, tx: &Sender<T>, msg: T, rxs: &[Receiver<Msg>]) {
+    fn send<T>(&mut self, tx: &Sender<T>, msg: T, rxs: &[Receiver<Msg<P>>]) {
         let mut msg = match tx.try_send(msg) {
             Ok(()) => return,
             Err(crossbeam_channel::TrySendError::Full(m)) => m,
@@ -667,9 +777,14 @@ impl Merger {
     /// Receive from whichever worker has something (never from one chosen in advance, which
     /// let an idle worker stall the others), merging in order until every worker is done.
     /// `out` gets [`Merged::Idle`] about every `IDLE_EVERY` (live: periodic reports).
-    fn drain(&mut self, rxs: &[Receiver<Msg>], names: &[String], out: &mut dyn FnMut(Merged<'_>)) {
+    fn drain(
+        &mut self,
+        rxs: &[Receiver<Msg<P>>],
+        names: &[String],
+        out: &mut dyn FnMut(Merged<'_, P>),
+    ) {
         loop {
-            self.ready(names, &mut |f, n| out(Merged::Flow(f, n)));
+            self.ready(names, &mut |f, n, p| out(Merged::Flow(f, n, p)));
             let mut sel = crossbeam_channel::Select::new();
             let mut open = Vec::new();
             for (i, rx) in rxs.iter().enumerate() {
@@ -695,16 +810,16 @@ impl Merger {
                 None => break,
             }
         }
-        self.ready(names, &mut |f, n| out(Merged::Flow(f, n)));
+        self.ready(names, &mut |f, n, p| out(Merged::Flow(f, n, p)));
     }
 
     /// Emit, in order, every queued flow that no worker can still precede.
-    fn ready(&mut self, names: &[String], on_flow: &mut dyn FnMut(&Flow, &str)) {
+    fn ready(&mut self, names: &[String], on_flow: &mut dyn FnMut(&Flow, &str, Option<P>)) {
         let queues = &mut self.queues;
         loop {
             let mut best: Option<(usize, (u64, u64, crate::flow::FlowKey))> = None;
             for (i, q) in queues.iter().enumerate() {
-                if let Some(h) = q.0.front() {
+                if let Some((h, _)) = q.0.front() {
                     let o = h.order();
                     if best.as_ref().is_none_or(|(_, b)| o < *b) {
                         best = Some((i, o));
@@ -721,12 +836,12 @@ impl Merger {
             if blocked {
                 return;
             }
-            if let Some(e) = queues.get_mut(i).and_then(|q| q.0.pop_front()) {
+            if let Some((e, p)) = queues.get_mut(i).and_then(|q| q.0.pop_front()) {
                 let name = names
                     .get(e.flow.file as usize)
                     .map(String::as_str)
                     .unwrap_or("");
-                on_flow(&e.flow, name);
+                on_flow(&e.flow, name, p);
             }
         }
     }
@@ -879,12 +994,14 @@ where
                     let low = engine.seq + 1;
                     let _ = tx.send(Msg::Flows {
                         flows: std::mem::take(&mut out),
+                        prepared: Vec::new(),
                         low,
                     });
                 }
                 engine.finish(&mut |e| out.push(e));
                 let _ = tx.send(Msg::Flows {
                     flows: out,
+                    prepared: Vec::new(),
                     low: u64::MAX,
                 });
                 let _ = tx.send(Msg::Done {
@@ -903,7 +1020,7 @@ where
         let names: [String; 1] = [String::new()];
         let mut last_tick = Instant::now();
         merger.drain(&rxs, &names, &mut |ev| {
-            if let Merged::Flow(f, _) = ev {
+            if let Merged::Flow(f, _, _) = ev {
                 sink.flow(f);
             }
             if last_tick.elapsed() >= Duration::from_secs(1) {

@@ -363,6 +363,8 @@ impl CaptureFile {
                 Bytes::Owned(_) => None,
             },
             released: 0,
+            hand_off: false,
+            pending: 0,
             data: self.bytes.as_slice(),
             pos: if self.pcap.is_some() { PCAP_HEADER } else { 0 },
             state,
@@ -511,6 +513,45 @@ const RELEASE_LAG: usize = 16 << 20;
 /// Release in whole pages (2 MiB covers huge pages too).
 const RELEASE_ALIGN: usize = 2 << 20;
 
+/// Pages of a mapped capture, `start..end`, already read and due to leave the resident set.
+/// Any thread may do it: the map is read-only, so a page touched again after its release is
+/// only read back (a minor fault), never lost.
+#[derive(Debug)]
+pub struct PageRelease<'a> {
+    map: &'a Mmap,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> PageRelease<'a> {
+    /// Add `next`, which starts where this range ends when the reader hands them out in
+    /// order; a range that does not follow on (another file) releases this one first.
+    pub fn extend(&mut self, next: PageRelease<'a>) {
+        if next.start != self.end || !std::ptr::eq(self.map, next.map) {
+            std::mem::replace(self, next).run();
+            return;
+        }
+        self.end = next.end;
+    }
+
+    /// Hand the pages back to the kernel.
+    pub fn run(self) {
+        if self.end <= self.start {
+            return;
+        }
+        // SAFETY: the map is a read-only file mapping that nobody writes, so dropping its pages
+        // loses nothing: a later access reads the same bytes back from the file. Packets handed
+        // out earlier stay valid for the same reason.
+        let _ = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                self.start,
+                self.end - self.start,
+            )
+        };
+    }
+}
+
 /// Walks the records of a [`CaptureFile`]. After an error it yields nothing more.
 ///
 /// `CaptureError::record` is the 1-based number of the packet record being read when the problem
@@ -520,8 +561,12 @@ pub struct Reader<'a> {
     path: &'a Path,
     /// The mapping, to hand pages already read back to the kernel (see [`Reader::release`]).
     map: Option<&'a Mmap>,
-    /// Bytes before this offset were released.
+    /// Bytes before this offset were released (or handed out to be, see [`Reader::hand_off_release`]).
     released: usize,
+    /// Pages due for release are kept for [`Reader::take_release`] instead of released here.
+    hand_off: bool,
+    /// Start of the range due for release and not taken yet (up to `released`).
+    pending: usize,
     data: &'a [u8],
     pos: usize,
     state: State,
@@ -647,17 +692,40 @@ impl<'a> Reader<'a> {
         if end <= self.released {
             return;
         }
-        // SAFETY: the map is a read-only file mapping that nobody writes, so dropping its pages
-        // loses nothing: a later access reads the same bytes back from the file. Packets handed
-        // out earlier stay valid for the same reason.
-        let _ = unsafe {
-            map.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                self.released,
-                end - self.released,
-            )
-        };
+        if self.hand_off {
+            self.released = end;
+            return;
+        }
+        PageRelease {
+            map,
+            start: self.released,
+            end,
+        }
+        .run();
         self.released = end;
+        self.pending = end;
+    }
+
+    /// Leave the page release to whoever calls [`Reader::take_release`] (another thread):
+    /// unmapping pages is kernel work (a third of a reader's time with page faults), and the
+    /// thread that only walks record headers is the one the others wait on.
+    pub fn hand_off_release(&mut self) {
+        self.hand_off = true;
+    }
+
+    /// The pages due for release since the last call, if any (with [`Reader::hand_off_release`]).
+    pub fn take_release(&mut self) -> Option<PageRelease<'a>> {
+        let map = self.map?;
+        if self.pending >= self.released {
+            return None;
+        }
+        let r = PageRelease {
+            map,
+            start: self.pending,
+            end: self.released,
+        };
+        self.pending = self.released;
+        Some(r)
     }
 
     /// Bytes consumed so far (for progress).

@@ -11,10 +11,10 @@ use super::{
 };
 use crate::engine::{Engine, EngineConfig};
 use crate::flow::{Flow, FlowTableConfig};
-use crate::pipeline::{run_files, RunResult};
+use crate::pipeline::{run_files_prepared, PrepareFn, RunResult};
 use crate::report::aggregate::{Aggregator, Context, FlowMatch, UNPLACED};
 use crate::report::dnsview::NameClass;
-use crate::report::flowlog::{FlowLogWriter, FlowRecord};
+use crate::report::flowlog::{self, FlowLogWriter, FlowRecord};
 use crate::report::model::{Documented, Input, Report, Scope};
 use crate::report::render::escape::term;
 use crate::report::render::{render, Format, Options};
@@ -229,6 +229,22 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     au.exit_code(a)
 }
 
+/// A flow's signature match and its flow-log line (with `--flows`), made where the flow ended.
+struct Prepared {
+    m: Option<Arc<MatchResult>>,
+    endpoints: Vec<String>,
+    line: Option<io::Result<Vec<u8>>>,
+}
+
+impl Prepared {
+    fn areas<'s>(&'s self, unplaced: &'s [String]) -> &'s [String] {
+        areas_endpoints(&self.m, unplaced).0
+    }
+    fn shared(&self) -> bool {
+        self.m.as_ref().is_some_and(|r| r.shared_infrastructure())
+    }
+}
+
 /// Reads the inputs and builds the report (and the flow log, with `--flows`); `Err` is the
 /// exit code of a run that could not start.
 pub fn audit(
@@ -289,7 +305,7 @@ pub fn audit(
     } else {
         (a.scope.build.as_deref(), a.scope.edition.as_deref())
     };
-    let mut matcher = Matcher::new(&db, build, edition);
+    let matcher = Matcher::new(&db, build, edition);
     let mut guesser = a.guess_build.then(|| BuildGuesser::new(&db));
     let mut agg = Aggregator::new(Scope {
         public_only: !a.scope.all_destinations,
@@ -306,10 +322,30 @@ pub fn audit(
     } else {
         Vec::new()
     };
-    let mut on_flow = |flow: &Flow, file: &str| {
-        let interim = flow.interim().is_some();
-        let m = match_flow(&mut matcher, flow);
+    // What the output needs of a flow besides the flow itself: its match and its flow-log
+    // line. Made on the engine's thread when it has time (`run_files_prepared`), the same
+    // bytes wherever it runs.
+    let with_log = log.is_some();
+    let unknown = log_input.then_some(&log_unknown[..]);
+    let prepare_with = |m: &mut Matcher, flow: &Flow, file: &str| -> Prepared {
+        let m = match_flow(m, flow);
         let (areas, endpoints) = areas_endpoints(&m, &unplaced);
+        let shared = m.as_ref().is_some_and(|r| r.shared_infrastructure());
+        let line = with_log.then(|| {
+            let mut rec = FlowRecord::new(flow, file, areas, &endpoints).shared(shared);
+            rec.unknown = unknown;
+            flowlog::render(&rec)
+        });
+        Prepared { m, endpoints, line }
+    };
+    let forked = matcher.clone();
+    let prepare = || -> PrepareFn<'_, Prepared> {
+        let mut m = forked.clone();
+        Box::new(move |flow, file| prepare_with(&mut m, flow, file))
+    };
+    let mut on_prepared = |flow: &Flow, p: Prepared| {
+        let interim = flow.interim().is_some();
+        let (areas, endpoints) = (p.areas(&unplaced), &p.endpoints);
         if !interim {
             summary.add(flow);
         }
@@ -318,22 +354,17 @@ pub fn audit(
             &FlowMatch {
                 areas,
                 pattern: endpoints.first().map(String::as_str),
-                shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
-                endpoints: &endpoints,
+                shared: p.shared(),
+                endpoints,
             },
         );
-        if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
+        if let (Some(g), Some(r)) = (guesser.as_mut(), &p.m) {
             if !interim && agg.in_scope(flow) && !flow.ech_outer {
                 g.add(r);
             }
         }
-        if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
-            let mut rec = FlowRecord::new(flow, file, areas, &endpoints)
-                .shared(m.as_ref().is_some_and(|r| r.shared_infrastructure()));
-            if log_input {
-                rec.unknown = Some(&log_unknown);
-            }
-            if let Err(e) = w.write(&rec) {
+        if let (Some(w), None, Some(line)) = (log.as_mut(), write_error.as_ref(), p.line) {
+            if let Err(e) = line.and_then(|l| w.write_line(&l)) {
                 write_error = Some(e);
             }
         }
@@ -364,6 +395,8 @@ pub fn audit(
         }
     };
     let (result, log_warnings, log_formats, data_unknown) = if log_input {
+        let mut m = matcher.clone();
+        let mut on_flow = |f: &Flow, file: &str| on_prepared(f, prepare_with(&mut m, f, file));
         let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
         let r = RunResult {
             files: lr.files,
@@ -374,7 +407,10 @@ pub fn audit(
         let threads = a
             .threads
             .unwrap_or_else(|| crate::pipeline::auto_threads(files, super::default_threads()));
-        let r = run_files(files, engine_config(a), threads, !a.quiet, &mut on_flow);
+        let cfg = engine_config(a);
+        let r = run_files_prepared(files, cfg, threads, !a.quiet, &prepare, &mut |f, _, p| {
+            on_prepared(f, p)
+        });
         (r, Vec::new(), Vec::new(), Vec::new())
     };
     if let Some(w) = log.take() {
