@@ -264,8 +264,12 @@ enum DnsRole<'e> {
     Learn,
     /// Validated here and collected for the engines ([`DnsObserver`]).
     Collect(&'e mut DnsFacts),
-    /// Validated elsewhere: the answers arrive as [`DnsFacts`] with the records.
-    Elsewhere,
+    /// Validated elsewhere: the answers arrive as [`DnsFacts`] with the records, and so do the
+    /// record's DNS-over-TCP messages, parsed (`next`: the first not yet used).
+    Elsewhere {
+        tcp: &'e [(Box<[u8]>, dns::DnsMessage)],
+        next: usize,
+    },
 }
 
 /// What one record's DNS told, found once by a [`DnsObserver`] and handed, in record order, to
@@ -277,6 +281,9 @@ pub struct DnsFacts {
     learned: Vec<Learned>,
     ptrs: Vec<Identity>,
     udp: Option<dns::DnsMessage>,
+    /// The DNS-over-TCP messages the record completed, in stream order, with their bytes (the
+    /// flow's owner reassembles its stream too, and uses a message only if the bytes match).
+    tcp: Vec<(Box<[u8]>, dns::DnsMessage)>,
 }
 
 impl DnsFacts {
@@ -381,8 +388,11 @@ impl DnsObserver {
             }
             _ => return None,
         }
-        (facts.learned_any() || facts.udp.is_some() || !facts.ptrs.is_empty())
-            .then(|| std::sync::Arc::new(facts))
+        (facts.learned_any()
+            || facts.udp.is_some()
+            || !facts.ptrs.is_empty()
+            || !facts.tcp.is_empty())
+        .then(|| std::sync::Arc::new(facts))
     }
 }
 
@@ -577,7 +587,10 @@ impl Engine {
             cap: self.cfg.reassembly_cap,
             quic: self.cfg.quic,
             dns: if observed {
-                DnsRole::Elsewhere
+                DnsRole::Elsewhere {
+                    tcp: facts.map_or(&[], |f| f.tcp.as_slice()),
+                    next: 0,
+                }
             } else {
                 DnsRole::Learn
             },
@@ -1336,8 +1349,20 @@ fn infer_ech_name(flow: &mut Flow, ctx: &mut Ctx<'_>) {
 /// them, responses from the client are ignored.
 fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx: &mut Ctx<'_>) {
     let parsed;
-    let m = match (tcp_up, ctx.udp_dns) {
-        (None, Some(m)) => m,
+    let shipped = match (&mut ctx.dns, tcp_up) {
+        (DnsRole::Elsewhere { tcp, next }, Some(_)) => {
+            let list: &[(Box<[u8]>, dns::DnsMessage)] = tcp;
+            let hit = list
+                .get(*next)
+                .filter(|(raw, _)| **raw == *msg)
+                .map(|(_, m)| m);
+            *next += usize::from(hit.is_some());
+            hit
+        }
+        _ => None,
+    };
+    let m = match (tcp_up, ctx.udp_dns, shipped) {
+        (None, Some(m), _) | (Some(_), _, Some(m)) => m,
         _ => {
             ctx.stats.dns_parses += 1;
             match dns::parse(msg) {
@@ -1353,6 +1378,9 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
         }
     };
     ctx.stats.dns_messages += 1;
+    if let (Some(_), DnsRole::Collect(facts)) = (tcp_up, &mut ctx.dns) {
+        facts.tcp.push((msg.into(), m.clone()));
+    }
     // A query for the root (`NS .`) names nothing.
     let answered = m.is_response && !m.answers.is_empty();
     for (q, _) in m.questions.iter().filter(|(q, _)| !q.is_empty()) {
@@ -1363,7 +1391,7 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
     let Some(up) = tcp_up else {
         return;
     };
-    if flow.server().1 != 53 || matches!(ctx.dns, DnsRole::Elsewhere) {
+    if flow.server().1 != 53 || matches!(ctx.dns, DnsRole::Elsewhere { .. }) {
         return;
     }
     let x = Exchange {
