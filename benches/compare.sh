@@ -20,7 +20,7 @@ mkdir -p "$DIR"
 CAP="$DIR/traffic-$SIZE.pcap"
 # PROFILE=ci reuses the test command's build when a release build is too slow to wait for: a
 # check that the script runs end to end, not figures to quote (the ci profile builds egressmap
-# at -O1 without LTO since issue 17). BENCHMARKS.md's figures are the release profile's.
+# at -O0 without LTO since issue 17). BENCHMARKS.md's figures are the release profile's.
 PROFILE=${PROFILE:-release}
 cargo build --profile "$PROFILE" --quiet
 cargo build --profile "$PROFILE" --quiet --example gen_traffic

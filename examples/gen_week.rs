@@ -8,10 +8,14 @@
 //! cargo run --release --example gen_week -- --build 11 --edition enterprise \
 //!     --out fixtures/week/win11-enterprise.pcapng [--days 7] [--seed N] [--off spotlight,diagnostic-data]
 //! cargo run --release --example gen_week -- --fleet 1809:enterprise:3:31,2004:pro:4:32 --days 1 --out FILE
+//! cargo run --release --example gen_week -- --fleet 2004:pro:6:44:nbns,11:enterprise:7:45:ptr --days 1 --out FILE
 //! ```
 //!
 //! `--fleet` writes several machines (build, edition, seed, last address octet) into one capture,
-//! each with its own address, MAC and DHCP host name, as a mirror port sees them.
+//! each with its own address, MAC and DHCP host name, as a mirror port sees them. A fifth field
+//! says how a machine tells its name: `dhcp` (option 12, the default), `nbns` (NetBIOS name
+//! registrations, DHCP option 81 and the server's DHCP ACK, no option 12) or `ptr` (no name of
+//! its own: a DNS PTR answer for its address names it).
 //!
 //! Deterministic per seed. Every host draws its schedule and bytes from its own generator
 //! (seed + host), so `--off AREA,...` removes those areas' hosts and leaves every other packet
@@ -38,6 +42,7 @@ use synth::tcp::TcpConn;
 use synth::tls;
 
 const NS: u64 = 1_000_000_000;
+const MS: u64 = 1_000_000;
 const MIN: u64 = 60 * NS;
 const HOUR: u64 = 60 * MIN;
 const DAY: u64 = 24 * HOUR;
@@ -46,9 +51,23 @@ const START_NS: u64 = 1_709_539_080 * NS;
 /// Largest TCP payload in one captured segment (receive-side coalescing / send offload).
 const COALESCED: usize = 64_000;
 
-// The machine being written (several with `--fleet`): its last address octet / IPv6 suffix.
+/// How a machine tells its name (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Naming {
+    Dhcp,
+    Nbns,
+    Ptr,
+}
+
+// The machine being written (several with `--fleet`): its last address octet / IPv6 suffix,
+// and how it tells its name.
 thread_local! {
     static MACHINE: std::cell::Cell<u8> = const { std::cell::Cell::new(23) };
+    static NAMING: std::cell::Cell<Naming> = const { std::cell::Cell::new(Naming::Dhcp) };
+}
+
+fn naming() -> Naming {
+    NAMING.with(|n| n.get())
 }
 
 fn client4() -> Ipv4Addr {
@@ -98,12 +117,12 @@ struct Args {
     seed: u64,
     off: Vec<String>,
     snaplen: usize,
-    fleet: Vec<(String, String, u64, u8)>,
+    fleet: Vec<(String, String, u64, u8, Naming)>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_week --build BUILD --edition EDITION --out FILE.pcapng [--days N] [--seed N] [--off AREA,...] [--snaplen N]\n       gen_week --fleet BUILD:EDITION:SEED:OCTET,... --out FILE.pcapng [--days N]"
+        "usage: gen_week --build BUILD --edition EDITION --out FILE.pcapng [--days N] [--seed N] [--off AREA,...] [--snaplen N]\n       gen_week --fleet BUILD:EDITION:SEED:OCTET[:dhcp|nbns|ptr],... --out FILE.pcapng [--days N]"
     );
     std::process::exit(2)
 }
@@ -531,6 +550,8 @@ impl Week {
         let mut f = Vec::with_capacity(ip.len() + 14);
         let dst_mac = if dst.ip().is_multicast() || dst.ip() == IpAddr::V4(Ipv4Addr::BROADCAST) {
             multicast_mac(&dst.ip())
+        } else if dst.ip() == IpAddr::V4(Ipv4Addr::new(192, 168, 1, 255)) {
+            [0xff; 6]
         } else {
             synth::link::GATEWAY_MAC
         };
@@ -754,10 +775,127 @@ fn dhcp(kind: u8, xid: u32, ciaddr: Ipv4Addr) -> Vec<u8> {
     p.extend_from_slice(&[61, 7, 1]);
     p.extend_from_slice(&host_mac());
     let name = client_name();
-    p.extend_from_slice(&[12, name.len() as u8]);
-    p.extend_from_slice(name.as_bytes());
+    match naming() {
+        Naming::Dhcp => {
+            p.extend_from_slice(&[12, name.len() as u8]);
+            p.extend_from_slice(name.as_bytes());
+        }
+        // Option 81 (RFC 4702) in ASCII (E flag clear): flags, RCODE1, RCODE2, the FQDN.
+        Naming::Nbns => {
+            let fqdn = client_fqdn();
+            p.extend_from_slice(&[81, 3 + fqdn.len() as u8, 0x00, 0, 0]);
+            p.extend_from_slice(fqdn.as_bytes());
+        }
+        Naming::Ptr => {}
+    }
     p.extend_from_slice(&[55, 5, 1, 3, 6, 15, 119, 255]);
     p
+}
+
+/// The machine's DHCP FQDN (option 81) when it registers its name over NetBIOS.
+fn client_fqdn() -> String {
+    format!("{}.corp.example", client_name().to_ascii_lowercase())
+}
+
+/// The name the LAN resolver gives the machine's address (its PTR record).
+fn client_ptr_name() -> String {
+    format!("{}.lan", client_name().to_ascii_lowercase())
+}
+
+/// The server's DHCP ACK of `xid`: op 2, `yiaddr` = the machine's address, its MAC in `chaddr`,
+/// message type 5, server identifier, lease time (24 h), subnet mask, router, DNS server.
+fn dhcp_ack(xid: u32) -> Vec<u8> {
+    let mut p = vec![2u8, 1, 6, 0];
+    p.extend_from_slice(&xid.to_be_bytes());
+    p.extend_from_slice(&[0; 8]); // secs, flags, ciaddr
+    p.extend_from_slice(&client4().octets());
+    p.extend_from_slice(&[0; 8]); // siaddr, giaddr
+    p.extend_from_slice(&host_mac());
+    p.extend_from_slice(&[0; 10 + 64 + 128]);
+    p.extend_from_slice(&[99, 130, 83, 99, 53, 1, 5, 54, 4]);
+    p.extend_from_slice(&GATEWAY4.octets());
+    p.extend_from_slice(&[51, 4, 0, 1, 0x51, 0x80, 1, 4, 255, 255, 255, 0, 3, 4]);
+    p.extend_from_slice(&GATEWAY4.octets());
+    p.extend_from_slice(&[6, 4]);
+    p.extend_from_slice(&GATEWAY4.octets());
+    p.push(255);
+    p
+}
+
+/// A NetBIOS name registration request (RFC 1002 4.2.2) as a B-node broadcasts it: `name`
+/// padded to 15 bytes plus its suffix, the NB record (TTL 300000 s) with the machine's
+/// address; `group` for a workgroup name.
+fn nbns_registration(id: u16, name: &str, suffix: u8, group: bool) -> Vec<u8> {
+    // Flags: request, opcode 5 (registration), RD, broadcast.
+    let mut p = id.to_be_bytes().to_vec();
+    p.extend_from_slice(&[0x29, 0x10, 0, 1, 0, 0, 0, 0, 0, 1]);
+    let mut n = [b' '; 16];
+    for (d, s) in n.iter_mut().zip(name.bytes().take(15)) {
+        *d = s.to_ascii_uppercase();
+    }
+    n[15] = suffix;
+    p.push(32);
+    for c in n {
+        p.push(b'A' + (c >> 4));
+        p.push(b'A' + (c & 0xf));
+    }
+    p.extend_from_slice(&[0, 0, 0x20, 0, 1]);
+    // Additional record: pointer to the question name, NB, IN, TTL, 6 bytes of NB data.
+    p.extend_from_slice(&[0xc0, 0x0c, 0, 0x20, 0, 1, 0, 0x04, 0x93, 0xe0, 0, 6]);
+    p.extend_from_slice(&[if group { 0x80 } else { 0 }, 0]);
+    p.extend_from_slice(&client4().octets());
+    p
+}
+
+/// How the machine tells its name beyond DHCP: NetBIOS registrations at boot (three tries
+/// each, 750 ms apart, as a B-node does) and the server's ACK of its DHCP REQUEST; or the
+/// PTR lookup of its own address, answered by the LAN resolver.
+fn naming_packets(w: &mut Week, t0: u64, xid: u32, seed: u64) {
+    let mut r = Rng::new(fnv(seed, &["naming"]));
+    let any68 = SocketAddr::new(IpAddr::V4(Ipv4Addr::BROADCAST), 68);
+    let gw = |p: u16| SocketAddr::new(IpAddr::V4(GATEWAY4), p);
+    let me = |p: u16| SocketAddr::new(IpAddr::V4(client4()), p);
+    match naming() {
+        Naming::Dhcp => {}
+        Naming::Nbns => {
+            w.push_lan(t0 + NS + 3 * MS, gw(67), any68, &dhcp_ack(xid));
+            let subnet = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 255)), 137);
+            let name = client_name();
+            let mut t = t0 + 2 * NS;
+            for (n, suffix, group) in [
+                (name.as_str(), 0x00, false),
+                (name.as_str(), 0x20, false),
+                ("WORKGROUP", 0x00, true),
+            ] {
+                let id = r.next_u16();
+                for k in 0..3 {
+                    let q = nbns_registration(id, n, suffix, group);
+                    w.push_lan(t + k * 750 * MS, me(137), subnet, &q);
+                }
+                t += 10 * MS;
+            }
+        }
+        Naming::Ptr => {
+            let o = client4().octets();
+            let rev = format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0]);
+            let id = r.next_u16();
+            let answer = dns::Record {
+                name: rev.clone(),
+                ttl: 3600,
+                data: dns::RData::Ptr(client_ptr_name()),
+            };
+            let c = me(49152 + r.next_u16() % 16000);
+            let q = dns::query(id, &rev, dns::TYPE_PTR);
+            let a = dns::response(id, &rev, dns::TYPE_PTR, &[answer], true);
+            let t = t0 + 3 * NS;
+            w.push_ip(t, &net::udp_packet(c, gw(53), id, 128, &q), true);
+            w.push_ip(
+                t + 4 * MS,
+                &net::udp_packet(gw(53), c, id ^ 0x77, 64, &a),
+                false,
+            );
+        }
+    }
 }
 
 fn lan_noise(w: &mut Week, days: u64, seed: u64) {
@@ -778,6 +916,7 @@ fn lan_noise(w: &mut Week, days: u64, seed: u64) {
         &dhcp(1, xid, Ipv4Addr::UNSPECIFIED),
     );
     w.push_lan(t0 + NS, any, bcast, &dhcp(3, xid, Ipv4Addr::UNSPECIFIED));
+    naming_packets(w, t0, xid, seed);
     let mut t = 12 * HOUR;
     while t < end {
         w.push_lan(t0 + t, me(68), gw(67), &dhcp(3, r.next_u32(), client4()));
@@ -1027,17 +1166,24 @@ fn week(a: &Args) -> Vec<Rec> {
     w.recs
 }
 
-/// `--fleet 1809:enterprise:3:31,...`: (build, edition, seed, last address octet).
-fn parse_fleet(v: &str) -> Vec<(String, String, u64, u8)> {
+/// `--fleet 1809:enterprise:3:31,...:nbns`: (build, edition, seed, last address octet, naming).
+fn parse_fleet(v: &str) -> Vec<(String, String, u64, u8, Naming)> {
     v.split(',')
         .map(|m| {
             let f: Vec<&str> = m.split(':').collect();
+            let naming = match f.get(4).copied() {
+                None | Some("dhcp") => Naming::Dhcp,
+                Some("nbns") => Naming::Nbns,
+                Some("ptr") => Naming::Ptr,
+                Some(_) => usage(),
+            };
             match f[..] {
-                [b, e, seed, octet] => (
+                [b, e, seed, octet] | [b, e, seed, octet, _] => (
                     b.to_string(),
                     e.to_string(),
                     seed.parse().unwrap_or_else(|_| usage()),
                     octet.parse().unwrap_or_else(|_| usage()),
+                    naming,
                 ),
                 _ => usage(),
             }
@@ -1065,8 +1211,9 @@ fn main() {
     } else {
         // Several machines on one mirror port: each its own address, MAC and DHCP name.
         let mut what = Vec::new();
-        for (build, edition, seed, octet) in &a.fleet {
+        for (build, edition, seed, octet, naming) in &a.fleet {
             MACHINE.with(|m| m.set(*octet));
+            NAMING.with(|n| n.set(*naming));
             synth::link::set_host_mac([0x00, 0x15, 0x5d, 0x0a, 0x00, *octet]);
             let one = Args {
                 build: build.clone(),

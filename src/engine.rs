@@ -46,6 +46,10 @@ pub struct EngineConfig {
     /// Records reach this engine through a dispatcher ([`Engine::process_routed`]): each
     /// record is counted by exactly one engine, so packet-level counters add up over engines.
     pub routed: bool,
+    /// DNS exchanges are validated once, before the workers, by a [`DnsObserver`] whose
+    /// [`DnsFacts`] come with the records: this engine neither validates nor parses DNS it is
+    /// handed the facts of, and learns answers only from those facts.
+    pub dns_observed: bool,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +65,7 @@ impl Default for EngineConfig {
             quic: true,
             snapshot_every: None,
             routed: false,
+            dns_observed: false,
         }
     }
 }
@@ -107,6 +112,10 @@ pub struct EngineStats {
     /// Most bytes held by first-flight buffers at once, per shard, summed over shards (so the
     /// same for any thread count; at least the run's true peak).
     pub reassembly_peak_bytes: u64,
+    /// DNS messages parsed (work done, not a fact about the traffic: a record parsed by
+    /// several engines counts several times; not reported).
+    #[serde(skip)]
+    pub dns_parses: u64,
 }
 
 impl EngineStats {
@@ -245,6 +254,146 @@ struct Ctx<'e> {
     pool: &'e Pool,
     cap: usize,
     quic: bool,
+    /// What becomes of validated DNS answers.
+    dns: DnsRole<'e>,
+}
+
+/// Where DNS exchanges are validated and their answers go.
+enum DnsRole<'e> {
+    /// Validated here and learned by this engine's resolver (one engine, or live workers).
+    Learn,
+    /// Validated here and collected for the engines ([`DnsObserver`]).
+    Collect(&'e mut DnsFacts),
+    /// Validated elsewhere: the answers arrive as [`DnsFacts`] with the records, and so do the
+    /// record's DNS-over-TCP messages, parsed (`next`: the first not yet used).
+    Elsewhere {
+        tcp: &'e [(Box<[u8]>, dns::DnsMessage)],
+        next: usize,
+    },
+}
+
+/// What one record's DNS told, found once by a [`DnsObserver`] and handed, in record order, to
+/// every engine: the validated answers (each engine's resolver learns them), the identities they
+/// give the record's own flow, and the record's UDP DNS message already parsed (its flow's owner
+/// does not parse it again).
+#[derive(Debug, Default)]
+pub struct DnsFacts {
+    learned: Vec<Learned>,
+    ptrs: Vec<Identity>,
+    udp: Option<dns::DnsMessage>,
+    /// The DNS-over-TCP messages the record completed, in stream order, with their bytes (the
+    /// flow's owner reassembles its stream too, and uses a message only if the bytes match).
+    tcp: Vec<(Box<[u8]>, dns::DnsMessage)>,
+}
+
+impl DnsFacts {
+    /// Whether engines other than the flow's owner need these facts.
+    pub fn learned_any(&self) -> bool {
+        !self.learned.is_empty()
+    }
+}
+
+/// One validated answer, owned (it crosses threads).
+#[derive(Debug)]
+struct Learned {
+    client: IpAddr,
+    qname: Box<str>,
+    chain: Vec<Box<str>>,
+    ech_public_names: Vec<(Box<str>, u32)>,
+    addrs: Vec<(IpAddr, u32)>,
+    ts: Nanos,
+}
+
+/// Validates every DNS exchange of a run once, ahead of the engines (the dispatcher's thread):
+/// UDP messages from the record, DNS over TCP from its own reassembly of every port-53 flow. Its
+/// [`DnsFacts`] go to the engines in record order, so each engine's resolver learns exactly what
+/// one engine alone would, at the same record, without decoding the DNS of other engines' flows.
+pub struct DnsObserver {
+    decoder: Decoder,
+    pub validator: Validator,
+    shadow: Option<Box<Shadow>>,
+    /// Never learns (answers are collected); the shadow flows' context needs one.
+    resolver: Resolver,
+    names: Interner,
+    /// Scratch counters of the shadow flows, except `dns_parses`.
+    pub stats: EngineStats,
+    no_pool: Pool,
+    cfg: EngineConfig,
+}
+
+impl DnsObserver {
+    pub fn new(cfg: EngineConfig) -> Self {
+        DnsObserver {
+            decoder: Decoder::new(cfg.fragment_bytes),
+            validator: Validator::default(),
+            shadow: None,
+            resolver: Resolver::new(cfg.resolver.clone()),
+            names: Interner {
+                set: HashSet::default(),
+                cap: cfg.interned_names.max(1),
+            },
+            stats: EngineStats::default(),
+            no_pool: Pool::new(0),
+            cfg,
+        }
+    }
+
+    /// The DNS facts of one record the dispatcher could not route to a single flow without
+    /// looking inside (port 53, fragments, tunnels): `None` when it holds no DNS.
+    pub fn observe(&mut self, pkt: &Packet<'_>, file: u16) -> Option<std::sync::Arc<DnsFacts>> {
+        let d = self.decoder.decode(pkt).ok()?;
+        let mut facts = DnsFacts::default();
+        match d.transport {
+            Transport::Udp { src_port, dst_port } if src_port == 53 || dst_port == 53 => {
+                self.stats.dns_parses += 1;
+                let m = dns::parse(d.payload)?;
+                let mut ctx = Ctx {
+                    resolver: &mut self.resolver,
+                    validator: &mut self.validator,
+                    udp_dns: None,
+                    names: &mut self.names,
+                    stats: &mut self.stats,
+                    pool: &self.no_pool,
+                    cap: self.cfg.reassembly_cap,
+                    quic: false,
+                    dns: DnsRole::Collect(&mut facts),
+                };
+                let ptrs =
+                    observe_udp_dns(&m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
+                facts.ptrs = ptrs;
+                facts.udp = Some(m);
+            }
+            Transport::Tcp {
+                src_port, dst_port, ..
+            } if src_port == 53 || dst_port == 53 => {
+                let (key, forward) = FlowKey::of(&d);
+                let ctx = Ctx {
+                    resolver: &mut self.resolver,
+                    validator: &mut self.validator,
+                    udp_dns: None,
+                    names: &mut self.names,
+                    stats: &mut self.stats,
+                    pool: &self.no_pool,
+                    cap: self.cfg.reassembly_cap,
+                    quic: false,
+                    dns: DnsRole::Collect(&mut facts),
+                };
+                let parses = shadow_dns_tcp(
+                    &mut self.shadow,
+                    &self.cfg,
+                    ctx,
+                    (&d, key, forward, pkt.ts, file),
+                );
+                self.stats.dns_parses += parses;
+            }
+            _ => return None,
+        }
+        (facts.learned_any()
+            || facts.udp.is_some()
+            || !facts.ptrs.is_empty()
+            || !facts.tcp.is_empty())
+        .then(|| std::sync::Arc::new(facts))
+    }
 }
 
 impl Engine {
@@ -279,14 +428,17 @@ impl Engine {
     /// [`Ended::order`].
     pub fn process(&mut self, pkt: &Packet<'_>, file: u16, out: &mut dyn FnMut(Ended)) {
         let seq = self.seq + 1;
-        self.process_routed(Some(pkt), file, seq, true, Some(pkt.ts), out);
+        self.process_routed(Some(pkt), file, seq, true, Some(pkt.ts), None, out);
     }
 
     /// Process record number `seq` of the run (`None`: a record another engine owns, only its
     /// clock matters). `count`: this engine counts the record in its packet-level counters.
     /// `sweep`: the record's time, when it is a sweep point ([`FlowTable::sweep`]; every
     /// engine gets the same sweep points, so flows expire at the same record whatever the
-    /// sharding).
+    /// sharding). `facts`: the record's DNS, found by a [`DnsObserver`]
+    /// ([`EngineConfig::dns_observed`]); learned before the record's packet is processed, as one
+    /// engine alone learns an answer before the flows its record creates.
+    #[allow(clippy::too_many_arguments)]
     pub fn process_routed(
         &mut self,
         pkt: Option<&Packet<'_>>,
@@ -294,6 +446,7 @@ impl Engine {
         seq: u64,
         count: bool,
         sweep: Option<Nanos>,
+        facts: Option<&DnsFacts>,
         out: &mut dyn FnMut(Ended),
     ) {
         self.seq = seq;
@@ -301,8 +454,21 @@ impl Engine {
         if let Some(ts) = sweep {
             self.table.sweep(ts, &mut |e| ended.push(e));
         }
+        if let Some(f) = facts {
+            for l in &f.learned {
+                learn_answer(
+                    &mut self.resolver,
+                    &mut self.names,
+                    &mut self.stats,
+                    l.client,
+                    (&l.qname, &l.chain, &l.ech_public_names),
+                    &l.addrs,
+                    l.ts,
+                );
+            }
+        }
         if let Some(pkt) = pkt {
-            self.process_inner(pkt, file, count, &mut |e| ended.push(e));
+            self.process_inner(pkt, file, count, facts, &mut |e| ended.push(e));
         }
         if !ended.is_empty() {
             for e in &mut ended {
@@ -322,6 +488,7 @@ impl Engine {
         pkt: &Packet<'_>,
         file: u16,
         count: bool,
+        facts: Option<&DnsFacts>,
         out: &mut dyn FnMut(Ended),
     ) {
         if count {
@@ -340,30 +507,46 @@ impl Engine {
             self.stats.decoded += 1;
         }
         let (key, forward) = FlowKey::of(&d);
-        // Every worker validates every UDP DNS exchange (whoever owns the flow), so all learn
-        // the same answers at the same capture time. A port comparison, no hash, for the rest.
+        let observed = self.cfg.dns_observed;
+        // Without an observer, every worker validates every UDP DNS exchange (whoever owns the
+        // flow), so all learn the same answers at the same capture time. A port comparison, no
+        // hash, for the rest.
+        let parsed;
+        let mut ptrs = Vec::new();
         let udp_dns = match d.transport {
+            _ if observed => {
+                if let Some(f) = facts {
+                    ptrs.clone_from(&f.ptrs);
+                }
+                facts.and_then(|f| f.udp.as_ref())
+            }
             Transport::Udp { src_port, dst_port } if src_port == 53 || dst_port == 53 => {
-                dns::parse(d.payload)
+                self.stats.dns_parses += 1;
+                parsed = dns::parse(d.payload);
+                if let Some(m) = &parsed {
+                    let mut ctx = Ctx {
+                        resolver: &mut self.resolver,
+                        validator: &mut self.validator,
+                        udp_dns: None,
+                        names: &mut self.names,
+                        stats: &mut self.stats,
+                        pool: &self.no_pool,
+                        cap: self.cfg.reassembly_cap,
+                        quic: self.cfg.quic,
+                        dns: DnsRole::Learn,
+                    };
+                    ptrs =
+                        observe_udp_dns(m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
+                }
+                parsed.as_ref()
             }
             _ => None,
         };
-        let mut ptrs = Vec::new();
-        if let (Some(m), Transport::Udp { src_port, dst_port }) = (&udp_dns, d.transport) {
-            let mut ctx = Ctx {
-                resolver: &mut self.resolver,
-                validator: &mut self.validator,
-                udp_dns: None,
-                names: &mut self.names,
-                stats: &mut self.stats,
-                pool: &self.no_pool,
-                cap: self.cfg.reassembly_cap,
-                quic: self.cfg.quic,
-            };
-            ptrs = observe_udp_dns(m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
-        }
         if let Some((index, count)) = self.cfg.shard {
             if key.owner(self.cfg.table.shards(), count) != index {
+                if observed {
+                    return;
+                }
                 if let Transport::Tcp {
                     src_port, dst_port, ..
                 } = d.transport
@@ -382,6 +565,7 @@ impl Engine {
                                 pool: &self.no_pool,
                                 cap: self.cfg.reassembly_cap,
                                 quic: false,
+                                dns: DnsRole::Learn,
                             },
                             (&d, key, forward, pkt.ts, file),
                         );
@@ -394,7 +578,7 @@ impl Engine {
             .table
             .lookup_in_shard(&d, key, forward, pkt.ts, file, out);
         let mut ctx = Ctx {
-            udp_dns: udp_dns.as_ref(),
+            udp_dns,
             validator: &mut self.validator,
             resolver: &mut self.resolver,
             names: &mut self.names,
@@ -402,6 +586,14 @@ impl Engine {
             pool: self.pools.get(shard).unwrap_or(&self.no_pool),
             cap: self.cfg.reassembly_cap,
             quic: self.cfg.quic,
+            dns: if observed {
+                DnsRole::Elsewhere {
+                    tcp: facts.map_or(&[], |f| f.tcp.as_slice()),
+                    next: 0,
+                }
+            } else {
+                DnsRole::Learn
+            },
         };
         if created {
             orient_by_payload(flow, &d);
@@ -460,7 +652,7 @@ fn shadow_dns_tcp(
     cfg: &EngineConfig,
     ctx: Ctx<'_>,
     (d, key, forward, ts, file): (&Decoded<'_>, FlowKey, bool, Nanos, u16),
-) {
+) -> u64 {
     let sh = shadow.get_or_insert_with(|| {
         Box::new(Shadow {
             table: FlowTable::new(cfg.table.clone()),
@@ -473,12 +665,14 @@ fn shadow_dns_tcp(
     if created {
         orient_by_payload(flow, d);
     }
+    let before = sh.stats.dns_parses;
     let mut ctx = Ctx {
         stats: &mut sh.stats,
         pool: &sh.pool,
         ..ctx
     };
     track_and_inspect(flow, d, ts, &mut ctx);
+    sh.stats.dns_parses - before
 }
 
 /// Count a packet on its flow, note TCP handshake and close, and inspect its payload.
@@ -564,7 +758,7 @@ impl Engine {
             e.reassembly_peak_bytes,
             e.preambles,
         ) = (0, 0, 0);
-        e.reassembly_gap_gave_up = 0;
+        (e.reassembly_gap_gave_up, e.dns_parses) = (0, 0);
         // Every shard decodes every record: the fragment pool's count is the same in each.
         e.ip_fragments_evicted = engines
             .first()
@@ -613,6 +807,7 @@ impl Engine {
             e.quic_initials_decrypted += s.quic_initials_decrypted;
             e.quic_decrypt_failed += s.quic_decrypt_failed;
             e.quic_gave_up += s.quic_gave_up;
+            e.dns_parses += s.dns_parses;
             for pool in &x.pools {
                 e.reassembly_budget_refused += pool.refused();
                 e.reassembly_peak_bytes += pool.peak() as u64;
@@ -1149,24 +1344,43 @@ fn infer_ech_name(flow: &mut Flow, ctx: &mut Ctx<'_>) {
 
 /// Names from a DNS message of this flow. UDP answers were validated and learned for every
 /// flow by [`observe_udp_dns`]; DNS over TCP (`tcp_up`: the message's direction) is validated
-/// here, from the flow's own reassembled streams: queries from the client open exchanges,
-/// responses from the server (port 53) may answer them, responses from the client are ignored.
+/// here, from the flow's own reassembled streams (unless a [`DnsObserver`] validates DNS):
+/// queries from the client open exchanges, responses from the server (port 53) may answer
+/// them, responses from the client are ignored.
 fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx: &mut Ctx<'_>) {
     let parsed;
-    let m = match (tcp_up, ctx.udp_dns) {
-        (None, Some(m)) => m,
-        _ => match dns::parse(msg) {
-            Some(m) => {
-                parsed = m;
-                &parsed
+    let shipped = match (&mut ctx.dns, tcp_up) {
+        (DnsRole::Elsewhere { tcp, next }, Some(_)) => {
+            let list: &[(Box<[u8]>, dns::DnsMessage)] = tcp;
+            let hit = list
+                .get(*next)
+                .filter(|(raw, _)| **raw == *msg)
+                .map(|(_, m)| m);
+            *next += usize::from(hit.is_some());
+            hit
+        }
+        _ => None,
+    };
+    let m = match (tcp_up, ctx.udp_dns, shipped) {
+        (None, Some(m), _) | (Some(_), _, Some(m)) => m,
+        _ => {
+            ctx.stats.dns_parses += 1;
+            match dns::parse(msg) {
+                Some(m) => {
+                    parsed = m;
+                    &parsed
+                }
+                None => {
+                    ctx.stats.dns_unparsed += 1;
+                    return;
+                }
             }
-            None => {
-                ctx.stats.dns_unparsed += 1;
-                return;
-            }
-        },
+        }
     };
     ctx.stats.dns_messages += 1;
+    if let (Some(_), DnsRole::Collect(facts)) = (tcp_up, &mut ctx.dns) {
+        facts.tcp.push((msg.into(), m.clone()));
+    }
     // A query for the root (`NS .`) names nothing.
     let answered = m.is_response && !m.answers.is_empty();
     for (q, _) in m.questions.iter().filter(|(q, _)| !q.is_empty()) {
@@ -1177,7 +1391,7 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
     let Some(up) = tcp_up else {
         return;
     };
-    if flow.server().1 != 53 {
+    if flow.server().1 != 53 || matches!(ctx.dns, DnsRole::Elsewhere { .. }) {
         return;
     }
     let x = Exchange {
@@ -1192,8 +1406,14 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
         (false, true) => {
             if let Some(v) = ctx.validator.answer(x, m, ts) {
                 feed_resolver(&v, flow.client().0, ts, ctx);
-                for id in ptr_identities(&v) {
-                    flow.add_identity(id);
+                let ids = ptr_identities(&v);
+                match &mut ctx.dns {
+                    DnsRole::Collect(facts) => facts.ptrs.extend(ids),
+                    _ => {
+                        for id in ids {
+                            flow.add_identity(id);
+                        }
+                    }
                 }
             }
         }
@@ -1202,24 +1422,58 @@ fn handle_dns(flow: &mut Flow, msg: &[u8], tcp_up: Option<bool>, ts: Nanos, ctx:
 }
 
 /// A validated answer: every address it gives now resolves, for `client`, to the name it asked
-/// for through the CNAME chain; ECH public names become evidence and per-client hints.
+/// for through the CNAME chain; ECH public names become evidence and per-client hints. Learned
+/// here, or collected for the engines by a [`DnsObserver`].
 fn feed_resolver(v: &Validated, client: IpAddr, ts: Nanos, ctx: &mut Ctx<'_>) {
-    let qname = ctx.names.get(v.qname, ctx.stats);
-    let chain: Arc<[Arc<str>]> = v
-        .chain
-        .iter()
-        .map(|c| ctx.names.get(c, ctx.stats))
-        .collect();
-    for (public, ttl) in &v.ech_public_names {
-        let public = ctx.names.get(public, ctx.stats);
-        ctx.resolver
-            .insert_ech(client, public, qname.clone(), *ttl, ts);
+    if let DnsRole::Collect(facts) = &mut ctx.dns {
+        facts.learned.push(Learned {
+            client,
+            qname: v.qname.into(),
+            chain: v.chain.iter().map(|c| (*c).into()).collect(),
+            ech_public_names: v
+                .ech_public_names
+                .iter()
+                .map(|(p, ttl)| ((*p).into(), *ttl))
+                .collect(),
+            addrs: v.addrs.clone(),
+            ts,
+        });
+        return;
     }
-    ctx.resolver.learn(&DnsFact {
+    learn_answer(
+        ctx.resolver,
+        ctx.names,
+        ctx.stats,
+        client,
+        (v.qname, &v.chain, &v.ech_public_names),
+        &v.addrs,
+        ts,
+    );
+}
+
+/// Names of a validated answer: the name asked for, its CNAME chain, ECH public names with TTLs.
+type AnswerNames<'n, S> = (&'n str, &'n [S], &'n [(S, u32)]);
+
+fn learn_answer<S: AsRef<str>>(
+    resolver: &mut Resolver,
+    names: &mut Interner,
+    stats: &mut EngineStats,
+    client: IpAddr,
+    (qname, chain, ech): AnswerNames<'_, S>,
+    addrs: &[(IpAddr, u32)],
+    ts: Nanos,
+) {
+    let qname = names.get(qname, stats);
+    let chain: Arc<[Arc<str>]> = chain.iter().map(|c| names.get(c.as_ref(), stats)).collect();
+    for (public, ttl) in ech {
+        let public = names.get(public.as_ref(), stats);
+        resolver.insert_ech(client, public, qname.clone(), *ttl, ts);
+    }
+    resolver.learn(&DnsFact {
         client,
         name: qname,
         cnames: chain,
-        addrs: &v.addrs,
+        addrs,
         ts,
     });
 }

@@ -6,22 +6,24 @@
 //! (by a direction-independent hash; with `-j2` the single worker gets every record). Between
 //! batches the same thread merges the finished flows in [`Ended::order`], which makes the
 //! output identical whatever the thread count. Every engine gets the same sweep points, so
-//! expiry happens at the same record as with one thread; DNS answers go to every engine.
+//! expiry happens at the same record as with one thread. With several workers, DNS is validated
+//! once on the calling thread ([`DnsObserver`]) and the answers go to every engine with the record.
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::capture::batch::{Batch, LiveCounters};
 use crate::capture::file::stream::{needs_stream, StreamReader};
-use crate::capture::file::CaptureFile;
+use crate::capture::file::{CaptureFile, PageRelease, Reader};
 use crate::capture::{CaptureError, CaptureStats, Nanos, Packet};
 use crate::decode::ip::Route;
 use crate::decode::Decoder;
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{DnsFacts, DnsObserver, Engine, EngineConfig};
 use crate::flow::table::{Ended, SweepClock};
 use crate::flow::Flow;
 
@@ -36,6 +38,20 @@ pub struct FileOutcome {
     pub error: Option<CaptureError>,
     /// True if the file could not be read at all.
     pub failed: bool,
+    /// Streamed inputs of a multi-input run, read to their end: what they held.
+    pub seen: Option<Seen>,
+}
+
+/// What a streamed input held, for the checks that could not run before it was read (a pipe
+/// among several inputs is read once, by the run): its time range and a fingerprint of its
+/// records (timestamp, wire length, bytes) under a key drawn per run, so equal fingerprints
+/// mean the same records (a false match has odds of 2^-64, and cannot be aimed at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub first: Nanos,
+    pub last: Nanos,
+    pub records: u64,
+    pub fingerprint: u64,
 }
 
 impl FileOutcome {
@@ -47,6 +63,7 @@ impl FileOutcome {
             stats: CaptureStats::default(),
             failed: true,
             error: Some(error),
+            seen: None,
         }
     }
 
@@ -61,6 +78,7 @@ impl FileOutcome {
             stats,
             error,
             failed,
+            seen: None,
         }
     }
 }
@@ -154,10 +172,13 @@ impl Progress {
     }
 }
 
-enum Msg {
+enum Msg<P = ()> {
     /// Finished flows in order; the worker will emit nothing ordered before `low` any more.
+    /// `prepared`: what [`Prepare`] made of each flow, in the same order, or empty when the
+    /// worker left that to the merge.
     Flows {
         flows: Vec<Ended>,
+        prepared: Vec<P>,
         low: u64,
     },
     Done {
@@ -206,8 +227,39 @@ pub fn run_files(
     progress: bool,
     on_flow: &mut dyn FnMut(&Flow, &str),
 ) -> RunResult {
+    let nothing = || -> PrepareFn<'_, ()> { Box::new(|_, _| {}) };
+    run_files_prepared(paths, cfg, threads, progress, &nothing, &mut |f, n, ()| {
+        on_flow(f, n)
+    })
+}
+
+/// Makes, for each thread that calls it, a function from an ended flow (and its file's name) to
+/// what the output needs of it (its signature match, its rendered flow-log line). It must depend
+/// on the flow and the name alone: which thread ran it never shows in the output.
+pub type Prepare<'p, P> = dyn Fn() -> PrepareFn<'p, P> + Sync + 'p;
+
+/// One thread's [`Prepare`] function.
+pub type PrepareFn<'p, P> = Box<dyn FnMut(&Flow, &str) -> P + Send + 'p>;
+
+/// [`run_files`] with per-flow work taken off the merge: a worker that has nothing queued runs
+/// `prepare` on the flows it ended, and the merge runs it only on the others, so the thread
+/// that reads, merges and writes (the one every other waits on) is left the ordering, the
+/// aggregation and the writing. `on_flow` gets each flow with its prepared value.
+pub fn run_files_prepared<P: Send>(
+    paths: &[PathBuf],
+    cfg: EngineConfig,
+    threads: usize,
+    progress: bool,
+    prepare: &Prepare<'_, P>,
+    on_flow: &mut dyn FnMut(&Flow, &str, P),
+) -> RunResult {
+    let mut prep = prepare();
+    let mut on_flow = |f: &Flow, name: &str, p: Option<P>| {
+        let p = p.unwrap_or_else(|| prep(f, name));
+        on_flow(f, name, p);
+    };
     if paths.iter().any(|p| needs_stream(p)) {
-        return run_stream(paths, cfg, threads, on_flow);
+        return run_stream(paths, cfg, threads, &mut |f, n| on_flow(f, n, None));
     }
     let threads = threads.clamp(1, 256);
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -215,18 +267,20 @@ pub fn run_files(
         paths.iter().map(|p| CaptureFile::open(p)).collect();
     let progress = progress && std::io::stderr().is_terminal();
     if threads == 1 {
-        return run_single(cfg, &opened, paths, &names, progress, on_flow);
+        let mut on_flow = |f: &Flow, n: &str| on_flow(f, n, None);
+        return run_single(cfg, &opened, paths, &names, progress, &mut on_flow);
     }
     // The calling thread reads, routes and merges; `threads - 1` engines do the per-flow work.
     // With `-j2` that is one engine fed every record (the reader's walk over the mapping, the
     // merge and the output run beside it), so nothing is decoded twice and there is one resolver.
     // More workers than virtual shards would have nothing to own.
     let workers = (threads - 1).min(cfg.table.shards());
-    let (txs, rxs): (Vec<Sender<Msg>>, Vec<Receiver<Msg>>) =
-        (0..workers).map(|_| bounded::<Msg>(4)).unzip();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..workers).map(|_| bounded::<Msg<P>>(4)).unzip();
     let mut merger = Merger::new(workers);
     let mut files: Vec<FileOutcome> = Vec::new();
     let table_cfg = cfg.table.clone();
+    // Several workers: DNS is validated once, here, and its facts go to every worker.
+    let mut observer = (workers > 1).then(|| DnsObserver::new(cfg.clone()));
     std::thread::scope(|scope| {
         let mut work = Vec::with_capacity(workers);
         for (worker, tx) in txs.into_iter().enumerate() {
@@ -234,18 +288,20 @@ pub fn run_files(
             if workers > 1 {
                 cfg.shard = Some((worker as u64, workers as u64));
                 cfg.routed = true;
+                cfg.dns_observed = true;
                 // `--max-flows` and `--reassembly-total` bound the whole run: each worker holds
                 // its virtual shards, each with its share of both (`FlowTableConfig::shards`).
             }
             let (btx, brx) = bounded::<Work<'_>>(WORK_QUEUE);
             let (ftx, frx) = bounded::<Vec<Item<'_>>>(WORK_QUEUE + 2);
             work.push((btx, frx));
-            scope.spawn(move || routed_worker(cfg, &brx, &ftx, &tx));
+            let names = &names;
+            scope.spawn(move || routed_worker(cfg, (&brx, &ftx, &tx), prepare, names));
         }
-        let mut emit = |f: &Flow, name: &str| on_flow(f, name);
+        let mut emit = |f: &Flow, name: &str, p: Option<P>| on_flow(f, name, p);
         files = dispatch(
             (&opened, paths, &names),
-            &table_cfg,
+            (&table_cfg, observer.as_mut()),
             work,
             (&rxs, &mut merger),
             progress,
@@ -253,15 +309,18 @@ pub fn run_files(
         );
         // Every work sender is gone: the workers finish their tables and hang up.
         merger.drain(&rxs, &names, &mut |ev| {
-            if let Merged::Flow(f, name) = ev {
-                on_flow(f, name);
+            if let Merged::Flow(f, name, p) = ev {
+                on_flow(f, name, p);
             }
         });
     });
-    RunResult {
-        files,
-        engines: merger.engines.into_iter().flatten().collect(),
+    let mut engines: Vec<Engine> = merger.engines.into_iter().flatten().collect();
+    if let (Some(obs), Some(first)) = (observer, engines.first_mut()) {
+        // The workers validated nothing: the report's validator counts are the observer's.
+        first.validator = obs.validator;
+        first.stats.dns_parses += obs.stats.dns_parses;
     }
+    RunResult { files, engines }
 }
 
 /// One thread: the engine reads the records itself, no dispatcher, no merge.
@@ -282,13 +341,19 @@ fn run_single(
             .unwrap_or("");
         on_flow(&e.flow, name);
     };
-    let files = read_files(opened, paths, names, &mut |pkt, file, reader| {
-        engine.process(pkt, file, &mut emit);
-        if engine.seq % BATCH_RECORDS == 0 {
-            let (offset, len, name) = reader;
-            progress.tick(name, offset, len, engine.seq, Some(engine.table.len()));
-        }
-    });
+    let files = read_files(
+        opened,
+        paths,
+        names,
+        false,
+        &mut |pkt, file, reader, name| {
+            engine.process(pkt, file, &mut emit);
+            if engine.seq % BATCH_RECORDS == 0 {
+                let flows = Some(engine.table.len());
+                progress.tick(name, reader.offset(), reader.len(), engine.seq, flows);
+            }
+        },
+    );
     engine.finish(&mut emit);
     progress.done();
     RunResult {
@@ -297,16 +362,15 @@ fn run_single(
     }
 }
 
-/// Where the reader is: offset, file length, file name (for progress).
-type Position<'n> = (u64, u64, &'n str);
-
-/// Walk every record of every file in order, handing each to `each` with its file's index and
-/// `(offset, length, name)` of the file for progress; returns how each file went.
+/// Walk every record of every file in order, handing each to `each` with its file's index, the
+/// reader (its position for progress, pages to release) and the file's name; returns how each
+/// file went. `hand_off`: pages read are left for `each` to release ([`Reader::take_release`]).
 fn read_files<'a>(
     opened: &'a [Result<CaptureFile, CaptureError>],
     paths: &[PathBuf],
     names: &[String],
-    each: &mut dyn FnMut(&Packet<'a>, u16, Position<'_>),
+    hand_off: bool,
+    each: &mut dyn FnMut(&Packet<'a>, u16, &mut Reader<'a>, &str),
 ) -> Vec<FileOutcome> {
     let mut files = Vec::with_capacity(paths.len());
     for (idx, (cap, path)) in opened.iter().zip(paths).enumerate() {
@@ -320,10 +384,13 @@ fn read_files<'a>(
             }
         };
         let mut reader = cap.reader();
+        if hand_off {
+            reader.hand_off_release();
+        }
         let mut error = None;
         while let Some(next) = reader.next_packet() {
             match next {
-                Ok(pkt) => each(&pkt, file_idx, (reader.offset(), reader.len(), &name)),
+                Ok(pkt) => each(&pkt, file_idx, &mut reader, &name),
                 Err(e) => {
                     error = Some(e);
                     break;
@@ -344,6 +411,8 @@ struct Item<'a> {
     /// This worker counts the record (each record is counted by exactly one worker).
     count: bool,
     sweep: Option<Nanos>,
+    /// The record's DNS, validated once by the dispatcher's [`DnsObserver`].
+    facts: Option<Arc<DnsFacts>>,
 }
 
 /// A worker's share of a run of records; `end` is the number of the run's last record (the
@@ -351,6 +420,9 @@ struct Item<'a> {
 struct Work<'a> {
     items: Vec<Item<'a>>,
     end: u64,
+    /// Pages the reader is done with, for the worker to release after this run (the reader's
+    /// thread is the one the others wait on; see [`Reader::hand_off_release`]).
+    release: Option<PageRelease<'a>>,
 }
 
 /// Batches queued per worker: with [`DISPATCH_RECORDS`] records each, the records in flight
@@ -363,17 +435,17 @@ const WORK_QUEUE: usize = 2;
 /// [`Decoder::route`] reads the outer IP/ports, and records every worker must see (DNS,
 /// fragments, tunnels) go to all, counted by one). Between batches it merges what the workers
 /// finished, and while a worker's queue is full it merges instead of waiting.
-fn dispatch<'a>(
+fn dispatch<'a, P>(
     (opened, paths, names): (
         &'a [Result<CaptureFile, CaptureError>],
         &[PathBuf],
         &[String],
     ),
-    table: &crate::flow::FlowTableConfig,
+    (table, mut observer): (&crate::flow::FlowTableConfig, Option<&mut DnsObserver>),
     work: Vec<(Sender<Work<'a>>, Receiver<Vec<Item<'a>>>)>,
-    (rxs, merger): (&[Receiver<Msg>], &mut Merger),
+    (rxs, merger): (&[Receiver<Msg<P>>], &mut Merger<P>),
     progress: bool,
-    on_flow: &mut dyn FnMut(&Flow, &str),
+    on_flow: &mut dyn FnMut(&Flow, &str, Option<P>),
 ) -> Vec<FileOutcome> {
     let n = work.len().max(1);
     let mut progress = Progress::new(progress);
@@ -386,63 +458,102 @@ fn dispatch<'a>(
     };
     let mut batches: Vec<Vec<Item<'a>>> = (0..n).map(fresh).collect();
     let mut seq: u64 = 0;
-    let mut flush = |batches: &mut Vec<Vec<Item<'a>>>, end: u64, merger: &mut Merger| {
+    // Pages released by the first worker, between its runs of records.
+    let mut release: Option<PageRelease<'a>> = None;
+    let mut flush = |batches: &mut Vec<Vec<Item<'a>>>,
+                     end: u64,
+                     release: Option<PageRelease<'a>>,
+                     merger: &mut Merger<P>| {
+        let mut release = release;
         for (w, (tx, _)) in work.iter().enumerate() {
             if let Some(b) = batches.get_mut(w) {
                 let items = std::mem::replace(b, fresh(w));
-                merger.send(tx, Work { items, end }, rxs);
+                let release = release.take();
+                merger.send(
+                    tx,
+                    Work {
+                        items,
+                        end,
+                        release,
+                    },
+                    rxs,
+                );
             }
         }
         merger.poll(rxs);
         merger.ready(names, on_flow);
     };
-    let files = read_files(opened, paths, names, &mut |pkt, file, reader| {
-        seq += 1;
-        if n == 1 {
-            // One engine: it sees every record, and sweeps where one engine alone would.
-            if let Some(b) = batches.first_mut() {
-                b.push(Item {
-                    pkt: Some(*pkt),
-                    seq,
-                    file,
-                    count: true,
-                    sweep: Some(pkt.ts),
-                });
-            }
-        } else {
-            let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
-            let (owner, all) = match Decoder::route(pkt) {
-                Route::Flow(key) => (key.owner(shards, n as u64) as usize, false),
-                Route::All => (0, true),
-                Route::Any => (0, false),
-            };
-            for (w, b) in batches.iter_mut().enumerate() {
-                if w == owner || all {
+    let files = read_files(
+        opened,
+        paths,
+        names,
+        true,
+        &mut |pkt, file, reader, name| {
+            seq += 1;
+            if n == 1 {
+                // One engine: it sees every record, and sweeps where one engine alone would.
+                if let Some(b) = batches.first_mut() {
                     b.push(Item {
                         pkt: Some(*pkt),
                         seq,
                         file,
-                        count: w == owner,
-                        sweep,
-                    });
-                } else if sweep.is_some() {
-                    b.push(Item {
-                        pkt: None,
-                        seq,
-                        file,
-                        count: false,
-                        sweep,
+                        count: true,
+                        sweep: Some(pkt.ts),
+                        facts: None,
                     });
                 }
+            } else {
+                let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+                let route = Decoder::route(pkt);
+                let (owner, all) = match route {
+                    Route::Flow(key) | Route::Dns(key) => {
+                        (key.owner(shards, n as u64) as usize, false)
+                    }
+                    Route::All => (0, true),
+                    Route::Any => (0, false),
+                };
+                // DNS, and what may hide DNS (fragments, tunnels), is decoded here once more; a
+                // DNS record then goes to its flow's owner alone, its answers to every worker.
+                let facts = match (route, observer.as_deref_mut()) {
+                    (Route::Dns(_) | Route::All, Some(o)) => o.observe(pkt, file),
+                    _ => None,
+                };
+                let shared = facts.as_ref().filter(|f| f.learned_any());
+                for (w, b) in batches.iter_mut().enumerate() {
+                    if w == owner || all {
+                        b.push(Item {
+                            pkt: Some(*pkt),
+                            seq,
+                            file,
+                            count: w == owner,
+                            sweep,
+                            facts: facts.clone(),
+                        });
+                    } else if sweep.is_some() || shared.is_some() {
+                        b.push(Item {
+                            pkt: None,
+                            seq,
+                            file,
+                            count: false,
+                            sweep,
+                            facts: shared.cloned(),
+                        });
+                    }
+                }
             }
-        }
-        if seq % DISPATCH_RECORDS as u64 == 0 {
-            flush(&mut batches, seq, merger);
-            let (offset, len, name) = reader;
-            progress.tick(name, offset, len, seq, None);
-        }
-    });
-    flush(&mut batches, seq, merger);
+            if let Some(r) = reader.take_release() {
+                match release.as_mut() {
+                    Some(p) => p.extend(r),
+                    None => release = Some(r),
+                }
+            }
+            if seq % DISPATCH_RECORDS as u64 == 0 {
+                flush(&mut batches, seq, release.take(), merger);
+                progress.tick(name, reader.offset(), reader.len(), seq, None);
+            }
+        },
+    );
+    flush(&mut batches, seq, release.take(), merger);
     progress.done();
     files
 }
@@ -472,13 +583,26 @@ fn prefetch(data: &[u8]) {
     let _ = data;
 }
 
-fn routed_worker<'a>(
+/// One engine over the records the reader hands it. After each run of records, if no further
+/// run is queued (it keeps up with the reader), it also prepares the flows it ended, which
+/// takes that work off the reader's thread; otherwise it leaves them to the merge. Either way
+/// the output is the same: only where the work runs changes.
+fn routed_worker<'a, P>(
     cfg: EngineConfig,
-    rx: &Receiver<Work<'a>>,
-    free: &Sender<Vec<Item<'a>>>,
-    tx: &Sender<Msg>,
+    (rx, free, tx): (&Receiver<Work<'a>>, &Sender<Vec<Item<'a>>>, &Sender<Msg<P>>),
+    prepare: &Prepare<'_, P>,
+    names: &[String],
 ) {
     let mut engine = Engine::new(cfg);
+    let mut prep = prepare();
+    let mut prepare_all = |out: &[Ended]| -> Vec<P> {
+        out.iter()
+            .map(|e| {
+                let name = names.get(e.flow.file as usize).map_or("", String::as_str);
+                prep(&e.flow, name)
+            })
+            .collect()
+    };
     let mut out: Vec<Ended> = Vec::new();
     for mut w in rx.iter() {
         for k in 0..w.items.len() {
@@ -494,29 +618,42 @@ fn routed_worker<'a>(
                 it.seq,
                 it.count,
                 it.sweep,
+                it.facts.as_deref(),
                 &mut |e| out.push(e),
             );
         }
         w.items.clear();
+        if let Some(r) = w.release.take() {
+            r.run();
+        }
+        let prepared = if rx.is_empty() {
+            prepare_all(&out)
+        } else {
+            Vec::new()
+        };
         // Sent even when empty: the watermark lets the merge pass the other workers' flows.
         let _ = tx.send(Msg::Flows {
             flows: std::mem::take(&mut out),
+            prepared,
             low: w.end + 1,
         });
         let _ = free.try_send(w.items);
     }
     // End of input: the table is handed over in chunks as it drains, so a full table (a flood
     // at the flow cap) is never copied whole into one message and the merge queue at once.
+    // The reader is done: preparing here runs beside the merge's aggregation and writing.
     engine.finish(&mut |e| {
         out.push(e);
         if out.len() >= BATCH_FLOWS {
             let _ = tx.send(Msg::Flows {
+                prepared: prepare_all(&out),
                 flows: std::mem::take(&mut out),
                 low: u64::MAX,
             });
         }
     });
     let _ = tx.send(Msg::Flows {
+        prepared: prepare_all(&out),
         flows: out,
         low: u64::MAX,
     });
@@ -526,21 +663,24 @@ fn routed_worker<'a>(
 }
 
 /// What the merge hands on: a flow in order, or a pause (nothing arrived for a while).
-enum Merged<'f> {
-    Flow(&'f Flow, &'f str),
+enum Merged<'f, P> {
+    /// With what the worker prepared of it, if it did.
+    Flow(&'f Flow, &'f str, Option<P>),
     Idle,
 }
 
 /// Finished flows of every worker, merged into one stream in [`Ended::order`]: a flow is
 /// handed on once no worker can still send one ordered before it (its queue holds something
 /// later, its watermark has passed, or it is done).
-struct Merger {
-    /// Per worker: queued flows, watermark, done.
-    queues: Vec<(VecDeque<Ended>, u64, bool)>,
+/// Per worker: queued flows (with what the worker prepared of them), watermark, done.
+type Queue<P> = (VecDeque<(Ended, Option<P>)>, u64, bool);
+
+struct Merger<P = ()> {
+    queues: Vec<Queue<P>>,
     engines: Vec<Option<Engine>>,
 }
 
-impl Merger {
+impl<P> Merger<P> {
     fn new(workers: usize) -> Self {
         Merger {
             queues: (0..workers).map(|_| (VecDeque::new(), 0, false)).collect(),
@@ -548,13 +688,21 @@ impl Merger {
         }
     }
 
-    fn take(&mut self, worker: usize, msg: Result<Msg, crossbeam_channel::RecvError>) {
+    fn take(&mut self, worker: usize, msg: Result<Msg<P>, crossbeam_channel::RecvError>) {
         let Some(q) = self.queues.get_mut(worker) else {
             return;
         };
         match msg {
-            Ok(Msg::Flows { flows, low }) => {
-                q.0.extend(flows);
+            Ok(Msg::Flows {
+                flows,
+                prepared,
+                low,
+            }) => {
+                if prepared.len() == flows.len() {
+                    q.0.extend(flows.into_iter().zip(prepared.into_iter().map(Some)));
+                } else {
+                    q.0.extend(flows.into_iter().map(|e| (e, None)));
+                }
                 q.1 = low;
             }
             Ok(Msg::Done { engine }) => {
@@ -569,7 +717,7 @@ impl Merger {
     }
 
     /// Take whatever the workers have sent, without waiting.
-    fn poll(&mut self, rxs: &[Receiver<Msg>]) {
+    fn poll(&mut self, rxs: &[Receiver<Msg<P>>]) {
         for (w, rx) in rxs.iter().enumerate() {
             if self.queues.get(w).is_some_and(|q| q.2) {
                 continue;
@@ -589,7 +737,7 @@ impl Merger {
 
     /// Hand `work` to a worker; while its queue is full, take the workers' results instead of
     /// waiting (a worker blocked on a full result queue would otherwise never drain its work).
-    fn send<T>(&mut self, tx: &Sender<T>, msg: T, rxs: &[Receiver<Msg>]) {
+    fn send<T>(&mut self, tx: &Sender<T>, msg: T, rxs: &[Receiver<Msg<P>>]) {
         let mut msg = match tx.try_send(msg) {
             Ok(()) => return,
             Err(crossbeam_channel::TrySendError::Full(m)) => m,
@@ -629,9 +777,14 @@ impl Merger {
     /// Receive from whichever worker has something (never from one chosen in advance, which
     /// let an idle worker stall the others), merging in order until every worker is done.
     /// `out` gets [`Merged::Idle`] about every `IDLE_EVERY` (live: periodic reports).
-    fn drain(&mut self, rxs: &[Receiver<Msg>], names: &[String], out: &mut dyn FnMut(Merged<'_>)) {
+    fn drain(
+        &mut self,
+        rxs: &[Receiver<Msg<P>>],
+        names: &[String],
+        out: &mut dyn FnMut(Merged<'_, P>),
+    ) {
         loop {
-            self.ready(names, &mut |f, n| out(Merged::Flow(f, n)));
+            self.ready(names, &mut |f, n, p| out(Merged::Flow(f, n, p)));
             let mut sel = crossbeam_channel::Select::new();
             let mut open = Vec::new();
             for (i, rx) in rxs.iter().enumerate() {
@@ -657,16 +810,16 @@ impl Merger {
                 None => break,
             }
         }
-        self.ready(names, &mut |f, n| out(Merged::Flow(f, n)));
+        self.ready(names, &mut |f, n, p| out(Merged::Flow(f, n, p)));
     }
 
     /// Emit, in order, every queued flow that no worker can still precede.
-    fn ready(&mut self, names: &[String], on_flow: &mut dyn FnMut(&Flow, &str)) {
+    fn ready(&mut self, names: &[String], on_flow: &mut dyn FnMut(&Flow, &str, Option<P>)) {
         let queues = &mut self.queues;
         loop {
             let mut best: Option<(usize, (u64, u64, crate::flow::FlowKey))> = None;
             for (i, q) in queues.iter().enumerate() {
-                if let Some(h) = q.0.front() {
+                if let Some((h, _)) = q.0.front() {
                     let o = h.order();
                     if best.as_ref().is_none_or(|(_, b)| o < *b) {
                         best = Some((i, o));
@@ -683,12 +836,12 @@ impl Merger {
             if blocked {
                 return;
             }
-            if let Some(e) = queues.get_mut(i).and_then(|q| q.0.pop_front()) {
+            if let Some((e, p)) = queues.get_mut(i).and_then(|q| q.0.pop_front()) {
                 let name = names
                     .get(e.flow.file as usize)
                     .map(String::as_str)
                     .unwrap_or("");
-                on_flow(&e.flow, name);
+                on_flow(&e.flow, name, p);
             }
         }
     }
@@ -723,12 +876,14 @@ pub fn run_live(
 }
 
 /// [`run_live`] with any source of batches (the capture thread, or a test replaying a file):
-/// `source` runs on its own thread, sends every batch to every worker, and returns when done.
+/// `source` runs on its own thread, sends every batch to every sender it is given (the worker,
+/// or with several workers the DNS observer's thread), and returns when done.
 ///
 /// Every worker gets every batch (one copy out of libpcap's ring, shared) and fully decodes
 /// only the records of its flows ([`Decoder::route`] reads the outer headers), plus the ones
-/// every worker must see (DNS, fragments, tunnels); sweep points come from record times, as
-/// with files. A worker sends its watermark after every batch, and the merge receives from any
+/// every worker must see (fragments, tunnels); with several workers, the observer's thread
+/// validates DNS once and each batch comes with its facts. Sweep points come from record times,
+/// as with files. A worker sends its watermark after every batch, and the merge receives from any
 /// worker, so a snapshot never waits on an idle one.
 pub fn run_live_from<F>(
     source: F,
@@ -740,17 +895,26 @@ pub fn run_live_from<F>(
 where
     F: FnOnce(Vec<Sender<std::sync::Arc<Batch>>>) + Send,
 {
-    use std::sync::Arc;
     let shards = cfg.table.shards();
     let threads = threads.clamp(1, 256).min(shards);
     let (txs, rxs): (Vec<Sender<Msg>>, Vec<crossbeam_channel::Receiver<Msg>>) =
         (0..threads).map(|_| bounded::<Msg>(8)).unzip();
     let mut merger = Merger::new(threads);
+    // Several workers: one thread validates the DNS of every batch once ([`DnsObserver`]) and
+    // hands the batch on with its facts, as the reader does for mapped files.
+    let observed = threads > 1;
+    let mut observer = None;
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
+        let mut observed_tx = Vec::new();
         for worker in 0..threads {
             let (btx, brx) = bounded::<Arc<Batch>>(256);
-            senders.push(btx);
+            let (ftx, frx) = bounded::<Arc<BatchFacts>>(256);
+            if observed {
+                observed_tx.push((btx, ftx));
+            } else {
+                senders.push(btx);
+            }
             let Some(tx) = txs.get(worker).cloned() else {
                 break;
             };
@@ -758,6 +922,7 @@ where
             if threads > 1 {
                 cfg.shard = Some((worker as u64, threads as u64));
                 cfg.routed = true;
+                cfg.dns_observed = true;
             }
             scope.spawn(move || {
                 let mut clock = SweepClock::new(&cfg.table);
@@ -765,21 +930,42 @@ where
                 let mut out: Vec<Ended> = Vec::new();
                 let (mut evicted, mut names) = (0u64, 0u64);
                 let n = threads as u64;
+                let none: Arc<BatchFacts> = Arc::default();
                 for b in brx.iter() {
-                    for pkt in b.packets() {
+                    let facts = if observed {
+                        frx.recv().unwrap_or_else(|_| none.clone())
+                    } else {
+                        none.clone()
+                    };
+                    let mut next = facts.iter().peekable();
+                    for (i, pkt) in b.packets().enumerate() {
                         let seq = engine.seq + 1;
                         let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+                        let f = next.next_if(|(k, _)| *k == i).map(|(_, f)| f.as_ref());
                         let (mine, count) = match Decoder::route(&pkt) {
                             _ if n == 1 => (true, true),
                             Route::Flow(k) => {
                                 let own = k.owner(shards, n) == worker as u64;
                                 (own, own)
                             }
-                            Route::All => (true, worker == 0),
+                            // With an observer, DNS goes to its flow's owner alone.
+                            Route::Dns(k) if observed => {
+                                let own = k.owner(shards, n) == worker as u64;
+                                (own, own)
+                            }
+                            Route::All | Route::Dns(_) => (true, worker == 0),
                             Route::Any => (worker == 0, worker == 0),
                         };
+                        // Another worker's record: only the answers it gives every resolver.
+                        let f = if mine {
+                            f
+                        } else {
+                            f.filter(|f| f.learned_any())
+                        };
                         let pkt = mine.then_some(&pkt);
-                        engine.process_routed(pkt, b.file, seq, count, sweep, &mut |e| out.push(e));
+                        engine.process_routed(pkt, b.file, seq, count, sweep, f, &mut |e| {
+                            out.push(e)
+                        });
                     }
                     // A streamed file has no wall clock: its records' times alone drive expiry,
                     // exactly as when the file is mapped.
@@ -808,12 +994,14 @@ where
                     let low = engine.seq + 1;
                     let _ = tx.send(Msg::Flows {
                         flows: std::mem::take(&mut out),
+                        prepared: Vec::new(),
                         low,
                     });
                 }
                 engine.finish(&mut |e| out.push(e));
                 let _ = tx.send(Msg::Flows {
                     flows: out,
+                    prepared: Vec::new(),
                     low: u64::MAX,
                 });
                 let _ = tx.send(Msg::Done {
@@ -822,11 +1010,17 @@ where
             });
         }
         drop(txs);
+        let observing = observed.then(|| {
+            let (otx, orx) = bounded::<Arc<Batch>>(256);
+            senders.push(otx);
+            let cfg = cfg.clone();
+            scope.spawn(move || observe_batches(cfg, &orx, &observed_tx))
+        });
         scope.spawn(move || source(senders));
         let names: [String; 1] = [String::new()];
         let mut last_tick = Instant::now();
         merger.drain(&rxs, &names, &mut |ev| {
-            if let Merged::Flow(f, _) = ev {
+            if let Merged::Flow(f, _, _) = ev {
                 sink.flow(f);
             }
             if last_tick.elapsed() >= Duration::from_secs(1) {
@@ -834,8 +1028,48 @@ where
                 sink.tick();
             }
         });
+        observer = observing.and_then(|h| h.join().ok());
     });
-    merger.engines.into_iter().flatten().collect()
+    let mut engines: Vec<Engine> = merger.engines.into_iter().flatten().collect();
+    if let (Some(obs), Some(first)) = (observer, engines.first_mut()) {
+        // The workers validated nothing: the report's validator counts are the observer's.
+        first.validator = obs.validator;
+        first.stats.dns_parses += obs.stats.dns_parses;
+    }
+    engines
+}
+
+/// The DNS facts of a batch's records, by index in the batch, in order.
+type BatchFacts = Vec<(usize, Arc<DnsFacts>)>;
+
+/// Where the observer's thread sends a worker's batches, and their facts.
+type ObservedTx = (Sender<Arc<Batch>>, Sender<Arc<BatchFacts>>);
+
+/// The observer's thread: every batch from the source is passed on to every worker, each time
+/// with the facts of its records. Blocking: a slow worker fills this thread's queue, and a live
+/// capture then counts the drops, as when it fed the workers itself.
+fn observe_batches(
+    cfg: EngineConfig,
+    rx: &Receiver<Arc<Batch>>,
+    workers: &[ObservedTx],
+) -> DnsObserver {
+    let mut obs = DnsObserver::new(cfg);
+    for b in rx.iter() {
+        let mut facts = BatchFacts::new();
+        for (i, pkt) in b.packets().enumerate() {
+            if matches!(Decoder::route(&pkt), Route::Dns(_) | Route::All) {
+                if let Some(f) = obs.observe(&pkt, b.file) {
+                    facts.push((i, f));
+                }
+            }
+        }
+        let facts = Arc::new(facts);
+        for (btx, ftx) in workers {
+            let _ = ftx.send(facts.clone());
+            let _ = btx.send(b.clone());
+        }
+    }
+    obs
 }
 
 /// Records per streamed batch at most, and bytes: with the workers' queues full, the batches in
@@ -906,7 +1140,11 @@ fn stream_batches(
         ..Batch::default()
     };
     let mut files = Vec::with_capacity(paths.len());
+    // One key for the run: the same records give the same fingerprint in every input.
+    let keys = (paths.len() > 1).then(std::collections::hash_map::RandomState::new);
     for (idx, path) in paths.iter().enumerate() {
+        let mut print = keys.as_ref().map(std::hash::BuildHasher::build_hasher);
+        let mut span: Option<(Nanos, Nanos)> = None;
         let name = names.get(idx).cloned().unwrap_or_default();
         let file = u16::try_from(idx).unwrap_or(u16::MAX);
         let mut reader = match StreamReader::open(path) {
@@ -931,6 +1169,14 @@ fn stream_batches(
             if !batch.records.is_empty() && (full || pkt.link != batch.link) {
                 send(std::mem::replace(&mut batch, new_batch(file)));
             }
+            if let Some(h) = print.as_mut() {
+                use std::hash::Hasher as _;
+                h.write_u64(pkt.ts);
+                h.write_u32(pkt.orig_len);
+                h.write_usize(pkt.data.len());
+                h.write(pkt.data);
+                span = Some(span.map_or((pkt.ts, pkt.ts), |(a, b)| (a, b.max(pkt.ts))));
+            }
             batch.link = pkt.link;
             // Batch offsets are u32; a batch holds at most STREAM_BATCH_BYTES plus one record.
             let off = u32::try_from(batch.data.len()).unwrap_or(u32::MAX);
@@ -943,7 +1189,18 @@ fn stream_batches(
             ));
         }
         send(batch);
-        files.push(FileOutcome::read(path, name, reader.stats(), error));
+        let complete = error.is_none();
+        let mut outcome = FileOutcome::read(path, name, reader.stats(), error);
+        if let (Some(h), Some((first, last)), true) = (print, span, complete) {
+            use std::hash::Hasher as _;
+            outcome.seen = Some(Seen {
+                first,
+                last,
+                records: outcome.stats.records,
+                fingerprint: h.finish(),
+            });
+        }
+        files.push(outcome);
     }
     files
 }

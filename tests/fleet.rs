@@ -491,6 +491,86 @@ fn compare_says_which_machines_changed() {
     );
 }
 
+/// Names from the other sources, on `fleet-names.pcapng` (`gen_week --fleet ...:nbns,...:ptr`):
+/// .44 registers `WIN-PC44` over NetBIOS and sends DHCP option 81 (no option 12), and the
+/// server's DHCP ACK binds its MAC to its address; .45 says no name at all, and the PTR answer
+/// for its address names it. Same for 1 and 3 threads; each machine's build still guessed.
+#[test]
+fn machines_named_by_netbios_fqdn_ack_and_ptr() {
+    let f = week("fleet-names.pcapng");
+    let r: Report = serde_json::from_str(&audit(&[&f], &["-j", "1"], &tmp("nm1.json"))).unwrap();
+    let r3: Report = serde_json::from_str(&audit(&[&f], &["-j", "3"], &tmp("nm3.json"))).unwrap();
+    assert_eq!(
+        r.clients, r3.clients,
+        "identity depends on the thread count"
+    );
+    let get = |addr: &str| {
+        r.clients
+            .iter()
+            .find(|c| c.address == addr)
+            .unwrap_or_else(|| panic!("no client {addr}"))
+    };
+    let values = |c: &egressmap::report::model::Client, source: &str| -> Vec<String> {
+        c.identity
+            .iter()
+            .filter(|i| i.source == source)
+            .map(|i| i.value.clone())
+            .collect()
+    };
+    let nb = get("192.168.1.44");
+    assert_eq!(nb.name.as_deref(), Some("WIN-PC44"), "NetBIOS name");
+    assert_eq!(nb.mac.as_deref(), Some("00:15:5d:0a:00:2c"));
+    assert_eq!(values(nb, "netbios"), ["WIN-PC44"]);
+    assert_eq!(values(nb, "dhcp-fqdn"), ["win-pc44.corp.example"]);
+    assert!(values(nb, "dhcp").is_empty(), "no option 12");
+    assert_eq!(values(nb, "dhcp-mac"), ["00:15:5d:0a:00:2c"], "the ACK");
+    assert!(values(nb, "dns-ptr").is_empty());
+    let ptr = get("192.168.1.45");
+    assert_eq!(ptr.name.as_deref(), Some("win-pc45.lan"), "PTR name");
+    assert_eq!(ptr.mac.as_deref(), Some("00:15:5d:0a:00:2d"));
+    assert_eq!(values(ptr, "dns-ptr"), ["win-pc45.lan"]);
+    for s in ["dhcp", "netbios", "dhcp-fqdn"] {
+        assert!(values(ptr, s).is_empty(), "{s}: {:?}", ptr.identity);
+    }
+    // Per source, the flows that said it. .44: option 81 in the boot broadcast (DISCOVER and
+    // REQUEST from 0.0.0.0, tied by its MAC) and in the renewal REQUEST (ciaddr); its MAC bound
+    // to its address by that renewal and by the server's ACK (yiaddr, no name); the NetBIOS
+    // registrations are one flow (.44:137 -> 192.168.1.255:137, 9 datagrams). .45: one PTR
+    // answer; its DHCP messages state no name, so only the link layer gives its MAC.
+    let counts = |c: &egressmap::report::model::Client| -> Vec<(String, u64)> {
+        c.identity
+            .iter()
+            .map(|i| (i.source.clone(), i.count))
+            .collect()
+    };
+    let own = |v: &[(&str, u64)]| -> Vec<(String, u64)> {
+        v.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+    };
+    assert_eq!(
+        counts(nb),
+        own(&[
+            ("dhcp-fqdn", 2),
+            ("dhcp-mac", 2),
+            ("link", 0),
+            ("netbios", 1)
+        ])
+    );
+    assert_eq!(counts(ptr), own(&[("dns-ptr", 1), ("link", 0)]));
+    assert_eq!(values(ptr, "link"), ["00:15:5d:0a:00:2d"]);
+    assert_eq!(values(nb, "link"), ["00:15:5d:0a:00:2c"]);
+    for (addr, build, edition) in [
+        ("192.168.1.44", "2004", "pro"),
+        ("192.168.1.45", "11", "enterprise"),
+    ] {
+        let g = get(addr).build_guess.as_ref().expect("a guess");
+        assert_eq!(
+            (g.build.as_str(), g.edition.as_str()),
+            (build, edition),
+            "{addr}"
+        );
+    }
+}
+
 #[test]
 fn merge_is_exact_and_associative() {
     let (a, b, c) = (

@@ -657,3 +657,249 @@ fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, bytes).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// Rotated files, some compressed (gzip, zstd, xz, under names that do not say so), given in
+/// glob order: read in the order of their first packet, they give the whole capture's report. A
+/// plain file and a compressed copy of it are one capture, refused; so are two compressions of
+/// one capture. A compressed file overlapping another is warned about (its last packet is found
+/// by decompressing it before the run).
+#[test]
+fn compressed_inputs_are_ordered_deduplicated_and_overlaps_warned() {
+    let d = scratch("several-compressed");
+    let whole = fixture("week/win11-enterprise.pcapng");
+    let bytes = std::fs::read(&whole).expect("fixture");
+    let parts = split_pcapng(&bytes, 11);
+    assert_eq!(parts.len(), 11);
+    let mut paths = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let name = if i == 0 {
+            "dump".to_string()
+        } else {
+            format!("dump{i}")
+        };
+        let data = match i % 4 {
+            0 => gzip(part),
+            1 => zstd::encode_all(&part[..], 3).expect("zstd"),
+            2 => xz(part),
+            _ => part.clone(),
+        };
+        let path = d.join(name);
+        std::fs::write(&path, &data).expect("write");
+        paths.push(path);
+    }
+    let mut globbed: Vec<&PathBuf> = paths.iter().collect();
+    globbed.sort();
+    let mut args = vec!["audit"];
+    args.extend(globbed.iter().map(|p| p.to_str().expect("utf-8")));
+    let mut expected = report(&["audit", p(&whole)], None);
+    let mut got = report(&args, None);
+    got["inputs"] = serde_json::Value::Null;
+    expected["inputs"] = serde_json::Value::Null;
+    assert_eq!(got, expected, "ordered by first packet, compressed or not");
+    assert_eq!(got["warnings"], serde_json::json!([]), "no overlap");
+    let out = Command::new(BIN)
+        .args(&args)
+        .args(["--report", "json", "-o", "/dev/null"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let order: Vec<String> = paths.iter().map(|f| f.display().to_string()).collect();
+    assert!(
+        err.contains(&format!(
+            "in the order of their first packet: {}",
+            order.join(", ")
+        )),
+        "{err}"
+    );
+
+    // Part 3 plain (dump3) and compressed three ways: every pair is one capture.
+    let gz = d.join("part3.gz");
+    let zst = d.join("part3.zst");
+    let xzed = d.join("part3.bin");
+    std::fs::write(&gz, gzip(&parts[3])).expect("write");
+    std::fs::write(&zst, zstd::encode_all(&parts[3][..], 3).expect("zstd")).expect("write");
+    std::fs::write(&xzed, xz(&parts[3])).expect("write");
+    for (a, b) in [
+        (&paths[3], &gz),
+        (&zst, &paths[3]),
+        (&paths[3], &xzed),
+        (&gz, &xzed),
+    ] {
+        let (code, _, err) = run(&["audit", p(a), p(&paths[1]), p(b)]);
+        assert_eq!(code, 2, "{} {}: {err}", p(a), p(b));
+        assert!(
+            err.contains("are the same capture (identical once decompressed): their packets would count twice"),
+            "{err}"
+        );
+    }
+    // Same length once decompressed but other bytes (one timestamp changed): not a duplicate.
+    let mut other = parts[3].clone();
+    let last = other.len() - 20;
+    other[last] ^= 1;
+    let other_gz = d.join("other.gz");
+    std::fs::write(&other_gz, gzip(&other)).expect("write");
+    let (code, _, err) = run(&["audit", p(&paths[3]), p(&other_gz), "-q"]);
+    assert_ne!(code, 2, "{err}");
+
+    // Overlap: the whole capture, xz-compressed, and one of its parts, plain or compressed.
+    let whole_xz = d.join("whole.bin");
+    std::fs::write(&whole_xz, xz(&bytes)).expect("write");
+    for part in [&paths[5], &paths[4]] {
+        let v = report(&["audit", p(part), p(&whole_xz)], None);
+        let warnings = v["warnings"].to_string();
+        assert!(
+            warnings.contains(&format!("{} starts (", p(part)))
+                && warnings.contains(&format!("before {} ends (", p(&whole_xz)))
+                && warnings.contains("the captures overlap"),
+            "{warnings}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A 17 MiB pcapng name-resolution block (over the 16 MiB bound blocks are read within) put
+/// after the 100th packet of a real capture: skipped and reported with the file, the record and
+/// the byte offset, by the mapped file, its gzip copy and standard input alike; every packet
+/// before and after it is read, so the report is the capture's plus that one warning.
+#[test]
+fn oversize_pcapng_block_is_skipped_and_reported_mapped_or_streamed() {
+    let d = scratch("oversize");
+    let whole = fixture("week/win11-enterprise.pcapng");
+    let bytes = std::fs::read(&whole).expect("fixture");
+    let (mut pos, mut packets) = (0, 0);
+    while packets < 100 {
+        let ty = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4"));
+        pos += u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4")) as usize;
+        if ty == 6 || ty == 3 {
+            packets += 1;
+        }
+    }
+    let len: u32 = (16 << 20) + (1 << 20);
+    let mut data = bytes[..pos].to_vec();
+    data.extend(4u32.to_le_bytes());
+    data.extend(len.to_le_bytes());
+    data.resize(data.len() + len as usize - 12, 0x41);
+    data.extend(len.to_le_bytes());
+    data.extend_from_slice(&bytes[pos..]);
+    let plain = d.join("big-block.pcapng");
+    std::fs::write(&plain, &data).expect("write");
+    let gz = d.join("big-block.pcapng.gz");
+    std::fs::write(&gz, gzip(&data)).expect("write");
+
+    let mut expected = report(&["audit", p(&whole)], None);
+    assert_eq!(expected["warnings"], serde_json::json!([]));
+    let want = format!(
+        "record 101, byte offset {pos}: pcapng name resolution block of {len} bytes, over the 16 \
+         MiB bound, skipped unread (1 such block in all; the records before and after are read)"
+    );
+    for (what, path, stdin) in [
+        ("mapped", Some(&plain), None),
+        ("gzip", Some(&gz), None),
+        ("stdin", None, Some(data.clone())),
+    ] {
+        let name = path.map_or("-".to_string(), |f| p(f).to_string());
+        let mut got = report(&["audit", &name], stdin);
+        assert_eq!(
+            got["warnings"],
+            serde_json::json!([format!("{name}: {want}")]),
+            "{what}"
+        );
+        got["warnings"] = serde_json::json!([]);
+        expected["warnings"] = serde_json::json!([]);
+        assert_eq!(
+            got, expected,
+            "{what}: every packet before and after the block"
+        );
+    }
+    // --strict: exit 1, with the warning on stderr.
+    let (code, _, err) = run(&["audit", p(&gz), "--strict", "-q", "--report", "json"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&want), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A named pipe among several inputs is read once, by the run, in the order given; what the
+/// run read is then checked: the pipe carrying the same capture as a file (here compressed) is
+/// refused, and a pipe given before a file that starts earlier is warned about.
+#[test]
+fn a_pipe_among_inputs_is_checked_for_duplicates_and_order_as_it_is_read() {
+    let d = scratch("pipe-checks");
+    let fifo = d.join("fifo");
+    if !Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("SKIPPED: mkfifo not available");
+        return;
+    }
+    let bytes = std::fs::read(fixture("week/win11-enterprise.pcapng")).expect("fixture");
+    let parts = split_pcapng(&bytes, 11);
+    let part1 = d.join("part1.pcapng");
+    std::fs::write(&part1, &parts[1]).expect("write");
+    let part3 = d.join("part3.pcapng.xz");
+    std::fs::write(&part3, xz(&parts[3])).expect("write");
+    let feed = |data: Vec<u8>| {
+        let w = fifo.clone();
+        // Detached: opening a FIFO for writing blocks until the run opens it.
+        std::thread::spawn(move || std::fs::write(w, data));
+    };
+    // The pipe carries part 3 gzip-compressed; the xz file holds part 3 too.
+    feed(gzip(&parts[3]));
+    let (code, _, err) = run(&["audit", p(&fifo), p(&part1), p(&part3)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{} and {} hold the same {} records: their packets would count twice",
+            p(&fifo),
+            p(&part3),
+            count_packets(&parts[3])
+        )),
+        "{err}"
+    );
+    // Part 3 on the pipe, then part 1 (earlier): read in that order, warned, nothing refused.
+    feed(parts[3].clone());
+    let out = Command::new(BIN)
+        .args(["audit", p(&fifo), p(&part1), "--report", "json"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("duplicates and overlaps are checked as they are read"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("{} starts (", p(&part1)))
+            && warnings.contains(&format!("before {} ends (", p(&fifo)))
+            && warnings.contains("overlap or are out of order"),
+        "{warnings}"
+    );
+    // In time order: no warning.
+    feed(parts[1].clone());
+    let v = report(&["audit", p(&fifo), p(&part3)], None);
+    assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Packet blocks in a pcapng capture.
+fn count_packets(bytes: &[u8]) -> usize {
+    let mut pos = 0;
+    let mut n = 0;
+    while pos + 8 <= bytes.len() {
+        let ty = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4"));
+        if ty == 6 || ty == 3 {
+            n += 1;
+        }
+        pos += u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4")) as usize;
+    }
+    n
+}

@@ -278,6 +278,9 @@ fn zeek_round_trip_gives_the_captures_report() {
             );
             assert_eq!(got["first_seen"], want["first_seen"]);
             assert_eq!(got["last_seen"], want["last_seen"]);
+            // The DNS view: every name with its queries, answers and clients, from dns.log.
+            assert!(want["dns"]["queries"].as_u64().unwrap() > 0);
+            assert_eq!(got["dns"], want["dns"], "{capture} {variant}: DNS view");
             assert_eq!(got["documented_not_seen"], want["documented_not_seen"]);
             assert!(got["unknown"]
                 .as_array()
@@ -448,5 +451,202 @@ fn suricata_eve_of_the_fixture_week_matches_the_pcap() {
         );
     }
     assert_eq!(got["inputs"][0]["format"], "suricata-eve");
+    dns_view_of_eve_matches_the_pcap(&pcap, &want, &got, &tmp);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// (queries, answers, clients, status) per name of a report's DNS view.
+fn dns_names(r: &Value) -> BTreeMap<String, (u64, u64, Value, Value)> {
+    r["dns"]["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let k = n["name"].as_str().unwrap().to_string();
+            let q = n["queries"].as_u64().unwrap();
+            let a = n["answers"].as_u64().unwrap();
+            (k, (q, a, n["clients"].clone(), n["status"].clone()))
+        })
+        .collect()
+}
+
+/// The DNS view from Suricata's `dns` events: every name Suricata logged has the pcap's
+/// queries, answers, clients and status. Suricata parses DNS on port 53 only, so the names the
+/// pcap saw only in mDNS (5353) and LLMNR (5355) flows are missing, and nothing else is.
+fn dns_view_of_eve_matches_the_pcap(pcap: &Path, want: &Value, got: &Value, tmp: &Path) {
+    assert!(
+        !got["unknown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u.as_str().is_some_and(|u| u.starts_with("dns"))),
+        "{:?}",
+        got["unknown"]
+    );
+    let (w, g) = (dns_names(want), dns_names(got));
+    for (name, figures) in &g {
+        assert_eq!(Some(figures), w.get(name), "{name}: eve vs pcap");
+    }
+    // Names of the pcap's DNS flows per server port, from its flow log.
+    let flows = tmp.join("flows.jsonl");
+    let st = Command::new(bin())
+        .arg("audit")
+        .arg(pcap)
+        .args(["-q", "-j", "1", "--flows"])
+        .arg(&flows)
+        .output()
+        .unwrap();
+    assert!(st.status.code().is_some_and(|c| c <= 1));
+    let mut on_53 = BTreeSet::new();
+    let mut lan = BTreeSet::new();
+    for line in std::fs::read_to_string(&flows).unwrap().lines() {
+        let f: Value = serde_json::from_str(line).unwrap();
+        if f["app"] != "dns" {
+            continue;
+        }
+        let port = f["server_port"].as_u64().unwrap();
+        for n in f["names"].as_array().unwrap() {
+            let n = n.as_str().unwrap().to_string();
+            if port == 53 {
+                on_53.insert(n);
+            } else {
+                assert!(matches!(port, 5353 | 5355), "{n} on port {port}");
+                lan.insert(n);
+            }
+        }
+    }
+    let missing: BTreeSet<String> = w.keys().filter(|n| !g.contains_key(*n)).cloned().collect();
+    assert!(
+        !missing.is_empty(),
+        "the fixture has mDNS and LLMNR lookups"
+    );
+    assert!(
+        missing.is_subset(&lan) && missing.is_disjoint(&on_53),
+        "{missing:?}"
+    );
+    assert_eq!(g.keys().cloned().collect::<BTreeSet<_>>(), on_53);
+    let sum = |v: &BTreeMap<String, (u64, u64, Value, Value)>, k: usize| -> u64 {
+        v.iter()
+            .filter(|(n, _)| missing.contains(*n) == (k == 2))
+            .map(|(_, f)| f.0)
+            .sum()
+    };
+    let total = |r: &Value, k: &str| r["dns"][k].as_u64().unwrap();
+    assert_eq!(total(got, "queries"), sum(&g, 0));
+    assert_eq!(total(want, "queries"), total(got, "queries") + sum(&w, 2));
+    assert_eq!(total(got, "answers"), total(want, "answers"));
+    eprintln!(
+        "DNS view: eve {} names, {} queries, {} answers; pcap {} names, {} queries, {} answers; only in the pcap (mDNS/LLMNR): {missing:?}",
+        g.len(),
+        total(got, "queries"),
+        total(got, "answers"),
+        w.len(),
+        total(want, "queries"),
+        total(want, "answers")
+    );
+}
+
+/// The DNS view from the real dns.log rows of the shared Zeek sets, against a plain re-reading
+/// of each row: a query when `qtype` is set, an answered response when `answers` is not empty,
+/// its client `id.orig_h`; rows on NetBIOS ports count nothing (not DNS to the engine), nor rows
+/// without a conn record. A set without dns.log says its DNS view is unknown.
+#[test]
+fn zeek_dns_logs_give_the_dns_view() {
+    let Some(root) = zeek_logs_dir() else { return };
+    let (mut with_dns, mut without, mut rows_counted) = (0, 0, 0);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let got = audit_json(&[&dir], &["--all-destinations"]);
+        let unknown: Vec<&str> = got["unknown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let log = dir.join("dns.log");
+        if !log.exists() {
+            without += 1;
+            assert!(unknown.contains(&"dns"), "{}: {unknown:?}", dir.display());
+            continue;
+        }
+        with_dns += 1;
+        assert!(!unknown.contains(&"dns"), "{}", dir.display());
+        let uids = conn_uids(&dir.join("conn.log"));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let mut fields: Vec<&str> = Vec::new();
+        let mut want: BTreeMap<String, (u64, u64, BTreeSet<String>)> = BTreeMap::new();
+        for line in text.lines() {
+            if let Some(f) = line.strip_prefix("#fields\t") {
+                fields = f.split('\t').collect();
+                continue;
+            }
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let vals: Vec<&str> = line.split('\t').collect();
+            let get = |n: &str| {
+                let v = *fields
+                    .iter()
+                    .position(|f| *f == n)
+                    .and_then(|i| vals.get(i))
+                    .unwrap();
+                (v != "-" && v != "(empty)").then_some(v)
+            };
+            let netbios = ["id.orig_p", "id.resp_p"]
+                .iter()
+                .any(|p| matches!(get(p), Some("137" | "138")));
+            let (Some(uid), Some(q)) = (get("uid"), get("query")) else {
+                continue;
+            };
+            if netbios || !uids.contains(uid) {
+                continue;
+            }
+            let e = want
+                .entry(q.trim_end_matches('.').to_ascii_lowercase())
+                .or_default();
+            e.0 += u64::from(get("qtype").is_some());
+            e.1 += u64::from(get("answers").is_some());
+            e.2.insert(get("id.orig_h").unwrap().to_string());
+            rows_counted += 1;
+        }
+        let have: BTreeMap<String, (u64, u64, BTreeSet<String>)> = got["dns"]["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                let clients = n["clients"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_string())
+                    .collect();
+                (
+                    n["name"].as_str().unwrap().to_string(),
+                    (
+                        n["queries"].as_u64().unwrap(),
+                        n["answers"].as_u64().unwrap(),
+                        clients,
+                    ),
+                )
+            })
+            .collect();
+        assert_eq!(have, want, "{}: DNS view", dir.display());
+        let q: u64 = want.values().map(|v| v.0).sum();
+        let a: u64 = want.values().map(|v| v.1).sum();
+        assert_eq!(got["dns"]["queries"].as_u64(), Some(q), "{}", dir.display());
+        assert_eq!(got["dns"]["answers"].as_u64(), Some(a), "{}", dir.display());
+        eprintln!(
+            "{}: {} names, {q} queries, {a} answers",
+            dir.file_name().unwrap().to_string_lossy(),
+            want.len()
+        );
+    }
+    eprintln!("zeek-logs: {with_dns} sets with dns.log ({rows_counted} rows counted), {without} without (DNS view unknown)");
+    assert_eq!(with_dns + without, 47);
+    assert!(with_dns >= 5 && rows_counted >= 30);
 }

@@ -119,3 +119,101 @@ fn a_tight_reassembly_budget_refuses_the_same_segments_for_any_thread_count() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// DNS messages parsed over a whole run with `threads` (every engine and the dispatcher's
+/// observer), and DNS messages its flows counted.
+fn dns_work(file: &Path, threads: usize) -> (u64, u64) {
+    let r = egressmap::pipeline::run_files(
+        &[file.to_path_buf()],
+        egressmap::engine::EngineConfig::default(),
+        threads,
+        false,
+        &mut |_, _| {},
+    );
+    let (s, _, _) = egressmap::engine::Engine::merged_stats(&r.engines);
+    (s.dns_parses, s.dns_messages)
+}
+
+/// Each DNS message is parsed once, by whoever validates it, whatever the thread count: with
+/// several workers the dispatcher's observer validates it and hands the parsed message to the
+/// flow's owner, and the other workers get the validated answers only (before, every worker
+/// parsed every UDP DNS record, and reassembled and parsed every DNS-over-TCP flow).
+#[test]
+fn each_dns_record_is_parsed_once_for_any_thread_count() {
+    let d = tmpdir("dns-once");
+    let udp = [
+        flood(&d),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/names_dns_owner.pcap"),
+    ];
+    let (_, flood_messages) = dns_work(&udp[0], 1);
+    assert!(flood_messages > 500, "{flood_messages} DNS messages");
+    for f in &udp {
+        let (parses, messages) = dns_work(f, 1);
+        assert!(messages >= 2, "{f:?}: {messages} DNS messages");
+        assert!(parses >= messages, "{f:?}: {parses} parses");
+        for j in 2..=4 {
+            assert_eq!(dns_work(f, j).0, parses, "{f:?} -j{j}");
+        }
+    }
+    let tcp = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/names_dns_tcp_answers.pcap");
+    let (parses, messages) = dns_work(&tcp, 1);
+    assert!(
+        messages >= 4 && parses == messages,
+        "{parses} parses, {messages}"
+    );
+    for j in 2..=4 {
+        assert_eq!(dns_work(&tcp, j).0, parses, "-j{j}");
+    }
+    // A compressed file is streamed (as a live capture is fed): one thread validates the DNS
+    // of every batch for all the workers, with the same counts.
+    for f in udp.iter().chain([&tcp]) {
+        let (mapped, _) = dns_work(f, 1);
+        let z = gz(f, &d);
+        for j in 1..=4 {
+            assert_eq!(dns_work(&z, j).0, mapped, "{z:?} -j{j}");
+        }
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// `f` gzipped into `dir`.
+fn gz(f: &Path, dir: &Path) -> PathBuf {
+    let name = f.file_name().and_then(|n| n.to_str()).expect("name");
+    let out = dir.join(format!("{name}.gz"));
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &std::fs::read(f).expect("capture")).expect("gzip");
+    std::fs::write(&out, enc.finish().expect("gzip")).expect("write");
+    out
+}
+
+/// Names from DNS over TCP and from answers another worker's flow received are the same for
+/// any thread count, mapped or streamed (the streamed path feeds workers as a live capture).
+#[test]
+fn dns_names_are_the_same_for_any_thread_count_mapped_or_streamed() {
+    let d = tmpdir("dns-names");
+    for name in [
+        "names_dns_tcp_answers",
+        "dns_tcp_split",
+        "names_dns_owner",
+        "dns_udp_cname_then_tls_nosni",
+        "names_dns_unsolicited",
+    ] {
+        let f = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/{name}.pcap"));
+        let z = gz(&f, &d);
+        for input in [&f, &z] {
+            let one = audit(input, &d, 1, &[]);
+            let named = String::from_utf8_lossy(&one.0).contains("\"host_source\":\"dns");
+            let warned = String::from_utf8_lossy(&one.1).contains("DNS responses ignored");
+            assert!(named || warned, "{input:?}: nothing named by DNS");
+            for j in 2..=4 {
+                let other = audit(input, &d, j, &[]);
+                assert!(
+                    other.0 == one.0,
+                    "{input:?}: flow log -j{j} differs from -j1"
+                );
+                assert!(other.1 == one.1, "{input:?}: report -j{j} differs from -j1");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

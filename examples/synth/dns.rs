@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const TYPE_A: u16 = 1;
 pub const TYPE_CNAME: u16 = 5;
+pub const TYPE_PTR: u16 = 12;
 pub const TYPE_AAAA: u16 = 28;
 pub const TYPE_HTTPS: u16 = 65;
 pub const CLASS_IN: u16 = 1;
@@ -14,6 +15,8 @@ pub enum RData {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
     Cname(String),
+    /// A reverse-lookup answer: the name of the address in the question.
+    Ptr(String),
     /// HTTPS record in service mode, target "." (the owner), with `alpn=h2,h3`, the hints, and
     /// an `ech` parameter when `ech` is non-empty (an ECHConfigList, see [`ech_config_list`]).
     Https {
@@ -108,6 +111,7 @@ impl MessageBuilder {
             RData::A(_) => TYPE_A,
             RData::Aaaa(_) => TYPE_AAAA,
             RData::Cname(_) => TYPE_CNAME,
+            RData::Ptr(_) => TYPE_PTR,
             RData::Https { .. } => TYPE_HTTPS,
         };
         self.buf.extend_from_slice(&ty.to_be_bytes());
@@ -118,7 +122,7 @@ impl MessageBuilder {
         match &r.data {
             RData::A(a) => self.buf.extend_from_slice(&a.octets()),
             RData::Aaaa(a) => self.buf.extend_from_slice(&a.octets()),
-            RData::Cname(n) => self.name(n),
+            RData::Cname(n) | RData::Ptr(n) => self.name(n),
             RData::Https { ipv4hint, ech } => {
                 self.buf.extend_from_slice(&[0, 1, 0]); // priority 1, target "."
                 self.buf

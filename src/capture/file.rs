@@ -31,9 +31,13 @@ use super::{CaptureError, CaptureErrorKind, CaptureStats, LinkType, Nanos, Packe
 /// Largest captured length we accept for one record, as Wireshark does for the common link
 /// types; anything bigger is a corrupt length field, not a packet.
 pub const MAX_RECORD: u32 = 256 * 1024;
-/// Largest pcapng block we believe in when it runs past the end of the file: beyond this, the
-/// length field is garbage (Corrupt) rather than the file being cut short (Truncated).
-const MAX_BLOCK: u32 = 16 * 1024 * 1024;
+/// Largest pcapng block read. A packet block is far smaller (its packet is at most
+/// [`MAX_RECORD`]); a bigger block (a huge name-resolution, secrets or custom block) is skipped
+/// unread, counted in [`CaptureStats::oversize_blocks`] and reported, by the mapped and the
+/// stream reader alike, so a stream's buffer never holds more than one read and one block. A
+/// bigger block that runs past the end of the input is a garbage length field (Corrupt), not a
+/// file cut short (Truncated).
+pub const MAX_BLOCK: u32 = 16 * 1024 * 1024;
 /// Interfaces kept per pcapng section; further IDBs are skipped (bounds memory on hostile files).
 const MAX_INTERFACES: usize = 4096;
 
@@ -220,16 +224,13 @@ fn peek(mut r: impl Read, n: usize) -> std::io::Result<(Vec<u8>, impl Read)> {
     Ok((head, again.chain(r)))
 }
 
-/// The first `limit` bytes of a file, decompressed if it is compressed: enough to find its first
-/// packets without reading (or decompressing) the whole file.
-pub fn decompressed_prefix(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+/// A file's content, decompressed as it is read if it is compressed (detected from the bytes),
+/// and which compression that was.
+pub fn open_decompressed(path: &Path) -> std::io::Result<(Option<Compression>, Box<dyn Read>)> {
     let file = File::open(path)?;
     let (head, stream) = peek(file, MAGIC_LEN)?;
-    let mut out = Vec::new();
-    decompressing(stream, Compression::detect(&head))?
-        .take(limit as u64)
-        .read_to_end(&mut out)?;
-    Ok(out)
+    let c = Compression::detect(&head);
+    Ok((c, decompressing(stream, c)?))
 }
 
 /// The path that means standard input.
@@ -362,6 +363,8 @@ impl CaptureFile {
                 Bytes::Owned(_) => None,
             },
             released: 0,
+            hand_off: false,
+            pending: 0,
             data: self.bytes.as_slice(),
             pos: if self.pcap.is_some() { PCAP_HEADER } else { 0 },
             state,
@@ -510,6 +513,45 @@ const RELEASE_LAG: usize = 16 << 20;
 /// Release in whole pages (2 MiB covers huge pages too).
 const RELEASE_ALIGN: usize = 2 << 20;
 
+/// Pages of a mapped capture, `start..end`, already read and due to leave the resident set.
+/// Any thread may do it: the map is read-only, so a page touched again after its release is
+/// only read back (a minor fault), never lost.
+#[derive(Debug)]
+pub struct PageRelease<'a> {
+    map: &'a Mmap,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> PageRelease<'a> {
+    /// Add `next`, which starts where this range ends when the reader hands them out in
+    /// order; a range that does not follow on (another file) releases this one first.
+    pub fn extend(&mut self, next: PageRelease<'a>) {
+        if next.start != self.end || !std::ptr::eq(self.map, next.map) {
+            std::mem::replace(self, next).run();
+            return;
+        }
+        self.end = next.end;
+    }
+
+    /// Hand the pages back to the kernel.
+    pub fn run(self) {
+        if self.end <= self.start {
+            return;
+        }
+        // SAFETY: the map is a read-only file mapping that nobody writes, so dropping its pages
+        // loses nothing: a later access reads the same bytes back from the file. Packets handed
+        // out earlier stay valid for the same reason.
+        let _ = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                self.start,
+                self.end - self.start,
+            )
+        };
+    }
+}
+
 /// Walks the records of a [`CaptureFile`]. After an error it yields nothing more.
 ///
 /// `CaptureError::record` is the 1-based number of the packet record being read when the problem
@@ -519,8 +561,12 @@ pub struct Reader<'a> {
     path: &'a Path,
     /// The mapping, to hand pages already read back to the kernel (see [`Reader::release`]).
     map: Option<&'a Mmap>,
-    /// Bytes before this offset were released.
+    /// Bytes before this offset were released (or handed out to be, see [`Reader::hand_off_release`]).
     released: usize,
+    /// Pages due for release are kept for [`Reader::take_release`] instead of released here.
+    hand_off: bool,
+    /// Start of the range due for release and not taken yet (up to `released`).
+    pending: usize,
     data: &'a [u8],
     pos: usize,
     state: State,
@@ -554,6 +600,41 @@ pub fn prefetch_line(p: *const u8) {
 enum Step<'a> {
     Packet(Packet<'a>),
     Skip,
+    /// Over [`MAX_BLOCK`]: only its type and length were read; the reader skips it (checking
+    /// its trailing length) and counts it.
+    Oversize {
+        btype: u32,
+        len: u32,
+    },
+}
+
+/// The block is there whole and ends with its length: counted as skipped. `Err`: it is not.
+fn skip_oversize(
+    btype: u32,
+    len: u32,
+    trailer: Option<u32>,
+    record: u64,
+    offset: u64,
+    stats: &mut CaptureStats,
+) -> Result<(), CaptureErrorKind> {
+    match trailer {
+        None => Err(corrupt(format!(
+            "block length {len} (over the {MAX_BLOCK}-byte bound) runs past the end of the input"
+        ))),
+        Some(t) if t != len => Err(corrupt(format!(
+            "block length {len} but trailing length {t}"
+        ))),
+        Some(_) => {
+            stats.oversize_blocks += 1;
+            stats.first_oversize.get_or_insert(super::Oversize {
+                record,
+                offset,
+                len,
+                btype,
+            });
+            Ok(())
+        }
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -568,7 +649,7 @@ impl<'a> Reader<'a> {
             State::Pcap(info) => self.next_pcap(info),
             State::PcapNg(_) => self.next_pcapng(),
         };
-        if self.pos - self.released.min(self.pos) >= RELEASE_LAG * 2 {
+        if self.pos - self.released.min(self.pos) >= self.lag() * 2 {
             self.release();
         }
         match r {
@@ -607,21 +688,55 @@ impl<'a> Reader<'a> {
     /// same map only takes a minor fault).
     fn release(&mut self) {
         let Some(map) = self.map else { return };
-        let end = self.pos.saturating_sub(RELEASE_LAG) & !(RELEASE_ALIGN - 1);
+        let end = self.pos.saturating_sub(self.lag()) & !(RELEASE_ALIGN - 1);
         if end <= self.released {
             return;
         }
-        // SAFETY: the map is a read-only file mapping that nobody writes, so dropping its pages
-        // loses nothing: a later access reads the same bytes back from the file. Packets handed
-        // out earlier stay valid for the same reason.
-        let _ = unsafe {
-            map.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                self.released,
-                end - self.released,
-            )
-        };
+        if self.hand_off {
+            self.released = end;
+            return;
+        }
+        PageRelease {
+            map,
+            start: self.released,
+            end,
+        }
+        .run();
         self.released = end;
+        self.pending = end;
+    }
+
+    /// Leave the page release to whoever calls [`Reader::take_release`] (another thread):
+    /// unmapping pages is kernel work (a third of a reader's time with page faults), and the
+    /// thread that only walks record headers is the one the others wait on.
+    pub fn hand_off_release(&mut self) {
+        self.hand_off = true;
+    }
+
+    /// How far behind the read position pages become due for release. Handed-off pages are
+    /// released a few batches later, by a thread that has read up to where they were handed
+    /// out: half the lag then keeps the resident set as small as when the reader releases.
+    fn lag(&self) -> usize {
+        if self.hand_off {
+            RELEASE_LAG / 2
+        } else {
+            RELEASE_LAG
+        }
+    }
+
+    /// The pages due for release since the last call, if any (with [`Reader::hand_off_release`]).
+    pub fn take_release(&mut self) -> Option<PageRelease<'a>> {
+        let map = self.map?;
+        if self.pending >= self.released {
+            return None;
+        }
+        let r = PageRelease {
+            map,
+            start: self.pending,
+            end: self.released,
+        };
+        self.pending = self.released;
+        Some(r)
     }
 
     /// Bytes consumed so far (for progress).
@@ -658,10 +773,22 @@ impl<'a> Reader<'a> {
             let State::PcapNg(ng) = &mut self.state else {
                 return Ok(None);
             };
+            let be = ng.big_endian;
             let (block, step) = ng_block(ng, rest, &mut self.stats)?;
-            self.pos += block;
-            if let Step::Packet(p) = step {
-                return Ok(Some(p));
+            match step {
+                Step::Packet(p) => {
+                    self.pos += block;
+                    return Ok(Some(p));
+                }
+                Step::Skip => self.pos += block,
+                Step::Oversize { btype, len } => {
+                    let trailer = (len as usize)
+                        .checked_sub(4)
+                        .and_then(|at| u32_at(rest, at, be));
+                    let (record, offset) = (self.stats.records + 1, self.pos as u64);
+                    skip_oversize(btype, len, trailer, record, offset, &mut self.stats)?;
+                    self.pos += len as usize;
+                }
             }
         }
     }
@@ -707,7 +834,8 @@ fn pcap_record<'a>(
 }
 
 /// Reads the block at the start of `rest`; returns its length and what it held. `Truncated`:
-/// `rest` ends inside the block (whose length is at most [`MAX_BLOCK`]).
+/// `rest` ends inside the block (whose length is at most [`MAX_BLOCK`]; a longer one is
+/// [`Step::Oversize`], whatever `rest` holds).
 #[inline]
 fn ng_block<'a>(
     ng: &mut NgState,
@@ -729,12 +857,23 @@ fn ng_block<'a>(
     if len < 12 || len % 4 != 0 {
         return Err(corrupt(format!("block length {len}")));
     }
+    if len > MAX_BLOCK {
+        // The blocks after a section header or interface description depend on it.
+        if btype == PCAPNG_SHB || btype == BLOCK_IDB {
+            return Err(corrupt(format!(
+                "{} block of {len} bytes, over the {MAX_BLOCK}-byte bound (the blocks after \
+                 it depend on it, so it cannot be skipped)",
+                if btype == BLOCK_IDB {
+                    "interface description"
+                } else {
+                    "section header"
+                }
+            )));
+        }
+        return Ok((len as usize, Step::Oversize { btype, len }));
+    }
     let Some(block) = rest.get(..len as usize) else {
-        return Err(if len > MAX_BLOCK {
-            corrupt(format!("block length {len} is too large"))
-        } else {
-            CaptureErrorKind::Truncated
-        });
+        return Err(CaptureErrorKind::Truncated);
     };
     let trailer = u32_at(block, len as usize - 4, be).ok_or(CaptureErrorKind::Truncated)?;
     if trailer != len {

@@ -142,4 +142,20 @@ pub struct CaptureStats {
     pub skipped_blocks: u64,
     /// Packets on an interface whose link type we do not know.
     pub unknown_interface: u64,
+    /// pcapng blocks over the 16 MiB bound ([`file::MAX_BLOCK`]), skipped unread.
+    pub oversize_blocks: u64,
+    /// Where the first of them was.
+    pub first_oversize: Option<Oversize>,
+}
+
+/// A pcapng block skipped for its size: where it was, for the warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Oversize {
+    /// 1-based number of the record that would follow it.
+    pub record: u64,
+    /// Byte offset of the block (in the decompressed stream for a compressed input).
+    pub offset: u64,
+    pub len: u32,
+    /// The pcapng block type.
+    pub btype: u32,
 }

@@ -11,10 +11,10 @@ use super::{
 };
 use crate::engine::{Engine, EngineConfig};
 use crate::flow::{Flow, FlowTableConfig};
-use crate::pipeline::{run_files, RunResult};
+use crate::pipeline::{run_files_prepared, PrepareFn, RunResult};
 use crate::report::aggregate::{Aggregator, Context, FlowMatch, UNPLACED};
 use crate::report::dnsview::NameClass;
-use crate::report::flowlog::{FlowLogWriter, FlowRecord};
+use crate::report::flowlog::{self, FlowLogWriter, FlowRecord};
 use crate::report::model::{Documented, Input, Report, Scope};
 use crate::report::render::escape::term;
 use crate::report::render::{render, Format, Options};
@@ -229,6 +229,22 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
     au.exit_code(a)
 }
 
+/// A flow's signature match and its flow-log line (with `--flows`), made where the flow ended.
+struct Prepared {
+    m: Option<Arc<MatchResult>>,
+    endpoints: Vec<String>,
+    line: Option<io::Result<Vec<u8>>>,
+}
+
+impl Prepared {
+    fn areas<'s>(&'s self, unplaced: &'s [String]) -> &'s [String] {
+        areas_endpoints(&self.m, unplaced).0
+    }
+    fn shared(&self) -> bool {
+        self.m.as_ref().is_some_and(|r| r.shared_infrastructure())
+    }
+}
+
 /// Reads the inputs and builds the report (and the flow log, with `--flows`); `Err` is the
 /// exit code of a run that could not start.
 pub fn audit(
@@ -289,7 +305,7 @@ pub fn audit(
     } else {
         (a.scope.build.as_deref(), a.scope.edition.as_deref())
     };
-    let mut matcher = Matcher::new(&db, build, edition);
+    let matcher = Matcher::new(&db, build, edition);
     let mut guesser = a.guess_build.then(|| BuildGuesser::new(&db));
     let mut agg = Aggregator::new(Scope {
         public_only: !a.scope.all_destinations,
@@ -306,10 +322,30 @@ pub fn audit(
     } else {
         Vec::new()
     };
-    let mut on_flow = |flow: &Flow, file: &str| {
-        let interim = flow.interim().is_some();
-        let m = match_flow(&mut matcher, flow);
+    // What the output needs of a flow besides the flow itself: its match and its flow-log
+    // line. Made on the engine's thread when it has time (`run_files_prepared`), the same
+    // bytes wherever it runs.
+    let with_log = log.is_some();
+    let unknown = log_input.then_some(&log_unknown[..]);
+    let prepare_with = |m: &mut Matcher, flow: &Flow, file: &str| -> Prepared {
+        let m = match_flow(m, flow);
         let (areas, endpoints) = areas_endpoints(&m, &unplaced);
+        let shared = m.as_ref().is_some_and(|r| r.shared_infrastructure());
+        let line = with_log.then(|| {
+            let mut rec = FlowRecord::new(flow, file, areas, &endpoints).shared(shared);
+            rec.unknown = unknown;
+            flowlog::render(&rec)
+        });
+        Prepared { m, endpoints, line }
+    };
+    let forked = matcher.clone();
+    let prepare = || -> PrepareFn<'_, Prepared> {
+        let mut m = forked.clone();
+        Box::new(move |flow, file| prepare_with(&mut m, flow, file))
+    };
+    let mut on_prepared = |flow: &Flow, p: Prepared| {
+        let interim = flow.interim().is_some();
+        let (areas, endpoints) = (p.areas(&unplaced), &p.endpoints);
         if !interim {
             summary.add(flow);
         }
@@ -318,28 +354,24 @@ pub fn audit(
             &FlowMatch {
                 areas,
                 pattern: endpoints.first().map(String::as_str),
-                shared: m.as_ref().is_some_and(|r| r.shared_infrastructure()),
-                endpoints: &endpoints,
+                shared: p.shared(),
+                endpoints,
             },
         );
-        if let (Some(g), Some(r)) = (guesser.as_mut(), &m) {
+        if let (Some(g), Some(r)) = (guesser.as_mut(), &p.m) {
             if !interim && agg.in_scope(flow) && !flow.ech_outer {
                 g.add(r);
             }
         }
-        if let (Some(w), None) = (log.as_mut(), write_error.as_ref()) {
-            let mut rec = FlowRecord::new(flow, file, areas, &endpoints)
-                .shared(m.as_ref().is_some_and(|r| r.shared_infrastructure()));
-            if log_input {
-                rec.unknown = Some(&log_unknown);
-            }
-            if let Err(e) = w.write(&rec) {
+        if let (Some(w), None, Some(line)) = (log.as_mut(), write_error.as_ref(), p.line) {
+            if let Err(e) = line.and_then(|l| w.write_line(&l)) {
                 write_error = Some(e);
             }
         }
     };
     // Several captures: read in time order, each once (decided before the pipeline runs).
     let mut plan_warnings = Vec::new();
+    let mut check_after_run = false;
     let planned;
     let files = if log_input {
         files
@@ -352,6 +384,7 @@ pub fn audit(
                     }
                 }
                 plan_warnings = p.warnings;
+                check_after_run = p.check_after_run;
                 planned = p.files;
                 &planned[..]
             }
@@ -361,23 +394,37 @@ pub fn audit(
             }
         }
     };
-    let (result, log_warnings, log_formats) = if log_input {
+    let (result, log_warnings, log_formats, data_unknown) = if log_input {
+        let mut m = matcher.clone();
+        let mut on_flow = |f: &Flow, file: &str| on_prepared(f, prepare_with(&mut m, f, file));
         let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
         let r = RunResult {
             files: lr.files,
             engines: Vec::new(),
         };
-        (r, lr.warnings, lr.file_formats)
+        (r, lr.warnings, lr.file_formats, lr.unknown)
     } else {
         let threads = a
             .threads
             .unwrap_or_else(|| crate::pipeline::auto_threads(files, super::default_threads()));
-        let r = run_files(files, engine_config(a), threads, !a.quiet, &mut on_flow);
-        (r, Vec::new(), Vec::new())
+        let cfg = engine_config(a);
+        let r = run_files_prepared(files, cfg, threads, !a.quiet, &prepare, &mut |f, _, p| {
+            on_prepared(f, p)
+        });
+        (r, Vec::new(), Vec::new(), Vec::new())
     };
     if let Some(w) = log.take() {
         if let Err(e) = w.finish() {
             write_error.get_or_insert(e);
+        }
+    }
+    if check_after_run {
+        match super::inputs::after_run(&result.files) {
+            Ok(w) => plan_warnings.extend(w),
+            Err(e) => {
+                say!("egressmap: {}", term(&e));
+                return Err(EXIT_USAGE);
+            }
         }
     }
     let mut warnings = plan_warnings;
@@ -397,7 +444,11 @@ pub fn audit(
         }
     }
     if log_input {
-        report.unknown = log_unknown.iter().map(|s| s.to_string()).collect();
+        report.unknown = log_unknown
+            .iter()
+            .chain(&data_unknown)
+            .map(|s| s.to_string())
+            .collect();
         for (i, f) in report.inputs.iter_mut().zip(&log_formats) {
             i.format = f.map(|f| f.as_str().to_string());
         }
@@ -544,9 +595,33 @@ pub fn warnings(r: &RunResult) -> Vec<String> {
                 f.name, f.stats.unknown_interface
             ));
         }
+        if let Some(o) = f.stats.first_oversize {
+            w.push(oversize_warning(&f.name, f.stats.oversize_blocks, o));
+        }
     }
     w.extend(warnings_from(&r.engines));
     w
+}
+
+/// pcapng blocks skipped for their size: where the first was, and how many.
+fn oversize_warning(name: &str, n: u64, o: crate::capture::Oversize) -> String {
+    let what = match o.btype {
+        2 | 3 | 6 => "packet block (its packet is not read)".to_string(),
+        4 => "name resolution block".to_string(),
+        5 => "interface statistics block".to_string(),
+        0x0A => "decryption secrets block".to_string(),
+        0x0BAD | 0x4000_0BAD => "custom block".to_string(),
+        t => format!("block of type {t:#x}"),
+    };
+    format!(
+        "{name}: record {}, byte offset {}: pcapng {what} of {} bytes, over the {} MiB bound, \
+         skipped unread ({n} such block{} in all; the records before and after are read)",
+        o.record,
+        o.offset,
+        o.len,
+        crate::capture::file::MAX_BLOCK >> 20,
+        if n == 1 { "" } else { "s" },
+    )
 }
 
 /// Names flows could not keep (counted as flows end, so by the sink rather than the engines).
@@ -563,12 +638,26 @@ pub fn names_dropped_warning(n: u64, a: &RunOpts) -> Option<String> {
 pub fn warnings_from(engines: &[Engine]) -> Vec<String> {
     let mut w = Vec::new();
     let (s, t, rs) = Engine::merged_stats(engines);
-    // Every worker validates the same UDP exchanges; DNS over TCP only its owner: sum the TCP
-    // part by taking the largest count (exact with one worker, a lower bound otherwise).
+    // Files: one validator saw every exchange (the engine's, or with several workers the
+    // dispatcher's, handed to the first engine; the others validated nothing). Live: every
+    // worker validates the same UDP exchanges, DNS over TCP only its owner: take the largest
+    // count (a lower bound for the TCP part). Ties go to the first, so a validator that only
+    // saw responses is not passed over for an empty one.
     let vs = engines
         .iter()
         .map(|e| e.validator.stats)
-        .max_by_key(|v| v.queries)
+        .rev()
+        .max_by_key(|v| {
+            (
+                v.queries,
+                v.answers_accepted
+                    + v.answers_unsolicited
+                    + v.answers_wrong_question
+                    + v.records_out_of_chain
+                    + v.responses_from_client
+                    + v.queries_dropped,
+            )
+        })
         .unwrap_or_default();
     let counters = [
         (s.truncated, "packets with truncated headers"),

@@ -91,12 +91,14 @@ pub fn decode<'a>(
 /// dispatcher's per-record work when workers share the flows, [`crate::pipeline`]).
 ///
 /// `Flow` is given only when the full [`decode`] cannot reach another key: an unfragmented TCP
-/// or UDP packet that is not a tunnel. DNS (port 53) is `All`: every worker learns every answer.
-/// Fragments, tunnels and other protocols are `All` too (stateful or deeper decoding); a header
-/// the full decode will reject is `Any` (one worker counts it).
+/// or UDP packet that is not a tunnel. DNS (port 53) is `Dns`: its flow's key, and a record
+/// whose answers every worker must learn. Fragments, tunnels and other protocols are `All`
+/// (stateful or deeper decoding); a header the full decode will reject is `Any` (one worker
+/// counts it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     Flow(crate::flow::FlowKey),
+    Dns(crate::flow::FlowKey),
     All,
     Any,
 }
@@ -114,23 +116,26 @@ pub fn route(cur: &[u8], vlans: Vlans) -> Route {
     let (Some(sp), Some(dp)) = (be16(net.l4, 0), be16(net.l4, 2)) else {
         return Route::Any;
     };
-    let special = |p: u16| {
-        p == 53
-            || (net.proto == PROTO_UDP
-                && matches!(
-                    p,
-                    PORT_GTPU
-                        | PORT_TEREDO
-                        | PORT_GRE_UDP
-                        | PORT_VXLAN
-                        | PORT_CAPWAP_DATA
-                        | PORT_GENEVE
-                ))
+    let tunnel = |p: u16| {
+        net.proto == PROTO_UDP
+            && matches!(
+                p,
+                PORT_GTPU
+                    | PORT_TEREDO
+                    | PORT_GRE_UDP
+                    | PORT_VXLAN
+                    | PORT_CAPWAP_DATA
+                    | PORT_GENEVE
+            )
     };
-    if special(sp) || special(dp) {
+    if tunnel(sp) || tunnel(dp) {
         return Route::All;
     }
-    Route::Flow(crate::flow::FlowKey::of_tuple(net.proto, (net.src, sp), (net.dst, dp), vlans).0)
+    let key = crate::flow::FlowKey::of_tuple(net.proto, (net.src, sp), (net.dst, dp), vlans).0;
+    if sp == 53 || dp == 53 {
+        return Route::Dns(key);
+    }
+    Route::Flow(key)
 }
 
 /// One IP layer: its addresses and transport, plus the inner IP packet if it is a tunnel.

@@ -219,11 +219,34 @@ impl EveState {
             queries.extend(qs.iter().filter_map(|q| s(q, "rrname")).map(str::to_string));
         }
         let first = queries.first().cloned();
-        for q in queries {
-            self.name(id, file, cfg, Some(q), HostSource::DnsQuery, App::Dns);
-        }
         let is_answer =
             matches!(s(d, "type"), Some("answer" | "response")) || d.get("answers").is_some();
+        // An event is one message: a query, or a response that answered when it lists answer
+        // records (detailed or grouped); the DNS view counts it per question name.
+        let answered = d
+            .get("answers")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+            || d.get("grouped")
+                .and_then(Value::as_object)
+                .is_some_and(|g| {
+                    g.values()
+                        .any(|v| v.as_array().is_some_and(|l| !l.is_empty()))
+                });
+        self.set.dns_records += 1;
+        self.set.dns_responses += u64::from(is_answer);
+        for q in queries {
+            let counted = host_name(&q);
+            self.name(id, file, cfg, Some(q), HostSource::DnsQuery, App::Dns);
+            if let (Some(n), Some(c)) = (counted, self.conn(id, file, cfg)) {
+                let (q, a) = if is_answer {
+                    (0, u32::from(answered))
+                } else {
+                    (1, 0)
+                };
+                c.count_dns(&n, q, a, 1);
+            }
+        }
         let Some(query) = first.as_deref().and_then(host_name) else {
             return;
         };

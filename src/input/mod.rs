@@ -182,8 +182,42 @@ pub struct LogConn {
     pub names: Vec<(String, HostSource)>,
     pub http_path: Option<String>,
     pub quic_version: Option<u32>,
+    /// DNS messages per question name, first-seen order: what the report's DNS view sums, as
+    /// the engine counts a flow's ([`Flow::count_dns`]).
+    pub dns: Vec<LogDns>,
+    /// Messages about names past [`crate::flow::DNS_COUNTED_PER_FLOW`] (never dropped silently).
+    pub dns_uncounted: u32,
     /// Index of the input file the record came from.
     pub file: u16,
+}
+
+/// One question name's DNS messages in a connection: queries, and responses with at least one
+/// answer record (a response without answers counts in neither, as from packets).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogDns {
+    pub name: String,
+    pub queries: u32,
+    pub answers: u32,
+}
+
+impl LogConn {
+    /// Count `messages` DNS messages about `name`: `queries` of them queries, `answers`
+    /// answered responses. Past the engine's per-flow bound of distinct names, the messages
+    /// are counted in `dns_uncounted`.
+    pub fn count_dns(&mut self, name: &str, queries: u32, answers: u32, messages: u32) {
+        if let Some(d) = self.dns.iter_mut().rev().find(|d| d.name == name) {
+            d.queries = d.queries.saturating_add(queries);
+            d.answers = d.answers.saturating_add(answers);
+        } else if self.dns.len() < crate::flow::DNS_COUNTED_PER_FLOW {
+            self.dns.push(LogDns {
+                name: name.to_string(),
+                queries,
+                answers,
+            });
+        } else {
+            self.dns_uncounted = self.dns_uncounted.saturating_add(messages);
+        }
+    }
 }
 
 /// A DNS answer from a log: what `client` was told `query` resolves to.
@@ -217,6 +251,10 @@ pub struct LogSet {
     pub bad_names: u64,
     /// Records not held because the set reached its bound.
     pub over_bound: u64,
+    /// DNS records counted in the DNS view (dns.log rows, eve `dns` events), and how many of
+    /// them carry a response: none at all means the view is unknown, not empty.
+    pub dns_records: u64,
+    pub dns_responses: u64,
 }
 
 /// Name of an attacker-chosen value, normalised like the engine's (None: not a host name).
@@ -343,6 +381,23 @@ pub fn to_flows(set: &LogSet, resolver: &mut Resolver, cfg: &JoinConfig) -> Vec<
             let n = intern(n);
             f.set_host(n, *src);
         }
+        for d in &c.dns {
+            let n = intern(&d.name);
+            // A name only in unanswered responses is still listed (with no counts).
+            if d.queries == 0 && d.answers == 0 {
+                f.count_dns(&n, true, false);
+            }
+            for _ in 0..d.queries {
+                f.count_dns(&n, false, false);
+            }
+            for _ in 0..d.answers {
+                f.count_dns(&n, true, true);
+            }
+        }
+        if c.dns_uncounted > 0 {
+            let x = f.extra_mut();
+            x.dns_uncounted = x.dns_uncounted.saturating_add(c.dns_uncounted);
+        }
         if f.host.is_none() && kind == 1 {
             if let Some(b) = resolver.lookup(client.0, server.0, ts) {
                 let source = match b.source {
@@ -406,6 +461,9 @@ pub struct LogRun {
     pub formats: Vec<LogFormat>,
     pub warnings: Vec<String>,
     pub resolver: Resolver,
+    /// Report fields unknown because of what these logs hold (see [`dns_unknown`]), beyond
+    /// those no log of their format records ([`unknown_fields`]).
+    pub unknown: Vec<&'static str>,
 }
 
 /// Read log inputs as one dataset and hand every flow to `on_flow` with its file name.
@@ -440,6 +498,7 @@ pub fn run_logs(
             stats: CaptureStats::default(),
             error: None,
             failed: false,
+            seen: None,
         });
         if fmt.is_none() {
             let kind = match std::fs::metadata(p) {
@@ -475,6 +534,8 @@ pub fn run_logs(
         totals.bad_lines += set.bad_lines;
         totals.bad_names += set.bad_names;
         totals.over_bound += set.over_bound;
+        totals.dns_records += set.dns_records;
+        totals.dns_responses += set.dns_responses;
     };
     // Zeek: one set per rotation interval (directory and file-name suffix), in name order.
     for group in zeek::group_sets(&files, &zeek_files) {
@@ -550,6 +611,20 @@ pub fn run_logs(
         formats,
         warnings,
         resolver,
+        unknown: dns_unknown(&totals),
+    }
+}
+
+/// What the report's DNS view cannot know from these logs: all of it when they hold no DNS
+/// record (no dns.log, or eve without `dns` events: DNS logging off), its answers when no
+/// record carries a response (Suricata's `responses: no`, a one-way tap).
+pub fn dns_unknown(t: &LogSet) -> Vec<&'static str> {
+    if t.dns_records == 0 {
+        vec!["dns"]
+    } else if t.dns_responses == 0 {
+        vec!["dns.answers"]
+    } else {
+        Vec::new()
     }
 }
 
@@ -680,6 +755,146 @@ mod tests {
         assert_eq!(f.last_seen, 1_700_000_001_750_000_000);
         assert_eq!(f.app, Some(App::Tls));
         assert_eq!(f.server().1, 443);
+    }
+
+    fn reader(text: &str) -> lines::LineReader {
+        lines::LineReader::from_reader(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())))
+            .unwrap()
+    }
+
+    /// (name, queries, answers) a set's flows give the DNS view, and the set's DNS unknowns.
+    fn dns_of(set: &LogSet) -> (Vec<(String, u32, u32)>, Vec<&'static str>) {
+        let cfg = JoinConfig::default();
+        let mut res = Resolver::new(cfg.resolver.clone());
+        let mut v = Vec::new();
+        for f in to_flows(set, &mut res, &cfg) {
+            for c in &f.extra().dns {
+                v.push((c.name.to_string(), c.queries, c.answers));
+            }
+        }
+        (v, dns_unknown(set))
+    }
+
+    #[test]
+    fn eve_dns_events_count_queries_and_answered_responses() {
+        let ev = |ty: &str, name: &str, extra: &str| {
+            format!("{{\"event_type\":\"dns\",\"flow_id\":7,\"src_ip\":\"10.0.0.5\",\"src_port\":5000,\"dest_ip\":\"10.0.0.1\",\"dest_port\":53,\"dns\":{{\"type\":\"{ty}\",\"rrname\":\"{name}\"{extra}}}}}\n")
+        };
+        let flow = "{\"event_type\":\"flow\",\"flow_id\":7,\"src_ip\":\"10.0.0.5\",\"src_port\":5000,\"dest_ip\":\"10.0.0.1\",\"dest_port\":53,\"proto\":\"UDP\",\"flow\":{\"pkts_toserver\":4,\"bytes_toserver\":400,\"pkts_toclient\":3,\"bytes_toclient\":500}}\n";
+        let detailed = ",\"answers\":[{\"rrname\":\"a.example\",\"rrtype\":\"A\",\"ttl\":60,\"rdata\":\"192.0.2.1\"}]";
+        let text = [
+            ev("query", "A.Example.", ""),
+            ev("answer", "a.example", detailed),
+            ev("query", "a.example", ""),
+            // NXDOMAIN: a response without answer records counts in neither.
+            ev("answer", "a.example", ",\"rcode\":\"NXDOMAIN\""),
+            ev("query", "b.example", ""),
+            ev(
+                "answer",
+                "b.example",
+                ",\"grouped\":{\"A\":[\"192.0.2.2\"]}",
+            ),
+            // Only a response nobody was seen asking, unanswered: listed, with no counts.
+            ev("answer", "c.example", ",\"grouped\":{}"),
+            flow.to_string(),
+        ]
+        .concat();
+        let cfg = JoinConfig::default();
+        let mut st = eve::EveState::default();
+        assert_eq!(eve::read_lines(reader(&text), 0, &cfg, &mut st), Ok(8));
+        let set = st.finish();
+        assert_eq!((set.dns_records, set.dns_responses), (7, 4));
+        let n = |s: &str, q, a| (s.to_string(), q, a);
+        assert_eq!(
+            dns_of(&set),
+            (
+                vec![
+                    n("a.example", 2, 1),
+                    n("b.example", 1, 1),
+                    n("c.example", 0, 0)
+                ],
+                vec![]
+            )
+        );
+        // Queries only (Suricata's `responses: no`): answers unknown, not zero.
+        let queries: String = text
+            .lines()
+            .filter(|l| !l.contains("\"answer\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut st = eve::EveState::default();
+        let _ = eve::read_lines(reader(&queries), 0, &cfg, &mut st);
+        assert_eq!(dns_of(&st.finish()).1, vec!["dns.answers"]);
+        // No dns events at all: the whole view is unknown.
+        let mut st = eve::EveState::default();
+        let _ = eve::read_lines(reader(flow), 0, &cfg, &mut st);
+        assert_eq!(dns_of(&st.finish()), (vec![], vec!["dns"]));
+    }
+
+    #[test]
+    fn zeek_dns_rows_count_as_zeek_logs_them() {
+        let head = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery\tqtype_name\trcode_name\tanswers\n";
+        let conns = format!(
+            "{CONN_HEAD}1.0\tCd\t10.0.0.5\t5000\t10.0.0.1\t53\tudp\tdns\t1\t4\t400\t3\t500\n1.0\tCn\t10.0.0.6\t137\t10.0.0.255\t137\tudp\tdns\t1\t1\t90\t0\t0\n"
+        );
+        let rows = [
+            // A query with its answered response; a query alone; a paired NOERROR without
+            // answers; a response nobody was seen asking (mDNS-style: qtype unset).
+            "1.0\tCd\t10.0.0.5\t5000\t10.0.0.1\t53\tudp\ta.example\tA\tNOERROR\t192.0.2.1",
+            "1.1\tCd\t10.0.0.5\t5000\t10.0.0.1\t53\tudp\ta.example\tAAAA\t-\t-",
+            "1.2\tCd\t10.0.0.5\t5000\t10.0.0.1\t53\tudp\tb.example\tAAAA\tNOERROR\t-",
+            "1.3\tCd\t10.0.0.5\t5000\t10.0.0.1\t53\tudp\tc.example\t-\tNOERROR\tc.example.cdn",
+            // NetBIOS name service, which Zeek logs in dns.log: names the flow, counts nothing.
+            "1.4\tCn\t10.0.0.6\t137\t10.0.0.255\t137\tudp\tWORKGROUP\tNIMLOC\t-\t-",
+            // No conn record: not a flow (counted as unjoined).
+            "1.5\tCx\t10.0.0.7\t5000\t10.0.0.1\t53\tudp\td.example\tA\t-\t-",
+        ];
+        let dns = format!("{head}{}\n", rows.join("\n"));
+        let cfg = JoinConfig::default();
+        let mut zs = zeek::ZeekSet::default();
+        let _ = zeek::read_lines(
+            reader(&conns),
+            zeek::LogPath::Conn,
+            LogFormat::ZeekTsv,
+            0,
+            &cfg,
+            &mut zs,
+        );
+        let _ = zeek::read_lines(
+            reader(&dns),
+            zeek::LogPath::Dns,
+            LogFormat::ZeekTsv,
+            1,
+            &cfg,
+            &mut zs,
+        );
+        let set = zeek::join(zs);
+        assert_eq!(set.unjoined, 1);
+        let n = |s: &str, q, a| (s.to_string(), q, a);
+        assert_eq!(
+            dns_of(&set),
+            (
+                vec![
+                    n("a.example", 2, 1),
+                    n("b.example", 1, 0),
+                    n("c.example", 0, 1)
+                ],
+                vec![]
+            )
+        );
+        let nb = set.conns.iter().find(|c| c.uid == "Cn").unwrap();
+        assert!(nb.dns.is_empty() && nb.names == [("workgroup".to_string(), HostSource::DnsQuery)]);
+        // conn.log alone: the DNS view is unknown.
+        let mut zs = zeek::ZeekSet::default();
+        let _ = zeek::read_lines(
+            reader(&conns),
+            zeek::LogPath::Conn,
+            LogFormat::ZeekTsv,
+            0,
+            &cfg,
+            &mut zs,
+        );
+        assert_eq!(dns_of(&zeek::join(zs)).1, vec!["dns"]);
     }
 
     proptest::proptest! {

@@ -159,6 +159,18 @@ enum Pending {
         name: Option<String>,
         version: Option<u32>,
     },
+    /// A dns.log row: its query name, and what it counts in the DNS view (none: NetBIOS).
+    Dns(String, Option<DnsRow>),
+}
+
+/// What one dns.log row says about messages: Zeek logs a transaction per row, with `qtype`
+/// set from the query (unset on a response nobody was seen asking) and `rcode` or `answers`
+/// from the response.
+#[derive(Clone, Copy, Debug)]
+struct DnsRow {
+    query: bool,
+    response: bool,
+    answered: bool,
 }
 
 /// Accessor over one record, TSV or JSON.
@@ -228,6 +240,15 @@ impl Row<'_> {
                 Some(serde_json::Value::String(s)) => vec![s.clone()],
                 _ => Vec::new(),
             },
+        }
+    }
+
+    /// Whether the log has the column at all (a `zeek-cut` subset may not).
+    fn has(&self, name: &str) -> bool {
+        match self {
+            Row::Tsv { idx, .. } => idx.contains_key(name),
+            // JSON leaves unset fields out: a row cannot tell an absent column.
+            Row::Json(_) => true,
         }
     }
 
@@ -503,11 +524,26 @@ fn add_row(row: &Row<'_>, lp: LogPath, file: u16, cfg: &JoinConfig, zs: &mut Zee
                 zs.set.bad_names += 1;
                 return;
             };
-            zs.pending.push((
-                uid,
-                Pending::Name(q.clone(), HostSource::DnsQuery, Some(App::Dns)),
-            ));
             let answers = row.list("answers");
+            // Zeek parses NetBIOS name service as DNS; the engine does not (its names are
+            // machine identities, not lookups), so those rows name the flow but count nothing.
+            let port = |k: &str| row.count(k);
+            let netbios = [port("id.orig_p"), port("id.resp_p")]
+                .iter()
+                .any(|p| matches!(p, Some(137 | 138)));
+            // Without the qtype columns (a zeek-cut subset), each row is taken as a query.
+            let typed = row.has("qtype") || row.has("qtype_name");
+            let counted = (!netbios).then(|| DnsRow {
+                query: !typed || row.get("qtype").or_else(|| row.get("qtype_name")).is_some(),
+                response: row.get("rcode").or_else(|| row.get("rcode_name")).is_some()
+                    || !answers.is_empty(),
+                answered: !answers.is_empty(),
+            });
+            if let Some(r) = counted {
+                zs.set.dns_records += 1;
+                zs.set.dns_responses += u64::from(r.response);
+            }
+            zs.pending.push((uid, Pending::Dns(q.clone(), counted)));
             let ttls = row.list("TTLs");
             let qtype = row.get("qtype_name").unwrap_or_default();
             let names_ok = matches!(qtype.as_str(), "A" | "AAAA" | "CNAME" | "HTTPS" | "");
@@ -575,6 +611,16 @@ pub fn join(zs: ZeekSet) -> LogSet {
                 if let Some(n) = name {
                     c.names.push((n, HostSource::QuicSni));
                 }
+            }
+            Pending::Dns(n, counted) => {
+                if c.app.is_none() {
+                    c.app = Some(App::Dns);
+                }
+                if let Some(r) = counted {
+                    let msgs = u32::from(r.query) + u32::from(r.response);
+                    c.count_dns(&n, u32::from(r.query), u32::from(r.answered), msgs);
+                }
+                c.names.push((n, HostSource::DnsQuery));
             }
         }
     }

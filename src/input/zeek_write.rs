@@ -8,6 +8,13 @@
 //! is added to the latest DNS exchange that queried its name before it started, with a TTL just
 //! long enough (minus the resolver's grace) to reach it, so the answer covers no more than the
 //! capture's did.
+//!
+//! `dns.log` rows come from each DNS flow's message counts per name, so the report's DNS view
+//! reads back the same: a query with its answered response, then queries alone, then answered
+//! responses nobody was seen asking (`qtype` unset, as Zeek writes them). The query type is not
+//! kept: `A`, or `AAAA` when every written answer is IPv6. Answers no later flow needs are not
+//! kept either: such a row's `answers` holds a placeholder that names nothing. Messages about
+//! names past a flow's bound (`flow::DNS_COUNTED_PER_FLOW`) have no name and are not written.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -39,7 +46,14 @@ struct WFlow {
     cnames: Vec<String>,
     http_path: Option<String>,
     quic_version: Option<u32>,
+    /// DNS messages per question name (name, queries, answered responses), first-seen order.
+    dns: Vec<(String, u32, u32)>,
 }
+
+/// What an answered row holds when the flow model kept none of its answers (no later flow
+/// needs them): not an address or a host name, so it names nothing when read back, but the
+/// row still says its response answered.
+const ANSWER_NOT_KEPT: &str = "<answer not kept>";
 
 /// Answers (address -> TTL) and CNAME chain written into one dns.log row.
 type DnsRow = (BTreeMap<IpAddr, Nanos>, Vec<String>);
@@ -312,7 +326,31 @@ impl ZeekWriter {
                 .collect(),
             http_path: f.extra().http_path.as_deref().map(str::to_string),
             quic_version: f.extra().quic_version,
+            dns: f
+                .extra()
+                .dns
+                .iter()
+                .map(|c| (c.name.to_string(), c.queries, c.answers))
+                .collect(),
         });
+    }
+
+    /// A DNS flow's (name, queries, answered responses): its counts, or for a flow that has
+    /// none (read from logs without them), one query per name it carried.
+    fn dns_counts(f: &WFlow) -> Vec<(String, u32, u32)> {
+        if f.dns.is_empty() {
+            f.names.iter().map(|n| (n.clone(), 1, 0)).collect()
+        } else {
+            f.dns.clone()
+        }
+    }
+
+    fn dns_names(f: &WFlow) -> Vec<&str> {
+        if f.dns.is_empty() {
+            f.names.iter().map(String::as_str).collect()
+        } else {
+            f.dns.iter().map(|(n, _, _)| n.as_str()).collect()
+        }
     }
 
     fn ids(f: &WFlow) -> [Val; 5] {
@@ -335,10 +373,10 @@ impl ZeekWriter {
         let mut dns_rows: BTreeMap<(usize, String), DnsRow> = BTreeMap::new();
         let mut by_query: BTreeMap<&str, Vec<(Nanos, usize)>> = BTreeMap::new();
         for (i, f) in self.flows.iter().enumerate() {
-            if f.app == Some(App::Dns) && f.source == Some(HostSource::DnsQuery) {
-                for q in &f.names {
-                    dns_rows.entry((i, q.clone())).or_default();
-                    by_query.entry(q.as_str()).or_default().push((f.ts, i));
+            if f.app == Some(App::Dns) {
+                for q in Self::dns_names(f) {
+                    dns_rows.entry((i, q.to_string())).or_default();
+                    by_query.entry(q).or_default().push((f.ts, i));
                 }
             }
         }
@@ -451,49 +489,88 @@ impl ZeekWriter {
                 }
                 _ => {}
             }
-            if f.app == Some(App::Dns) && f.source == Some(HostSource::DnsQuery) {
-                for (k, q) in f.names.iter().enumerate() {
+            if f.app == Some(App::Dns) {
+                let mut trans_id = 0u64;
+                for (q, queries, answered) in Self::dns_counts(f) {
                     let (answers, cnames) =
                         dns_rows.get(&(i, q.clone())).cloned().unwrap_or_default();
-                    let mut ans: Vec<Val> = Vec::new();
-                    let mut ttls: Vec<Val> = Vec::new();
-                    for c in &cnames {
-                        ans.push(Val::Str(c.clone()));
-                        ttls.push(Val::Interval(0));
-                    }
-                    for (a, t) in &answers {
-                        ans.push(Val::Addr(*a));
-                        ttls.push(Val::Interval(t.div_ceil(SEC) * SEC));
-                    }
-                    let has = !answers.is_empty();
-                    let mut r = head.to_vec();
-                    r.push(Val::Str(proto_name(f.proto).into()));
-                    r.push(Val::Num(k as u64));
-                    r.push(Val::Unset);
-                    r.push(Val::Str(q.clone()));
-                    r.extend([Val::Num(1), Val::Str("C_INTERNET".into())]);
-                    if has {
-                        let v6 = answers.keys().all(IpAddr::is_ipv6);
-                        r.push(Val::Num(if v6 { 28 } else { 1 }));
-                        r.push(Val::Str(if v6 { "AAAA" } else { "A" }.into()));
-                        r.extend([Val::Num(0), Val::Str("NOERROR".into())]);
+                    // A name the resolver learned was answered (its count can be 0 only past
+                    // the per-flow bound of names): its answer is still written.
+                    let answered = if answers.is_empty() {
+                        answered
                     } else {
-                        r.extend([Val::Unset, Val::Unset, Val::Unset, Val::Unset]);
+                        answered.max(1)
+                    };
+                    let v6 = !answers.is_empty() && answers.keys().all(IpAddr::is_ipv6);
+                    let paired = queries.min(answered);
+                    // Zeek's rows: a query with its answered response, a query alone, an
+                    // answered response nobody was seen asking; a name only in unanswered
+                    // responses gets one such response.
+                    let mut kinds: Vec<(bool, bool)> = Vec::new();
+                    kinds.extend(std::iter::repeat_n((true, true), paired as usize));
+                    kinds.extend(std::iter::repeat_n(
+                        (true, false),
+                        (queries - paired) as usize,
+                    ));
+                    kinds.extend(std::iter::repeat_n(
+                        (false, true),
+                        (answered - paired) as usize,
+                    ));
+                    if kinds.is_empty() {
+                        kinds.push((false, false));
                     }
-                    r.extend([
-                        Val::Bool(false),
-                        Val::Bool(false),
-                        Val::Bool(true),
-                        Val::Bool(has),
-                    ]);
-                    r.push(Val::Num(0));
-                    if has {
-                        r.extend([Val::List(ans), Val::List(ttls)]);
-                    } else {
-                        r.extend([Val::Unset, Val::Unset]);
+                    let mut first_answer = true;
+                    for (query, has) in kinds {
+                        let mut ans: Vec<Val> = Vec::new();
+                        let mut ttls: Vec<Val> = Vec::new();
+                        if has && first_answer && !answers.is_empty() {
+                            for c in &cnames {
+                                ans.push(Val::Str(c.clone()));
+                                ttls.push(Val::Interval(0));
+                            }
+                            for (a, t) in &answers {
+                                ans.push(Val::Addr(*a));
+                                ttls.push(Val::Interval(t.div_ceil(SEC) * SEC));
+                            }
+                        } else if has {
+                            ans.push(Val::Str(ANSWER_NOT_KEPT.into()));
+                            ttls.push(Val::Interval(0));
+                        }
+                        first_answer &= !has;
+                        let mut r = head.to_vec();
+                        r.push(Val::Str(proto_name(f.proto).into()));
+                        r.push(Val::Num(trans_id));
+                        trans_id += 1;
+                        r.push(Val::Unset);
+                        r.push(Val::Str(q.clone()));
+                        if query {
+                            r.extend([Val::Num(1), Val::Str("C_INTERNET".into())]);
+                            r.push(Val::Num(if v6 { 28 } else { 1 }));
+                            r.push(Val::Str(if v6 { "AAAA" } else { "A" }.into()));
+                        } else {
+                            r.extend([Val::Unset, Val::Unset, Val::Unset, Val::Unset]);
+                        }
+                        let response = has || !query;
+                        if response {
+                            r.extend([Val::Num(0), Val::Str("NOERROR".into())]);
+                        } else {
+                            r.extend([Val::Unset, Val::Unset]);
+                        }
+                        r.extend([
+                            Val::Bool(false),
+                            Val::Bool(false),
+                            Val::Bool(true),
+                            Val::Bool(response),
+                        ]);
+                        r.push(Val::Num(0));
+                        if has {
+                            r.extend([Val::List(ans), Val::List(ttls)]);
+                        } else {
+                            r.extend([Val::Unset, Val::Unset]);
+                        }
+                        r.extend([Val::Bool(false), Val::Num(0), Val::Str("query".into())]);
+                        dns.rows.push((f.ts, r));
                     }
-                    r.extend([Val::Bool(false), Val::Num(0), Val::Str("query".into())]);
-                    dns.rows.push((f.ts, r));
                 }
             }
         }

@@ -129,10 +129,26 @@ impl<W: Write> FlowLogWriter<W> {
         Ok(())
     }
 
+    /// Write a line [`render`] made (possibly on another thread): the same bytes [`Self::write`]
+    /// would have written for its record.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)?;
+        self.written += 1;
+        Ok(())
+    }
+
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// `rec` as one line of the log (with its newline), as [`FlowLogWriter::write`] writes it.
+pub fn render(rec: &FlowRecord<'_>) -> io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, rec)?;
+    out.push(b'\n');
+    Ok(out)
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -99,12 +99,14 @@ enum Anchor {
     Inner,
 }
 
+#[derive(Clone)]
 struct Compiled {
     host: Box<[u8]>,
     anchor: Anchor,
     info: EndpointMatch,
 }
 
+#[derive(Clone)]
 pub struct Matcher {
     pats: Vec<Compiled>,
     ac: Option<AhoCorasick>,

@@ -4,17 +4,17 @@
 //! buffer (one read plus at most one pcapng block, [`MAX_BLOCK`]), however long the stream;
 //! nothing is written to disk.
 //!
-//! Differences from the mapped reader, both bounded by memory: a pcapng block over
-//! [`MAX_BLOCK`] is corrupt here even if the stream holds it whole, and there is no total
-//! length (no progress percentage).
+//! A pcapng block over [`MAX_BLOCK`] is skipped as its bytes arrive (never held), counted and
+//! reported, as the mapped reader does. The one difference from the mapped reader: there is
+//! no total length (no progress percentage).
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{
-    decompressing, err, file_header, is_stdin, map, ng_block, pcap_record, peek, Compression,
-    NgState, State, Step, MAGIC_LEN, MAX_BLOCK, PCAP_HEADER,
+    decompressing, err, file_header, is_stdin, map, ng_block, pcap_record, peek, skip_oversize,
+    u32_at, Compression, NgState, State, Step, MAGIC_LEN, MAX_BLOCK, PCAP_HEADER,
 };
 use crate::capture::{CaptureError, CaptureErrorKind, CaptureStats, LinkType, Nanos, Packet};
 
@@ -149,6 +149,7 @@ impl<'r> StreamReader<'r> {
         let found = loop {
             let rest = self.buf.get(self.pos..).unwrap_or_default();
             let start = rest.as_ptr() as usize;
+            let mut oversize = None;
             let step = if rest.is_empty() {
                 Ok(None)
             } else {
@@ -156,17 +157,29 @@ impl<'r> StreamReader<'r> {
                     State::Pcap(info) => {
                         pcap_record(*info, rest, &mut self.stats).map(|(n, p)| Some((n, Some(p))))
                     }
-                    State::PcapNg(ng) => ng_block(ng, rest, &mut self.stats).map(|(n, s)| {
-                        Some((
-                            n,
-                            match s {
-                                Step::Packet(p) => Some(p),
-                                Step::Skip => None,
-                            },
-                        ))
-                    }),
+                    State::PcapNg(ng) => match ng_block(ng, rest, &mut self.stats) {
+                        Ok((_, Step::Oversize { btype, len })) => {
+                            oversize = Some((btype, len));
+                            Ok(Some((0, None)))
+                        }
+                        r => r.map(|(n, s)| {
+                            Some((
+                                n,
+                                match s {
+                                    Step::Packet(p) => Some(p),
+                                    _ => None,
+                                },
+                            ))
+                        }),
+                    },
                 }
             };
+            if let Some((btype, len)) = oversize {
+                if let Err(e) = self.skip_block(btype, len) {
+                    return Some(Err(e));
+                }
+                continue;
+            }
             let need_more = match step {
                 Ok(Some((n, p))) => {
                     let found = p.map(|p| Found {
@@ -209,6 +222,57 @@ impl<'r> StreamReader<'r> {
         }))
     }
 
+    /// Skips a block over [`MAX_BLOCK`] starting at `pos` without holding it: its bytes are
+    /// dropped as they are read, then its trailing length is checked, as the mapped reader does.
+    /// An error points at the block, as the mapped reader's does.
+    fn skip_block(&mut self, btype: u32, len: u32) -> Result<(), CaptureError> {
+        let (record, offset) = (self.stats.records + 1, self.base + self.pos as u64);
+        self.skip_bytes(btype, len, record, offset).map_err(|kind| {
+            self.done = true;
+            CaptureError {
+                file: self.path.clone(),
+                record,
+                offset,
+                kind,
+            }
+        })
+    }
+
+    fn skip_bytes(
+        &mut self,
+        btype: u32,
+        len: u32,
+        record: u64,
+        offset: u64,
+    ) -> Result<(), CaptureErrorKind> {
+        let be = match &self.state {
+            State::PcapNg(ng) => ng.big_endian,
+            State::Pcap(_) => false,
+        };
+        // Everything but the trailing length, dropped as it comes.
+        let mut left = u64::from(len).saturating_sub(4);
+        loop {
+            let here = self.buf.len().saturating_sub(self.pos) as u64;
+            let n = here.min(left);
+            self.pos += n as usize;
+            left -= n;
+            if left == 0 {
+                break;
+            }
+            if self.eof {
+                return skip_oversize(btype, len, None, record, offset, &mut self.stats);
+            }
+            self.fill()?;
+        }
+        while self.buf.len().saturating_sub(self.pos) < 4 && !self.eof {
+            self.fill()?;
+        }
+        let trailer = self.buf.get(self.pos..).and_then(|b| u32_at(b, 0, be));
+        skip_oversize(btype, len, trailer, record, offset, &mut self.stats)?;
+        self.pos += 4;
+        Ok(())
+    }
+
     fn fail(&mut self, kind: CaptureErrorKind) -> CaptureError {
         self.done = true;
         CaptureError {
@@ -220,8 +284,8 @@ impl<'r> StreamReader<'r> {
     }
 
     /// Drops the consumed bytes and reads once more from the source (at least a byte, or the
-    /// end). A record is never longer than [`MAX_BLOCK`], so the buffer stays within one read
-    /// and one block.
+    /// end). A record held is never longer than [`MAX_BLOCK`] (longer blocks are skipped), so
+    /// the buffer stays within one read and one block.
     fn fill(&mut self) -> Result<(), CaptureErrorKind> {
         if self.pos > 0 {
             self.buf.drain(..self.pos);

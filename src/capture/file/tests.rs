@@ -782,3 +782,126 @@ fn xz_decodes_and_fails_cleanly_when_cut_or_corrupt() {
         assert!(e.is_some() || out == data, "flip at {at}");
     }
 }
+
+/// Hands out at most `step` bytes per read, as a pipe does.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len());
+        let (a, b) = self.data.split_at(n);
+        buf[..n].copy_from_slice(a);
+        self.data = b;
+        Ok(n)
+    }
+}
+
+/// The packets, stats and error of the stream reader over `data` read `step` bytes at a time.
+fn stream_all(data: &[u8], step: usize) -> (Vec<Owned>, CaptureStats, Option<CaptureError>) {
+    let src = Trickle { data, step };
+    let mut r = match stream::StreamReader::new(Path::new("test.pcap"), Box::new(src), "reading") {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), CaptureStats::default(), Some(e)),
+    };
+    let mut out = Vec::new();
+    let mut error = None;
+    while let Some(p) = r.next_packet() {
+        match p {
+            Ok(p) => out.push((p.ts, p.link.0, p.data.to_vec(), p.orig_len)),
+            Err(e) => error = Some(e),
+        }
+    }
+    assert!(r.next_packet().is_none(), "reader must stay finished");
+    (out, r.stats(), error)
+}
+
+/// A block just over [`MAX_BLOCK`] (a name-resolution block, type 4), with a valid trailer.
+fn oversize(v: &mut Vec<u8>, btype: u32) -> (u64, u32) {
+    let at = v.len() as u64;
+    let body = vec![0x5a; MAX_BLOCK as usize];
+    block(v, false, btype, &body);
+    (at, MAX_BLOCK + 12)
+}
+
+/// A pcapng block over the 16 MiB bound is skipped, counted and reported (record, offset,
+/// length, type) by the mapped and the stream reader alike, with every packet before and after
+/// it read; one that runs past the end, or has a wrong trailer, is corrupt at its offset in
+/// both; an oversize interface description cannot be skipped (later packets depend on it).
+#[test]
+fn pcapng_oversize_blocks_are_skipped_counted_and_reported_alike_mapped_and_streamed() {
+    let mut v = Vec::new();
+    shb(&mut v, false);
+    idb(&mut v, false, 1, 0, None, 0);
+    for i in 0..5u8 {
+        epb(&mut v, false, 0, u64::from(i) * S, 60, &[i; 60]);
+    }
+    let (at, len) = oversize(&mut v, 4);
+    for i in 5..9u8 {
+        epb(&mut v, false, 0, u64::from(i) * S, 60, &[i; 60]);
+    }
+    let (at2, _) = oversize(&mut v, 6);
+    epb(&mut v, false, 0, 9 * S, 60, &[9; 60]);
+    let f = open_vec(v.clone()).unwrap();
+    let (pkts, e) = read_all_packets(&f);
+    assert!(e.is_none(), "{e:?}");
+    assert_eq!(pkts.len(), 10, "every packet before and after");
+    let st = stats_of(&f);
+    assert_eq!(st.oversize_blocks, 2);
+    let first = super::super::Oversize {
+        record: 6,
+        offset: at,
+        len,
+        btype: 4,
+    };
+    assert_eq!(st.first_oversize, Some(first));
+    assert!(at2 > at);
+    // Pipe-sized reads (64 KiB), odd-sized ones, and whole 1 MiB reads.
+    for step in [1 << 20, 65_536, 65_521] {
+        let (sp, sst, se) = stream_all(&v, step);
+        assert!(se.is_none(), "{se:?}");
+        assert_eq!(sp, pkts, "step {step}");
+        assert_eq!(
+            (sst.records, sst.oversize_blocks, sst.first_oversize),
+            (st.records, 2, Some(first)),
+            "step {step}"
+        );
+    }
+
+    // Cut inside the oversize block, or its trailer wrong: corrupt at the block, both readers,
+    // the five packets before it read.
+    let mut cut = v[..at as usize + (len as usize) / 2].to_vec();
+    let mut bad = v.clone();
+    bad[at as usize + len as usize - 1] ^= 1;
+    for (what, data) in [("cut", &mut cut), ("trailer", &mut bad)] {
+        let (pkts, e) = read_all_packets(&open_vec(data.clone()).unwrap());
+        let e = e.unwrap();
+        assert_eq!(pkts.len(), 5, "{what}");
+        assert!(
+            matches!(e.kind, CaptureErrorKind::Corrupt(_)),
+            "{what}: {e}"
+        );
+        assert_eq!((e.record, e.offset), (6, at), "{what}");
+        let (sp, _, se) = stream_all(data, 65_521);
+        let se = se.unwrap();
+        assert_eq!(sp, pkts, "{what}");
+        assert_eq!((se.record, se.offset, se.kind), (6, at, e.kind), "{what}");
+    }
+
+    // An oversize interface description: corrupt, not skipped.
+    let mut w = Vec::new();
+    shb(&mut w, false);
+    let at = w.len() as u64;
+    oversize(&mut w, 1);
+    epb(&mut w, false, 0, S, 60, &[1; 60]);
+    let (pkts, e) = read_all_packets(&open_vec(w.clone()).unwrap());
+    let e = e.unwrap();
+    assert!(pkts.is_empty());
+    assert!(e.to_string().contains("interface description block"), "{e}");
+    assert_eq!((e.record, e.offset), (1, at));
+    let (_, _, se) = stream_all(&w, 65_521);
+    let se = se.unwrap();
+    assert_eq!((se.record, se.offset, se.kind), (1, at, e.kind));
+}

@@ -64,7 +64,9 @@ fn timeline_chart(r: &Report) -> String {
     let n = r.timeline.buckets.max(1);
     let label_w = label_width(r.areas.iter().map(|a| a.name.as_str()));
     let (w, row_h, scale_w) = (600.0, 30.0, 110.0);
-    let h = row_h * r.areas.len() as f64 + 30.0;
+    // Below the rows: the dates, then the caption on a line of its own (they overlapped when
+    // 7 px apart).
+    let h = row_h * r.areas.len() as f64 + 44.0;
     let mut s = format!(
         r#"<svg id="chart-timeline" class="chart" xmlns="http://www.w3.org/2000/svg" width="{}" height="{h}" role="img" aria-label="Activity over time per area">"#,
         label_w + w + scale_w
@@ -83,9 +85,9 @@ fn timeline_chart(r: &Report) -> String {
             let _ = write!(
                 s,
                 r##"<line class="day" x1="{x:.1}" y1="0" x2="{x:.1}" y2="{}" stroke="#bbb" stroke-dasharray="2,2"/><text x="{:.1}" y="{}" font-size="10" fill="#555">{}</text>"##,
-                h - 18.0,
+                h - 32.0,
                 x + 2.0,
-                h - 8.0,
+                h - 20.0,
                 esc(date.get(5..10).unwrap_or(""))
             );
             day += 86_400;
@@ -128,7 +130,7 @@ fn timeline_chart(r: &Report) -> String {
         s,
         r#"<text x="{}" y="{}" font-size="11" text-anchor="end">UTC from {}; {} buckets of {} h; each row to its own scale</text>"#,
         label_w + w,
-        h - 1.0,
+        h - 4.0,
         esc(r.timeline.start.as_deref().unwrap_or("")),
         r.timeline.buckets,
         r.timeline.bucket_seconds / 3600

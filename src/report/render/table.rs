@@ -302,14 +302,25 @@ pub fn render(r: &Report, opt: &Options) -> String {
     );
 
     let d = &r.dns;
-    if !d.names.is_empty() || d.queries > 0 {
+    let unknown = |f: &str| r.unknown.iter().any(|u| u == f);
+    if unknown("dns") {
         let _ = writeln!(
             o,
-            "\n{} {} names, {} queries, {} answered",
+            "\n{} unknown (the logs hold no DNS records)",
+            st.bold("Names looked up (DNS, every DNS flow):")
+        );
+    } else if !d.names.is_empty() || d.queries > 0 {
+        let answered = if unknown("dns.answers") {
+            "answers unknown (no response logged)".to_string()
+        } else {
+            format!("{} answered", d.answers)
+        };
+        let _ = writeln!(
+            o,
+            "\n{} {} names, {} queries, {answered}",
             st.bold("Names looked up (DNS, every DNS flow):"),
             d.names.len(),
             d.queries,
-            d.answers
         );
         for n in d.names.iter().take(top(TOP_UNDOCUMENTED)) {
             let class = if n.areas.is_empty() {
