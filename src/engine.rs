@@ -343,21 +343,22 @@ impl DnsObserver {
     pub fn observe(&mut self, pkt: &Packet<'_>, file: u16) -> Option<std::sync::Arc<DnsFacts>> {
         let d = self.decoder.decode(pkt).ok()?;
         let mut facts = DnsFacts::default();
+        // Answers are collected into `facts`, never learned: this resolver stays empty.
+        let mut ctx = Ctx {
+            resolver: &mut self.resolver,
+            validator: &mut self.validator,
+            udp_dns: None,
+            names: &mut self.names,
+            stats: &mut self.stats,
+            pool: &self.no_pool,
+            cap: self.cfg.reassembly_cap,
+            quic: false,
+            dns: DnsRole::Collect(&mut facts),
+        };
         match d.transport {
             Transport::Udp { src_port, dst_port } if src_port == 53 || dst_port == 53 => {
-                self.stats.dns_parses += 1;
+                ctx.stats.dns_parses += 1;
                 let m = dns::parse(d.payload)?;
-                let mut ctx = Ctx {
-                    resolver: &mut self.resolver,
-                    validator: &mut self.validator,
-                    udp_dns: None,
-                    names: &mut self.names,
-                    stats: &mut self.stats,
-                    pool: &self.no_pool,
-                    cap: self.cfg.reassembly_cap,
-                    quic: false,
-                    dns: DnsRole::Collect(&mut facts),
-                };
                 let ptrs =
                     observe_udp_dns(&m, (d.src, src_port), (d.dst, dst_port), pkt.ts, &mut ctx);
                 facts.ptrs = ptrs;
@@ -367,17 +368,6 @@ impl DnsObserver {
                 src_port, dst_port, ..
             } if src_port == 53 || dst_port == 53 => {
                 let (key, forward) = FlowKey::of(&d);
-                let ctx = Ctx {
-                    resolver: &mut self.resolver,
-                    validator: &mut self.validator,
-                    udp_dns: None,
-                    names: &mut self.names,
-                    stats: &mut self.stats,
-                    pool: &self.no_pool,
-                    cap: self.cfg.reassembly_cap,
-                    quic: false,
-                    dns: DnsRole::Collect(&mut facts),
-                };
                 let parses = shadow_dns_tcp(
                     &mut self.shadow,
                     &self.cfg,

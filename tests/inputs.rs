@@ -400,6 +400,15 @@ fn split_pcapng(bytes: &[u8], n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The name tcpdump -C gives its `i`-th file: dump, dump1, dump2, ...
+fn rotated_name(i: usize) -> String {
+    if i == 0 {
+        "dump".to_string()
+    } else {
+        format!("dump{i}")
+    }
+}
+
 /// tcpdump -C names its files dump, dump1, dump2, ..., dump10, and a glob gives them as dump,
 /// dump1, dump10, dump2: read in the order of their first packet, they give the whole capture's
 /// report. The same file twice is refused; overlapping files are warned about.
@@ -412,11 +421,7 @@ fn several_files_are_ordered_deduplicated_and_overlaps_warned() {
     assert_eq!(parts.len(), 11);
     let mut paths = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        let name = if i == 0 {
-            "dump".to_string()
-        } else {
-            format!("dump{i}")
-        };
+        let name = rotated_name(i);
         let path = d.join(name);
         std::fs::write(&path, part).expect("write");
         paths.push(path);
@@ -678,11 +683,7 @@ fn compressed_inputs_are_ordered_deduplicated_and_overlaps_warned() {
     assert_eq!(parts.len(), 11);
     let mut paths = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        let name = if i == 0 {
-            "dump".to_string()
-        } else {
-            format!("dump{i}")
-        };
+        let name = rotated_name(i);
         let data = match i % 4 {
             0 => gzip(part),
             1 => zstd::encode_all(&part[..], 3).expect("zstd"),
