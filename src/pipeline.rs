@@ -1,11 +1,13 @@
 //! Runs capture files through engines. Several files are one dataset (a week split into rotated
 //! files): flows continue across file boundaries, and a bad file stops only itself.
 //!
-//! With `threads > 1`, the calling thread walks the memory-mapped input once and hands each
-//! record (a reference, no copy) to the one of `threads - 1` engine workers that owns its flow
-//! (by a direction-independent hash; with `-j2` the single worker gets every record). Between
-//! batches the same thread merges the finished flows in [`Ended::order`], which makes the
-//! output identical whatever the thread count. Every engine gets the same sweep points, so
+//! With `-j2` one engine thread reads the mapped input itself, exactly as one thread does, and
+//! the calling thread keeps its pages mapped ahead of it and released behind it and writes the
+//! output ([`run_paged`]). With more threads, the calling thread walks the memory-mapped input
+//! once and hands each record (a reference, no copy) to the one of `threads - 1` engine workers
+//! that owns its flow (by a direction-independent hash). Between batches the same thread merges
+//! the finished flows in [`Ended::order`], which makes the output identical whatever the
+//! thread count. Every engine gets the same sweep points, so
 //! expiry happens at the same record as with one thread. With several workers, DNS is validated
 //! once on the calling thread ([`DnsObserver`]) and the answers go to every engine with the record.
 
@@ -270,17 +272,21 @@ pub fn run_files_prepared<P: Send>(
         let mut on_flow = |f: &Flow, n: &str| on_flow(f, n, None);
         return run_single(cfg, &opened, paths, &names, progress, &mut on_flow);
     }
-    // The calling thread reads, routes and merges; `threads - 1` engines do the per-flow work.
-    // With `-j2` that is one engine fed every record (the reader's walk over the mapping, the
-    // merge and the output run beside it), so nothing is decoded twice and there is one resolver.
-    // More workers than virtual shards would have nothing to own.
+    // One engine beside the calling thread (`-j2`): it reads the files itself, as with one
+    // thread, and the calling thread does the page-table work and the output (`run_paged`).
+    // Otherwise the calling thread reads, routes and merges, and `threads - 1` engines do the
+    // per-flow work. More workers than virtual shards would have nothing to own.
     let workers = (threads - 1).min(cfg.table.shards());
+    if workers == 1 {
+        let mut on_flow = |f: &Flow, n: &str| on_flow(f, n, None);
+        return run_paged(cfg, &opened, paths, &names, progress, &mut on_flow);
+    }
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..workers).map(|_| bounded::<Msg<P>>(4)).unzip();
     let mut merger = Merger::new(workers);
     let mut files: Vec<FileOutcome> = Vec::new();
     let table_cfg = cfg.table.clone();
     // Several workers: DNS is validated once, here, and its facts go to every worker.
-    let mut observer = (workers > 1).then(|| DnsObserver::new(cfg.clone()));
+    let mut observer = Some(DnsObserver::new(cfg.clone()));
     std::thread::scope(|scope| {
         let mut work = Vec::with_capacity(workers);
         for (worker, tx) in txs.into_iter().enumerate() {
@@ -362,6 +368,113 @@ fn run_single(
     }
 }
 
+/// Records between two reports of the paged engine thread (its position and what ended).
+const PAGED_RECORDS: u64 = 4_096;
+
+/// Two threads: the engine thread reads the mapped files itself and runs every record exactly
+/// as one thread does (so the output is the same by construction), sending what ended and how
+/// far it has read every [`PAGED_RECORDS`] records. The calling thread does the rest of what one
+/// thread does: it keeps the engine's next pages mapped and releases those read ([`Pager`]:
+/// page faults and unmapping are kernel work the engine would otherwise wait on; the engine's
+/// reader still releases at one thread's lag, so memory stays bounded if this thread falls
+/// behind), and matches, renders, aggregates and writes each flow (`on_flow`).
+fn run_paged(
+    cfg: EngineConfig,
+    opened: &[Result<CaptureFile, CaptureError>],
+    paths: &[PathBuf],
+    names: &[String],
+    progress: bool,
+    on_flow: &mut dyn FnMut(&Flow, &str),
+) -> RunResult {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut progress = Progress::new(progress);
+    // The engine's position: file index in the top 16 bits, byte offset below.
+    let at = AtomicU64::new(0);
+    let (tx, rx) = bounded::<Msg>(16);
+    let mut engine = None;
+    let mut files = Vec::new();
+    std::thread::scope(|scope| {
+        let (at, tx) = (&at, tx);
+        let reader = scope.spawn(move || {
+            let mut engine = Engine::new(cfg);
+            let mut out: Vec<Ended> = Vec::new();
+            let files = read_files(opened, paths, names, false, &mut |pkt, file, reader, _| {
+                engine.process(pkt, file, &mut |e| out.push(e));
+                if engine.seq % PAGED_RECORDS == 0 {
+                    at.store(u64::from(file) << 48 | reader.offset(), Ordering::Relaxed);
+                    let _ = tx.send(Msg::Flows {
+                        flows: std::mem::take(&mut out),
+                        prepared: Vec::new(),
+                        low: engine.seq + 1,
+                    });
+                }
+            });
+            engine.finish(&mut |e| {
+                out.push(e);
+                if out.len() >= BATCH_FLOWS {
+                    let _ = tx.send(Msg::Flows {
+                        flows: std::mem::take(&mut out),
+                        prepared: Vec::new(),
+                        low: u64::MAX,
+                    });
+                }
+            });
+            let _ = tx.send(Msg::Flows {
+                flows: out,
+                prepared: Vec::new(),
+                low: u64::MAX,
+            });
+            (files, engine)
+        });
+        let pager = |file: u64| {
+            let f = usize::try_from(file).ok()?;
+            let cap = opened.get(f)?.as_ref().ok()?;
+            Some((file, cap.pager(), cap.len()))
+        };
+        // The first pages before the engine asks for them.
+        let mut current = pager(0);
+        if let Some((_, p, _)) = current.as_mut() {
+            p.follow(0);
+        }
+        for msg in rx.iter() {
+            let a = at.load(Ordering::Relaxed);
+            let (file, offset) = (a >> 48, a & ((1 << 48) - 1));
+            if current.as_ref().is_none_or(|(f, _, _)| *f != file) {
+                if let Some((_, mut p, _)) = current.take() {
+                    p.finish();
+                }
+                current = pager(file);
+            }
+            if let Some((_, p, _)) = current.as_mut() {
+                p.follow(usize::try_from(offset).unwrap_or(usize::MAX));
+            }
+            let Msg::Flows { flows, low, .. } = msg else {
+                continue;
+            };
+            for e in flows {
+                let name = names.get(e.flow.file as usize).map_or("", String::as_str);
+                on_flow(&e.flow, name);
+            }
+            if let (Some((f, _, len)), true) = (&current, low < u64::MAX) {
+                let name = names.get(*f as usize).map_or("", String::as_str);
+                progress.tick(name, offset, *len, low - 1, None);
+            }
+        }
+        match reader.join() {
+            Ok((f, e)) => {
+                files = f;
+                engine = Some(e);
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    progress.done();
+    RunResult {
+        files,
+        engines: engine.into_iter().collect(),
+    }
+}
+
 /// Walk every record of every file in order, handing each to `each` with its file's index, the
 /// reader (its position for progress, pages to release) and the file's name; returns how each
 /// file went. `hand_off`: pages read are left for `each` to release ([`Reader::take_release`]).
@@ -431,9 +544,8 @@ struct Work<'a> {
 const WORK_QUEUE: usize = 2;
 
 /// The reader's per-record work, on the calling thread: walk the record header and hand a
-/// reference to the worker that owns the flow (with one worker, every record; with several,
-/// [`Decoder::route`] reads the outer IP/ports, and records every worker must see (DNS,
-/// fragments, tunnels) go to all, counted by one). Between batches it merges what the workers
+/// reference to the worker that owns the flow ([`Decoder::route`] reads the outer IP/ports;
+/// records every worker must see (DNS, fragments, tunnels) go to all, counted by one). Between batches it merges what the workers
 /// finished, and while a worker's queue is full it merges instead of waiting.
 fn dispatch<'a, P>(
     (opened, paths, names): (
@@ -490,55 +602,39 @@ fn dispatch<'a, P>(
         true,
         &mut |pkt, file, reader, name| {
             seq += 1;
-            if n == 1 {
-                // One engine: it sees every record, and sweeps where one engine alone would.
-                if let Some(b) = batches.first_mut() {
+            let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
+            let route = Decoder::route(pkt);
+            let (owner, all) = match route {
+                Route::Flow(key) | Route::Dns(key) => (key.owner(shards, n as u64) as usize, false),
+                Route::All => (0, true),
+                Route::Any => (0, false),
+            };
+            // DNS, and what may hide DNS (fragments, tunnels), is decoded here once more; a
+            // DNS record then goes to its flow's owner alone, its answers to every worker.
+            let facts = match (route, observer.as_deref_mut()) {
+                (Route::Dns(_) | Route::All, Some(o)) => o.observe(pkt, file),
+                _ => None,
+            };
+            let shared = facts.as_ref().filter(|f| f.learned_any());
+            for (w, b) in batches.iter_mut().enumerate() {
+                if w == owner || all {
                     b.push(Item {
                         pkt: Some(*pkt),
                         seq,
                         file,
-                        count: true,
-                        sweep: Some(pkt.ts),
-                        facts: None,
+                        count: w == owner,
+                        sweep,
+                        facts: facts.clone(),
                     });
-                }
-            } else {
-                let sweep = clock.fires(pkt.ts).then_some(pkt.ts);
-                let route = Decoder::route(pkt);
-                let (owner, all) = match route {
-                    Route::Flow(key) | Route::Dns(key) => {
-                        (key.owner(shards, n as u64) as usize, false)
-                    }
-                    Route::All => (0, true),
-                    Route::Any => (0, false),
-                };
-                // DNS, and what may hide DNS (fragments, tunnels), is decoded here once more; a
-                // DNS record then goes to its flow's owner alone, its answers to every worker.
-                let facts = match (route, observer.as_deref_mut()) {
-                    (Route::Dns(_) | Route::All, Some(o)) => o.observe(pkt, file),
-                    _ => None,
-                };
-                let shared = facts.as_ref().filter(|f| f.learned_any());
-                for (w, b) in batches.iter_mut().enumerate() {
-                    if w == owner || all {
-                        b.push(Item {
-                            pkt: Some(*pkt),
-                            seq,
-                            file,
-                            count: w == owner,
-                            sweep,
-                            facts: facts.clone(),
-                        });
-                    } else if sweep.is_some() || shared.is_some() {
-                        b.push(Item {
-                            pkt: None,
-                            seq,
-                            file,
-                            count: false,
-                            sweep,
-                            facts: shared.cloned(),
-                        });
-                    }
+                } else if sweep.is_some() || shared.is_some() {
+                    b.push(Item {
+                        pkt: None,
+                        seq,
+                        file,
+                        count: false,
+                        sweep,
+                        facts: shared.cloned(),
+                    });
                 }
             }
             if let Some(r) = reader.take_release() {

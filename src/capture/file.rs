@@ -552,6 +552,80 @@ impl<'a> PageRelease<'a> {
     }
 }
 
+/// How far ahead of the position a [`Pager`] is told about it maps pages in.
+const PAGER_AHEAD: usize = 8 << 20;
+/// How far behind that position it releases them.
+const PAGER_BEHIND: usize = 4 << 20;
+
+/// Keeps the pages of a mapped capture that a reader on another thread is about to read in its
+/// page tables, and releases those it has read: the page-table work (a fault per 64 KiB in,
+/// unmapping out) then runs on the thread that calls [`Pager::follow`], not the reader's.
+/// Only a hint either way: a page the reader gets to first it faults in itself, and one touched
+/// again after its release is read back (the map is read-only), so results never change.
+#[derive(Debug)]
+pub struct Pager<'a> {
+    map: Option<&'a Mmap>,
+    /// Bytes before this offset were populated (or asked to be).
+    populated: usize,
+    /// Bytes before this offset were released.
+    released: usize,
+}
+
+impl<'a> Pager<'a> {
+    /// The reader has read up to `offset`: populate up to [`PAGER_AHEAD`] past it, release
+    /// what lies more than [`PAGER_BEHIND`] before it, in whole 2 MiB steps.
+    pub fn follow(&mut self, offset: usize) {
+        let Some(map) = self.map else { return };
+        let len = map.len();
+        let ahead = (offset.saturating_add(PAGER_AHEAD) & !(RELEASE_ALIGN - 1)).min(len);
+        if ahead > self.populated {
+            let start = self.populated.max(offset & !(RELEASE_ALIGN - 1));
+            if ahead > start {
+                #[cfg(target_os = "linux")]
+                let _ = map.advise_range(memmap2::Advice::PopulateRead, start, ahead - start);
+            }
+            self.populated = ahead;
+        }
+        let behind = offset.saturating_sub(PAGER_BEHIND) & !(RELEASE_ALIGN - 1);
+        if behind > self.released {
+            PageRelease {
+                map,
+                start: self.released,
+                end: behind,
+            }
+            .run();
+            self.released = behind;
+        }
+    }
+
+    /// The reader is done with the file: release everything still mapped.
+    pub fn finish(&mut self) {
+        if let Some(map) = self.map {
+            PageRelease {
+                map,
+                start: self.released,
+                end: map.len(),
+            }
+            .run();
+            self.released = map.len();
+        }
+    }
+}
+
+impl CaptureFile {
+    /// A [`Pager`] for this file (one that does nothing when the file is not mapped).
+    pub fn pager(&self) -> Pager<'_> {
+        Pager {
+            map: match &self.bytes {
+                Bytes::Map(m) => Some(m),
+                Bytes::Owned(_) => None,
+            },
+            populated: 0,
+            released: 0,
+        }
+    }
+}
+
 /// Walks the records of a [`CaptureFile`]. After an error it yields nothing more.
 ///
 /// `CaptureError::record` is the 1-based number of the packet record being read when the problem
