@@ -247,6 +247,9 @@ pub struct Extra {
     pub identities: Vec<crate::proto::identity::Identity>,
     /// Distinct identities not kept because `identities` was full.
     pub identities_dropped: u32,
+    /// Made from a Zeek/Suricata record without packet/byte counts: its zero counters are
+    /// unknown, and its flow log line says so.
+    pub counts_unknown: bool,
 }
 
 static NO_EXTRA: Extra = Extra {
@@ -263,6 +266,7 @@ static NO_EXTRA: Extra = Extra {
     interim: None,
     identities: Vec::new(),
     identities_dropped: 0,
+    counts_unknown: false,
 };
 
 /// DNS messages of one flow about one question name.
