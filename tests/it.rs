@@ -36,6 +36,8 @@ mod live;
 mod live_ops;
 #[path = "logs.rs"]
 mod logs;
+#[path = "logs_unknown.rs"]
+mod logs_unknown;
 #[path = "quic_corpus.rs"]
 mod quic_corpus;
 #[path = "report.rs"]
