@@ -26,6 +26,8 @@ mod fleet;
 mod hostile;
 #[path = "inputs.rs"]
 mod inputs;
+#[path = "layers.rs"]
+mod layers;
 #[path = "live.rs"]
 #[allow(clippy::module_inception)] // live.rs keeps its `mod live` for the feature gate
 mod live;

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::engine::{Engine, EngineConfig};
 use crate::flow::{Flow, FlowTableConfig};
+use crate::input::JoinConfig;
 use crate::pipeline::{run_files_prepared, PrepareFn, RunResult};
 use crate::report::aggregate::{Aggregator, Context, FlowMatch, UNPLACED};
 use crate::report::dnsview::NameClass;
@@ -54,6 +55,19 @@ pub fn engine_config(a: &RunOpts) -> EngineConfig {
         reassembly_total: usize::try_from(a.reassembly_total).unwrap_or(usize::MAX),
         quic: !a.scope.no_quic,
         ..Default::default()
+    }
+}
+
+/// Log-join settings from the audit options (the same resolver knobs as for packets).
+pub fn join_config(a: &RunOpts) -> JoinConfig {
+    JoinConfig {
+        resolver: ResolverConfig {
+            max_entries: a.dns_cache.max(1),
+            grace: a.dns_grace.saturating_mul(SEC),
+            ..ResolverConfig::default()
+        },
+        max_names: a.max_names_per_flow,
+        max_records: a.max_flows.max(1).saturating_mul(8),
     }
 }
 
@@ -409,7 +423,7 @@ pub fn audit(
     let (result, log_warnings, log_formats, data_unknown) = if log_input {
         let mut m = matcher.clone();
         let mut on_flow = |f: &Flow, file: &str| on_prepared(f, prepare_with(&mut m, f, file));
-        let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
+        let lr = crate::input::run_logs(files, &join_config(a), &mut on_flow);
         let r = RunResult {
             files: lr.files,
             engines: Vec::new(),

@@ -117,19 +117,6 @@ pub fn unknown_for(paths: &[PathBuf]) -> Vec<&'static str> {
     v
 }
 
-/// Join settings from the audit options (same resolver knobs as for packets).
-pub fn join_config(a: &crate::cli::RunOpts) -> JoinConfig {
-    JoinConfig {
-        resolver: ResolverConfig {
-            max_entries: a.dns_cache.max(1),
-            grace: a.dns_grace.saturating_mul(1_000_000_000),
-            ..ResolverConfig::default()
-        },
-        max_names: a.max_names_per_flow,
-        max_records: a.max_flows.max(1).saturating_mul(8),
-    }
-}
-
 /// Whether `audit` should read these inputs as logs: any directory, or a file that sniffs as one.
 pub fn is_log_input(paths: &[PathBuf]) -> bool {
     paths.iter().any(|p| p.is_dir() || sniff(p).is_some())
