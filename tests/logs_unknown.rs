@@ -274,6 +274,25 @@ fn zeek_logs_without_dns_log_say_the_dns_view_is_unknown_in_every_format() {
 
     let known = all_formats(&full, &work);
     assert_dns_counted(&known, "Zeek with dns.log");
+    // conn.log has counts: no flow log line says they are unknown.
+    let flows = work.join("flows.jsonl");
+    let o = Command::new(BIN)
+        .arg("audit")
+        .arg(&full)
+        .args(["-q", "--flows"])
+        .arg(&flows)
+        .output()
+        .unwrap();
+    assert!(o.status.code().is_some_and(|c| c <= 1));
+    let lines = std::fs::read_to_string(&flows).unwrap();
+    assert!(lines.lines().count() > 100);
+    for l in lines.lines() {
+        let u = unknown_of(&serde_json::from_str(l).unwrap());
+        assert!(
+            u.contains(&"ech".to_string()) && !u.contains(&"bytes".to_string()),
+            "{l}"
+        );
+    }
     let unknown = all_formats(&nodns, &work);
     assert_dns_unknown(&unknown, "Zeek without dns.log");
     // Zeek records MACs and host names in none of these logs: unknown, not blank.
@@ -465,6 +484,30 @@ fn zeek_sets_without_counts_say_packets_and_bytes_are_unknown() {
     assert!(!countless.is_empty() && counted >= 10);
     let work = tmp("countless");
     for dir in &countless {
+        // The flow log: each line of a record without counts says its packets and bytes are
+        // unknown (not only the report).
+        let flows = work.join("flows.jsonl");
+        let o = Command::new(BIN)
+            .arg("audit")
+            .arg(dir)
+            .args(["-q", "--all-destinations", "--flows"])
+            .arg(&flows)
+            .output()
+            .unwrap();
+        assert!(o.status.code().is_some_and(|c| c <= 1));
+        let lines = std::fs::read_to_string(&flows).unwrap();
+        assert!(!lines.is_empty());
+        for l in lines.lines() {
+            let f: Value = serde_json::from_str(l).unwrap();
+            let u = unknown_of(&f);
+            assert!(
+                f["bytes_up"] == 0
+                    && u.contains(&"bytes".to_string())
+                    && u.contains(&"packets".to_string()),
+                "{}: {l}",
+                dir.display()
+            );
+        }
         let all = all_formats_with(dir, &work, &["--all-destinations"]);
         let table = text(&all, "table");
         assert!(

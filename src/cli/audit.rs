@@ -341,13 +341,25 @@ pub fn audit(
     // bytes wherever it runs.
     let with_log = log.is_some();
     let unknown = log_input.then_some(&log_unknown[..]);
+    // A log record without counts: its line's packets and bytes are unknown too.
+    let countless: Vec<&'static str> = log_unknown
+        .iter()
+        .copied()
+        .chain(["packets", "bytes"])
+        .collect();
     let prepare_with = |m: &mut Matcher, flow: &Flow, file: &str| -> Prepared {
         let m = match_flow(m, flow);
         let (areas, endpoints) = areas_endpoints(&m, &unplaced);
         let shared = m.as_ref().is_some_and(|r| r.shared_infrastructure());
         let line = with_log.then(|| {
             let mut rec = FlowRecord::new(flow, file, areas, &endpoints).shared(shared);
-            rec.unknown = unknown;
+            rec.unknown = unknown.map(|u| {
+                if flow.extra().counts_unknown {
+                    &countless[..]
+                } else {
+                    u
+                }
+            });
             flowlog::render(&rec)
         });
         Prepared { m, endpoints, line }

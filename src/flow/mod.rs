@@ -225,6 +225,9 @@ pub struct Extra {
     pub identities: Vec<identity::Identity>,
     /// Distinct identities not kept because `identities` was full.
     pub identities_dropped: u32,
+    /// Made from a Zeek/Suricata record without packet/byte counts: its zero counters are
+    /// unknown, and its flow log line says so.
+    pub counts_unknown: bool,
 }
 
 static NO_EXTRA: Extra = Extra {
@@ -241,6 +244,7 @@ static NO_EXTRA: Extra = Extra {
     interim: None,
     identities: Vec::new(),
     identities_dropped: 0,
+    counts_unknown: false,
 };
 
 /// DNS messages of one flow about one question name.

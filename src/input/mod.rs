@@ -435,6 +435,9 @@ fn new_flow(c: &LogConn, client: (IpAddr, u16), server: (IpAddr, u16), cfg: &Joi
         x.quic_version = c.quic_version;
         x.http_path = c.http_path.clone().map(String::into_boxed_str);
     }
+    if c.up.is_none() || c.down.is_none() {
+        f.extra_mut().counts_unknown = true;
+    }
     f
 }
 
