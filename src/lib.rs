@@ -6,14 +6,14 @@
 //! client's first flight, [`proto`] pulls names out of that flight, [`resolve`] remembers DNS
 //! answers so that nameless flows can be named, [`signatures`] tags names with documented areas,
 //! and [`report`] renders the result. [`engine`] wires the stages together for one shard of
-//! traffic, [`pipeline`] runs capture files through engines, [`input`] turns other engines' logs
-//! into the same flows and file outcomes, [`metrics`] serves a live capture's counters, and
+//! traffic, [`input`] turns other engines' logs into the same flows, [`pipeline`] runs capture
+//! files through engines, [`metrics`] serves a live capture's counters, and
 //! [`cli`] is the command line over all of them.
 //!
 //! Each module uses only modules of lower layers (`tests/layers.rs` checks every `crate::` path):
 //!
 //! Layers, lowest first: `capture` < `decode` < `flow` < `proto` < `resolve` < `signatures`
-//! < `report` < `engine` < `pipeline` < `input` < `metrics` < `cli`.
+//! < `report` < `input` < `engine` < `pipeline` < `metrics` < `cli`.
 //!
 //! So a lower layer defines what a higher one fills in: the flow key is decode's, a flow's
 //! [`flow::App`] and machine [`flow::identity`] are flow's (their parsers are proto's), and the

@@ -19,10 +19,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::capture::{CaptureError, CaptureErrorKind, CaptureStats, Nanos};
+use crate::capture::{CaptureError, CaptureErrorKind, CaptureStats, FileOutcome, Nanos};
 use crate::decode::Vlans;
 use crate::flow::{Counters, Flow, FlowKey, HostSource, TCP, UDP};
-use crate::pipeline::FileOutcome;
 use crate::proto::App;
 use crate::resolve::{Resolver, ResolverConfig};
 
