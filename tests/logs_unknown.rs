@@ -377,12 +377,26 @@ fn eve_json_without_dns_events_says_the_dns_view_is_unknown_in_every_format() {
     assert_dns_unknown(&all, "eve.json written without dns events");
     let json: Value = serde_json::from_str(text(&all, "json")).unwrap();
     assert_eq!(json["inputs"][0]["format"], "suricata-eve");
+    // The plain `audit FILE` view: its count of flows named from DNS is 0 because the logs
+    // hold no DNS, which it says.
+    let plain = |input: &Path| {
+        let o = Command::new(BIN)
+            .arg("audit")
+            .arg(input)
+            .arg("-q")
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap()
+    };
+    const NOTE: &str = "the logs hold no DNS records, so no flow could be named from DNS";
+    assert!(plain(&eve).contains(NOTE));
     // Suricata itself, when installed: its real eve.json with the dns events taken out, and
     // as written (DNS counted).
     if crate::logs::suricata() {
         let real = crate::logs::run_suricata(&pcap, &work.join("suricata"));
         let all = all_formats(&real, &work);
         assert_dns_counted(&all, "Suricata eve.json");
+        assert!(!plain(&real).contains(NOTE));
         let text = std::fs::read_to_string(&real).unwrap();
         let kept: String = text
             .lines()

@@ -223,6 +223,10 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             // The plain `audit FILE` view also says how flows got their names.
             text.push_str("\nNames\n");
             au.summary.render_flows(&mut text, a.full, opt.width);
+            if au.report.unknown.iter().any(|u| u == "dns") {
+                // Logs without DNS records: no flow could be named from DNS; not a finding.
+                text.push_str("  (dns, dns-query, dns-other-client: the logs hold no DNS records, so no flow could be named from DNS)\n");
+            }
         }
         if let Err(code) = write_text(a.output.as_deref(), &text, "report") {
             return code;

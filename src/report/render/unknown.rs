@@ -17,15 +17,15 @@ const REASONS: &[(&str, &str)] = &[
     ),
     (
         "dns.answers",
-        "no DNS response was logged (Suricata's responses: no, or a one-way tap)",
+        "no DNS response was logged: Suricata with responses off, or a one-way tap",
     ),
     (
         "packets",
-        "the connection records carry no packet counts (a zeek-cut subset?)",
+        "the connection records carry no packet counts, as in a zeek-cut subset",
     ),
     (
         "bytes",
-        "the connection records carry no byte counts (a zeek-cut subset?)",
+        "the connection records carry no byte counts, as in a zeek-cut subset",
     ),
     ("packets_read", "logs record flows, not packets"),
     (
