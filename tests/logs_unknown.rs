@@ -606,6 +606,11 @@ fn merge_keeps_a_field_unknown_when_any_input_lacks_it() {
         unknown_of(&ra),
         "a's unknowns, in a's order"
     );
+    assert_eq!(
+        ab["merged_from"][0]["unknown"], ra["unknown"],
+        "provenance keeps them"
+    );
+    assert!(ab["merged_from"][1].get("unknown").is_none());
     let mut x = unknown_of(&ab);
     let mut y = unknown_of(&ba);
     x.sort();
@@ -626,18 +631,24 @@ fn merge_keeps_a_field_unknown_when_any_input_lacks_it() {
     let all = all_formats(&work.join("ab.json"), &work);
     let table = text(&all, "table");
     let dns = section(table, "Names looked up (DNS", "\n\n");
-    assert!(
-        dns.contains("incomplete: some merged inputs do not record it"),
-        "{dns}"
+    // The merge's provenance names the report that lacks it.
+    let lacking = format!(
+        "incomplete: {}: 1 of 2 merged reports do not record it",
+        a.display()
     );
+    assert!(dns.contains(&lacking), "{dns}");
     assert!(dns.contains(&format!("{names} names")), "{dns}");
     let md = text(&all, "markdown");
+    assert!(md.contains("DNS view: incomplete\\: "), "markdown");
     assert!(
-        md.contains("DNS view: incomplete\\: some merged inputs"),
+        md.contains("1 of 2 merged reports do not record it"),
         "markdown"
     );
     let html = text(&all, "html");
-    assert!(html.contains("incomplete: some merged inputs do not record it"));
+    assert!(
+        html.contains(&format!("<b>DNS view</b>: {lacking}")),
+        "html"
+    );
     assert!(html.contains("<table id=\"dns\""));
     let (head, rows) = csv_of(text(&all, "csv"));
     let kind = col(&head, "kind");

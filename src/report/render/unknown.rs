@@ -7,7 +7,7 @@
 //! share), yet may have counted the field from its other inputs: those figures are shown, marked
 //! as incomplete (a lower bound) rather than unknown.
 
-use crate::report::model::Report;
+use crate::report::model::{MergedInput, Report};
 
 /// Known fields and why logs lack them (plain text: each renderer escapes it).
 const REASONS: &[(&str, &str)] = &[
@@ -59,11 +59,52 @@ pub fn reason(field: &str) -> &'static str {
 #[derive(Clone, Copy)]
 pub struct Unknown<'a> {
     fields: &'a [String],
+    /// A merge's inputs, with each one's own unknown fields.
+    merged: &'a [MergedInput],
 }
+
+/// Merged reports named in an "incomplete" sentence at most.
+const NAMED_INPUTS: usize = 3;
 
 impl<'a> Unknown<'a> {
     pub fn of(r: &'a Report) -> Self {
-        Unknown { fields: &r.unknown }
+        Unknown {
+            fields: &r.unknown,
+            merged: &r.merged_from,
+        }
+    }
+
+    /// Which merged reports lack `field` ("a.json and 1 more, 2 of 3 merged reports"), when
+    /// the provenance says (reports merged before it did not).
+    fn lacking(&self, field: &str) -> Option<String> {
+        let lack = |m: &&MergedInput| {
+            m.unknown
+                .iter()
+                .any(|f| f == field || field.split_once('.').is_some_and(|(p, _)| f == p))
+        };
+        let names: Vec<&str> = self
+            .merged
+            .iter()
+            .filter(lack)
+            .map(|m| m.report.as_str())
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        let mut s = names
+            .iter()
+            .take(NAMED_INPUTS)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if names.len() > NAMED_INPUTS {
+            s.push_str(&format!(" and {} more", names.len() - NAMED_INPUTS));
+        }
+        Some(format!(
+            "{s}: {} of {} merged reports",
+            names.len(),
+            self.merged.len()
+        ))
     }
 
     /// Whether `field` itself is listed.
@@ -89,8 +130,11 @@ impl<'a> Unknown<'a> {
             return None;
         }
         Some(if counted {
+            let which = self
+                .lacking(field)
+                .unwrap_or_else(|| "some merged inputs".to_string());
             format!(
-                "incomplete: some merged inputs do not record it ({}); the figures are the other inputs' only",
+                "incomplete: {which} do not record it ({}); the figures are the other inputs' only",
                 reason(field)
             )
         } else {
@@ -149,7 +193,34 @@ mod tests {
             .say("dns", false)
             .unwrap()
             .starts_with("unknown (the logs hold no DNS"));
-        assert!(u.say("dns", true).unwrap().starts_with("incomplete: "));
+        assert!(u
+            .say("dns", true)
+            .unwrap()
+            .starts_with("incomplete: some merged inputs do not record it"));
+        // A merge names the reports that lack it, from its provenance.
+        let input = |name: &str, unknown: &[&str]| MergedInput {
+            report: name.to_string(),
+            unknown: unknown.iter().map(|u| u.to_string()).collect(),
+            ..MergedInput::default()
+        };
+        let m = Report {
+            unknown: vec!["dns".into()],
+            merged_from: vec![
+                input("pcap.json", &[]),
+                input("zeek.json", &["ech", "dns"]),
+                input("eve.json", &["dns.answers"]),
+            ],
+            ..Report::default()
+        };
+        let mu = Unknown::of(&m);
+        assert_eq!(
+            mu.say("dns", true).unwrap(),
+            "incomplete: zeek.json: 1 of 3 merged reports do not record it (the logs hold no DNS records: no dns.log, or eve.json without dns events); the figures are the other inputs' only"
+        );
+        assert_eq!(
+            mu.lacking("dns.answers").unwrap(),
+            "zeek.json, eve.json: 2 of 3 merged reports"
+        );
         assert_eq!(u.say("ech", false), None);
         // Part of an unknown field is unknown; said once, for the field.
         assert!(u.is("dns.answers") && u.say("dns.answers", false).is_none());
