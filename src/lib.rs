@@ -7,7 +7,7 @@
 //! answers so that nameless flows can be named, [`signatures`] tags names with documented areas,
 //! and [`report`] renders the result. [`engine`] wires the stages together for one shard of
 //! traffic, [`input`] turns other engines' logs into the same flows, [`pipeline`] runs capture
-//! files through engines, [`metrics`] serves a live capture's counters, and
+//! files through engines, `metrics` (feature `live`) serves a live capture's counters, and
 //! [`cli`] is the command line over all of them.
 //!
 //! Each module uses only modules of lower layers (`tests/layers.rs` checks every `crate::` path):
