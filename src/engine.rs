@@ -1261,7 +1261,7 @@ fn inspect_udp(
                 flow.inspect = Inspect::Dns;
                 handle_dns(flow, payload, None, ts, ctx);
             } else if ctx.quic && up && quic::looks_like_quic(payload) {
-                flow.inspect = Inspect::Quic(Box::new(quic::QuicState::in_pool(ctx.pool)));
+                flow.inspect = Inspect::quic(quic::QuicState::in_pool(ctx.pool));
                 inspect_quic(flow, payload, ctx);
             } else if flow.up.packets + flow.down.packets >= UDP_PROBE_PACKETS {
                 flow.inspect = Inspect::Done;
@@ -1274,7 +1274,7 @@ fn inspect_udp(
 /// One client datagram of a flow whose Initials are being read. Only unnamed flows get here,
 /// and the state is dropped (`Done`) as soon as the ClientHello is read or the flow given up.
 fn inspect_quic(flow: &mut Flow, payload: &[u8], ctx: &mut Ctx<'_>) {
-    let Inspect::Quic(st) = &mut flow.inspect else {
+    let Some(st) = quic::QuicState::of(&mut flow.inspect) else {
         return;
     };
     let mut c = quic::Counters::default();

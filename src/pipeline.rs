@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,68 +22,15 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use crate::capture::batch::{Batch, LiveCounters};
 use crate::capture::file::stream::{needs_stream, StreamReader};
 use crate::capture::file::{CaptureFile, PageRelease, Reader};
-use crate::capture::{CaptureError, CaptureStats, Nanos, Packet};
+use crate::capture::{CaptureError, Nanos, Packet};
 use crate::decode::ip::Route;
 use crate::decode::Decoder;
 use crate::engine::{DnsFacts, DnsObserver, Engine, EngineConfig};
 use crate::flow::table::{Ended, SweepClock};
 use crate::flow::Flow;
 
-/// How reading one input went.
-#[derive(Debug, Clone)]
-pub struct FileOutcome {
-    pub path: PathBuf,
-    /// Name used in the flow log (the path as given).
-    pub name: String,
-    pub stats: CaptureStats,
-    /// The problem that stopped this file, if any; records before it were processed.
-    pub error: Option<CaptureError>,
-    /// True if the file could not be read at all.
-    pub failed: bool,
-    /// Streamed inputs of a multi-input run, read to their end: what they held.
-    pub seen: Option<Seen>,
-}
-
-/// What a streamed input held, for the checks that could not run before it was read (a pipe
-/// among several inputs is read once, by the run): its time range and a fingerprint of its
-/// records (timestamp, wire length, bytes) under a key drawn per run, so equal fingerprints
-/// mean the same records (a false match has odds of 2^-64, and cannot be aimed at).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seen {
-    pub first: Nanos,
-    pub last: Nanos,
-    pub records: u64,
-    pub fingerprint: u64,
-}
-
-impl FileOutcome {
-    /// A file that could not be opened: failed, nothing read.
-    fn not_opened(path: &Path, name: String, error: CaptureError) -> Self {
-        FileOutcome {
-            path: path.to_path_buf(),
-            name,
-            stats: CaptureStats::default(),
-            failed: true,
-            error: Some(error),
-            seen: None,
-        }
-    }
-
-    /// A file read to its end or to `error`: failed only if the error came before any record.
-    fn read(path: &Path, name: String, stats: CaptureStats, error: Option<CaptureError>) -> Self {
-        let failed = error
-            .as_ref()
-            .is_some_and(|e| stats.records == 0 && e.kind.is_fatal_at_start());
-        FileOutcome {
-            path: path.to_path_buf(),
-            name,
-            stats,
-            error,
-            failed,
-            seen: None,
-        }
-    }
-}
+// What reading one input gave is capture's (log inputs report the same).
+pub use crate::capture::{FileOutcome, Seen};
 
 pub struct RunResult {
     pub files: Vec<FileOutcome>,

@@ -26,6 +26,8 @@ mod fleet;
 mod hostile;
 #[path = "inputs.rs"]
 mod inputs;
+#[path = "layers.rs"]
+mod layers;
 #[path = "live.rs"]
 #[allow(clippy::module_inception)] // live.rs keeps its `mod live` for the feature gate
 mod live;
@@ -34,6 +36,8 @@ mod live;
 mod live_ops;
 #[path = "logs.rs"]
 mod logs;
+#[path = "logs_unknown.rs"]
+mod logs_unknown;
 #[path = "quic_corpus.rs"]
 mod quic_corpus;
 #[path = "report.rs"]

@@ -18,7 +18,7 @@ use egressmap::input::{read_zeek_set, JoinConfig};
 use egressmap::pipeline::run_files;
 use serde_json::Value;
 
-fn zeek_logs_dir() -> Option<PathBuf> {
+pub(crate) fn zeek_logs_dir() -> Option<PathBuf> {
     let d = match std::env::var_os("EGRESSMAP_ZEEK_LOGS") {
         Some(d) => PathBuf::from(d),
         None => match std::env::var_os("EGRESSMAP_CORPUS") {
@@ -144,7 +144,7 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_egressmap")
 }
 
-fn audit_json(inputs: &[&Path], extra: &[&str]) -> Value {
+pub(crate) fn audit_json(inputs: &[&Path], extra: &[&str]) -> Value {
     let out = Command::new(bin())
         .arg("audit")
         .args(inputs)
@@ -369,7 +369,7 @@ fn write_gz(p: &Path, text: &str) {
     gz.finish().unwrap();
 }
 
-fn suricata() -> bool {
+pub(crate) fn suricata() -> bool {
     let ok = Command::new("suricata")
         .arg("-V")
         .output()
@@ -383,7 +383,7 @@ fn suricata() -> bool {
 }
 
 /// Run Suricata 7 on a capture (no rules, one thread), returning its eve.json.
-fn run_suricata(pcap: &Path, out: &Path) -> PathBuf {
+pub(crate) fn run_suricata(pcap: &Path, out: &Path) -> PathBuf {
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out).unwrap();
     let st = Command::new("suricata")

@@ -11,7 +11,7 @@ pub mod outdir;
 pub mod privs;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Link-layer type of a record, as a pcap `LINKTYPE_*` value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -158,4 +158,65 @@ pub struct Oversize {
     pub len: u32,
     /// The pcapng block type.
     pub btype: u32,
+}
+
+/// How reading one input went.
+#[derive(Debug, Clone)]
+pub struct FileOutcome {
+    pub path: PathBuf,
+    /// Name used in the flow log (the path as given).
+    pub name: String,
+    pub stats: CaptureStats,
+    /// The problem that stopped this file, if any; records before it were processed.
+    pub error: Option<CaptureError>,
+    /// True if the file could not be read at all.
+    pub failed: bool,
+    /// Streamed inputs of a multi-input run, read to their end: what they held.
+    pub seen: Option<Seen>,
+}
+
+/// What a streamed input held, for the checks that could not run before it was read (a pipe
+/// among several inputs is read once, by the run): its time range and a fingerprint of its
+/// records (timestamp, wire length, bytes) under a key drawn per run, so equal fingerprints
+/// mean the same records (a false match has odds of 2^-64, and cannot be aimed at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub first: Nanos,
+    pub last: Nanos,
+    pub records: u64,
+    pub fingerprint: u64,
+}
+
+impl FileOutcome {
+    /// A file that could not be opened: failed, nothing read.
+    pub(crate) fn not_opened(path: &Path, name: String, error: CaptureError) -> Self {
+        FileOutcome {
+            path: path.to_path_buf(),
+            name,
+            stats: CaptureStats::default(),
+            failed: true,
+            error: Some(error),
+            seen: None,
+        }
+    }
+
+    /// A file read to its end or to `error`: failed only if the error came before any record.
+    pub(crate) fn read(
+        path: &Path,
+        name: String,
+        stats: CaptureStats,
+        error: Option<CaptureError>,
+    ) -> Self {
+        let failed = error
+            .as_ref()
+            .is_some_and(|e| stats.records == 0 && e.kind.is_fatal_at_start());
+        FileOutcome {
+            path: path.to_path_buf(),
+            name,
+            stats,
+            error,
+            failed,
+            seen: None,
+        }
+    }
 }

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::engine::{Engine, EngineConfig};
 use crate::flow::{Flow, FlowTableConfig};
+use crate::input::JoinConfig;
 use crate::pipeline::{run_files_prepared, PrepareFn, RunResult};
 use crate::report::aggregate::{Aggregator, Context, FlowMatch, UNPLACED};
 use crate::report::dnsview::NameClass;
@@ -54,6 +55,19 @@ pub fn engine_config(a: &RunOpts) -> EngineConfig {
         reassembly_total: usize::try_from(a.reassembly_total).unwrap_or(usize::MAX),
         quic: !a.scope.no_quic,
         ..Default::default()
+    }
+}
+
+/// Log-join settings from the audit options (the same resolver knobs as for packets).
+pub fn join_config(a: &RunOpts) -> JoinConfig {
+    JoinConfig {
+        resolver: ResolverConfig {
+            max_entries: a.dns_cache.max(1),
+            grace: a.dns_grace.saturating_mul(SEC),
+            ..ResolverConfig::default()
+        },
+        max_names: a.max_names_per_flow,
+        max_records: a.max_flows.max(1).saturating_mul(8),
     }
 }
 
@@ -209,6 +223,10 @@ pub fn run(files: &[std::path::PathBuf], a: &RunOpts, sigdir: Option<&Path>) -> 
             // The plain `audit FILE` view also says how flows got their names.
             text.push_str("\nNames\n");
             au.summary.render_flows(&mut text, a.full, opt.width);
+            if au.report.unknown.iter().any(|u| u == "dns") {
+                // Logs without DNS records: no flow could be named from DNS; not a finding.
+                text.push_str("  (dns, dns-query, dns-other-client: the logs hold no DNS records, so no flow could be named from DNS)\n");
+            }
         }
         if let Err(code) = write_text(a.output.as_deref(), &text, "report") {
             return code;
@@ -327,13 +345,25 @@ pub fn audit(
     // bytes wherever it runs.
     let with_log = log.is_some();
     let unknown = log_input.then_some(&log_unknown[..]);
+    // A log record without counts: its line's packets and bytes are unknown too.
+    let countless: Vec<&'static str> = log_unknown
+        .iter()
+        .copied()
+        .chain(["packets", "bytes"])
+        .collect();
     let prepare_with = |m: &mut Matcher, flow: &Flow, file: &str| -> Prepared {
         let m = match_flow(m, flow);
         let (areas, endpoints) = areas_endpoints(&m, &unplaced);
         let shared = m.as_ref().is_some_and(|r| r.shared_infrastructure());
         let line = with_log.then(|| {
             let mut rec = FlowRecord::new(flow, file, areas, &endpoints).shared(shared);
-            rec.unknown = unknown;
+            rec.unknown = unknown.map(|u| {
+                if flow.extra().counts_unknown {
+                    &countless[..]
+                } else {
+                    u
+                }
+            });
             flowlog::render(&rec)
         });
         Prepared { m, endpoints, line }
@@ -397,7 +427,7 @@ pub fn audit(
     let (result, log_warnings, log_formats, data_unknown) = if log_input {
         let mut m = matcher.clone();
         let mut on_flow = |f: &Flow, file: &str| on_prepared(f, prepare_with(&mut m, f, file));
-        let lr = crate::input::run_logs(files, &crate::input::join_config(a), &mut on_flow);
+        let lr = crate::input::run_logs(files, &join_config(a), &mut on_flow);
         let r = RunResult {
             files: lr.files,
             engines: Vec::new(),

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use crate::capture::file::stream::StreamReader;
 use crate::capture::file::{is_stdin, open_decompressed, CaptureFile};
+use crate::capture::FileOutcome;
 use crate::capture::Nanos;
-use crate::pipeline::FileOutcome;
 use crate::report::time::rfc3339_micros;
 
 /// The inputs in reading order, and what the plan has to say about them.

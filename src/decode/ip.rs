@@ -97,8 +97,8 @@ pub fn decode<'a>(
 /// counts it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
-    Flow(crate::flow::FlowKey),
-    Dns(crate::flow::FlowKey),
+    Flow(super::FlowKey),
+    Dns(super::FlowKey),
     All,
     Any,
 }
@@ -131,7 +131,7 @@ pub fn route(cur: &[u8], vlans: Vlans) -> Route {
     if tunnel(sp) || tunnel(dp) {
         return Route::All;
     }
-    let key = crate::flow::FlowKey::of_tuple(net.proto, (net.src, sp), (net.dst, dp), vlans).0;
+    let key = super::FlowKey::of_tuple(net.proto, (net.src, sp), (net.dst, dp), vlans).0;
     if sp == 53 || dp == 53 {
         return Route::Dns(key);
     }

@@ -6,11 +6,14 @@ pub mod addr;
 #[cfg(test)]
 mod corpus_tests;
 pub mod ip;
+pub mod key;
 pub mod link;
 
 use std::net::IpAddr;
 
 use crate::capture::Packet;
+
+pub use key::FlowKey;
 
 /// At most this many VLAN tags are recorded per packet (deeper stacks are still walked).
 pub const MAX_VLAN_TAGS: usize = 4;

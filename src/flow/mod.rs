@@ -1,6 +1,7 @@
 //! Bidirectional flows: keys that are equal in both directions, per-direction counters, client
 //! orientation, expiry, and first-flight reassembly ([`reassembly`]).
 
+pub mod identity;
 pub mod reassembly;
 pub mod table;
 
@@ -8,23 +9,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::capture::Nanos;
-use crate::decode::{Decoded, Transport, Vlans};
-use crate::proto::App;
 
+pub use crate::decode::key::{FlowKey, TCP, UDP};
 pub use table::{FlowTable, FlowTableConfig, FlowTableStats, VIRTUAL_SHARDS};
 
-pub const TCP: u8 = 6;
-pub const UDP: u8 = 17;
-
-/// Identifies a flow whatever the direction of the packet: endpoints are stored in a fixed order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FlowKey {
-    pub protocol: u8,
-    pub lo: (IpAddr, u16),
-    pub hi: (IpAddr, u16),
-    pub vlans: Vlans,
-}
-
+// `FlowKey` is decode's (the dispatcher computes it from the outer headers); which worker and
+// table shard own a flow is the flow table's business, so those methods are here.
 impl FlowKey {
     /// A hash equal for both directions and stable across runs and threads: it decides which
     /// worker owns the flow.
@@ -54,37 +44,25 @@ pub fn virtual_shard(hash: u64, shards: usize) -> usize {
     ((hash >> 32) as u32 % shards) as usize
 }
 
-impl FlowKey {
-    /// Key of a decoded packet, and whether the packet travels from `lo` to `hi`.
-    pub fn of(d: &Decoded<'_>) -> (FlowKey, bool) {
-        let (protocol, sp, dp) = match d.transport {
-            Transport::Tcp {
-                src_port, dst_port, ..
-            } => (TCP, src_port, dst_port),
-            Transport::Udp { src_port, dst_port } => (UDP, src_port, dst_port),
-            Transport::Other { protocol } => (protocol, 0, 0),
-        };
-        Self::of_tuple(protocol, (d.src, sp), (d.dst, dp), d.vlans)
-    }
+/// The application protocol a flow carries (and its names came from): set by the engine from
+/// what [`crate::proto`]'s parsers recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum App {
+    Tls,
+    Http,
+    Dns,
+    Quic,
+}
 
-    /// Key of a packet from `a` to `b`, and whether it travels from `lo` to `hi`.
-    pub fn of_tuple(
-        protocol: u8,
-        a: (IpAddr, u16),
-        b: (IpAddr, u16),
-        vlans: Vlans,
-    ) -> (FlowKey, bool) {
-        let forward = a <= b;
-        let (lo, hi) = if forward { (a, b) } else { (b, a) };
-        (
-            FlowKey {
-                protocol,
-                lo,
-                hi,
-                vlans,
-            },
-            forward,
-        )
+impl App {
+    /// Stable lowercase label used in reports and flow logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            App::Tls => "tls",
+            App::Http => "http",
+            App::Dns => "dns",
+            App::Quic => "quic",
+        }
     }
 }
 
@@ -244,9 +222,12 @@ pub struct Extra {
     /// What the flow said about machines (its client's MAC, DHCP, NetBIOS, DNS PTR answers), each
     /// distinct one once, at most [`MAX_IDENTITIES_PER_FLOW`] (the broadcast DHCP flow carries
     /// every machine of the segment).
-    pub identities: Vec<crate::proto::identity::Identity>,
+    pub identities: Vec<identity::Identity>,
     /// Distinct identities not kept because `identities` was full.
     pub identities_dropped: u32,
+    /// Made from a Zeek/Suricata record without packet/byte counts: its zero counters are
+    /// unknown, and its flow log line says so.
+    pub counts_unknown: bool,
 }
 
 static NO_EXTRA: Extra = Extra {
@@ -263,6 +244,7 @@ static NO_EXTRA: Extra = Extra {
     interim: None,
     identities: Vec::new(),
     identities_dropped: 0,
+    counts_unknown: false,
 };
 
 /// DNS messages of one flow about one question name.
@@ -473,7 +455,7 @@ impl Flow {
     }
 
     /// Keep what a datagram of this flow said about a machine (each distinct identity once).
-    pub fn add_identity(&mut self, id: crate::proto::identity::Identity) {
+    pub fn add_identity(&mut self, id: identity::Identity) {
         let x = self.extra_mut();
         if x.identities.contains(&id) {
             return;

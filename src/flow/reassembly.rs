@@ -331,6 +331,13 @@ impl Reassembler {
     }
 }
 
+/// A flow's state while its QUIC client Initials are read: [`crate::proto::quic::QuicState`],
+/// opaque here so that flows do not depend on the parsers (the engine gets it back with
+/// `QuicState::of`). Only QUIC flows still unnamed hold one.
+pub trait QuicInspect: std::fmt::Debug + Send {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
 /// Where a flow is in its inspection: looking at the first flight, or done.
 #[derive(Debug)]
 pub enum Inspect {
@@ -343,8 +350,9 @@ pub enum Inspect {
     HttpFollow { requests: u16 },
     /// DNS over UDP: every datagram is parsed.
     Dns,
-    /// QUIC: the client's Initial packets are being decrypted for the ClientHello.
-    Quic(Box<crate::proto::quic::QuicState>),
+    /// QUIC: the client's Initial packets are being decrypted for the ClientHello. Boxed twice
+    /// (built by [`Inspect::quic`]): a `Box<dyn _>` is two words, which would grow every flow's slot.
+    Quic(Box<Box<dyn QuicInspect>>),
     /// Nothing more to learn from payload.
     Done,
 }
@@ -359,6 +367,11 @@ impl Default for Inspect {
 }
 
 impl Inspect {
+    /// Reading a QUIC flow's Initials with `state`.
+    pub fn quic(state: impl QuicInspect + 'static) -> Self {
+        Inspect::Quic(Box::new(Box::new(state)))
+    }
+
     /// The client's (or server's) initial sequence number, while nothing was inspected.
     pub fn isn(&self, client: bool) -> Option<u32> {
         match self {

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::App;
 use super::{is_service_port, Flow, FlowKey, HostSource, InterimKind, TcpState, TCP, UDP};
 use crate::capture::Nanos;
 use crate::decode::{tcp_flags, Decoded, Transport};
-use crate::proto::App;
 
 const SEC: Nanos = 1_000_000_000;
 const DAY: Nanos = 86_400 * SEC;

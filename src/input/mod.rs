@@ -19,10 +19,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::capture::{CaptureError, CaptureErrorKind, CaptureStats, Nanos};
+use crate::capture::{CaptureError, CaptureErrorKind, CaptureStats, FileOutcome, Nanos};
 use crate::decode::Vlans;
 use crate::flow::{Counters, Flow, FlowKey, HostSource, TCP, UDP};
-use crate::pipeline::FileOutcome;
 use crate::proto::App;
 use crate::resolve::{Resolver, ResolverConfig};
 
@@ -115,19 +114,6 @@ pub fn unknown_for(paths: &[PathBuf]) -> Vec<&'static str> {
         }
     }
     v
-}
-
-/// Join settings from the audit options (same resolver knobs as for packets).
-pub fn join_config(a: &crate::cli::RunOpts) -> JoinConfig {
-    JoinConfig {
-        resolver: ResolverConfig {
-            max_entries: a.dns_cache.max(1),
-            grace: a.dns_grace.saturating_mul(1_000_000_000),
-            ..ResolverConfig::default()
-        },
-        max_names: a.max_names_per_flow,
-        max_records: a.max_flows.max(1).saturating_mul(8),
-    }
 }
 
 /// Whether `audit` should read these inputs as logs: any directory, or a file that sniffs as one.
@@ -449,6 +435,9 @@ fn new_flow(c: &LogConn, client: (IpAddr, u16), server: (IpAddr, u16), cfg: &Joi
         x.quic_version = c.quic_version;
         x.http_path = c.http_path.clone().map(String::into_boxed_str);
     }
+    if c.up.is_none() || c.down.is_none() {
+        f.extra_mut().counts_unknown = true;
+    }
     f
 }
 
@@ -461,7 +450,7 @@ pub struct LogRun {
     pub formats: Vec<LogFormat>,
     pub warnings: Vec<String>,
     pub resolver: Resolver,
-    /// Report fields unknown because of what these logs hold (see [`dns_unknown`]), beyond
+    /// Report fields unknown because of what these logs hold (see [`data_unknown`]), beyond
     /// those no log of their format records ([`unknown_fields`]).
     pub unknown: Vec<&'static str>,
 }
@@ -519,7 +508,17 @@ pub fn run_logs(
     }
     let mut resolver = Resolver::new(cfg.resolver.clone());
     let mut totals = LogSet::default();
+    // Flows (records with both endpoints), and how many of them carried counts.
+    let (mut flows, mut with_counts) = (0u64, 0u64);
     let mut emit = |set: LogSet, resolver: &mut Resolver, totals: &mut LogSet| {
+        for c in set
+            .conns
+            .iter()
+            .filter(|c| c.client.is_some() && c.server.is_some())
+        {
+            flows += 1;
+            with_counts += u64::from(c.up.is_some() && c.down.is_some());
+        }
         for f in to_flows(&set, resolver, cfg) {
             let name = names
                 .get(usize::from(f.file))
@@ -611,8 +610,21 @@ pub fn run_logs(
         formats,
         warnings,
         resolver,
-        unknown: dns_unknown(&totals),
+        unknown: data_unknown(&totals, flows, with_counts),
     }
+}
+
+/// Report fields unknown for these logs beyond the flow log's ([`unknown_fields`]): the DNS
+/// view's ([`dns_unknown`]); packets and bytes when no flow carried counts (a `zeek-cut`
+/// subset: some flows without counts are a warning instead); and the machines' MAC and name,
+/// which no log we read records (they come from frames, DHCP and NetBIOS).
+pub fn data_unknown(t: &LogSet, flows: u64, with_counts: u64) -> Vec<&'static str> {
+    let mut v = dns_unknown(t);
+    if flows > 0 && with_counts == 0 {
+        v.extend(["packets", "bytes"]);
+    }
+    v.extend(["clients.mac", "clients.name"]);
+    v
 }
 
 /// What the report's DNS view cannot know from these logs: all of it when they hold no DNS

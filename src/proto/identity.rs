@@ -8,55 +8,12 @@
 
 use std::net::IpAddr;
 
-/// A link-layer (Ethernet) address.
-pub type Mac = [u8; 6];
+/// The data a flow keeps, defined by [`crate::flow`]; the parsers here fill it in.
+pub use crate::flow::identity::{Identity, IdentityKind, Mac};
 
 /// Longest name kept, in bytes of the wire form (a DHCP option or a DNS name cannot be longer;
 /// escaping may make the text up to four times longer).
 pub const MAX_NAME_BYTES: usize = 255;
-
-/// Where an identity came from. The order is the preference for a machine's display name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IdentityKind {
-    /// DHCP option 12 (Host Name) in a client's DISCOVER, REQUEST or INFORM.
-    DhcpHostName,
-    /// A NetBIOS name the machine registered or refreshed (unique workstation/server name).
-    Netbios,
-    /// DHCP option 81 (Client FQDN).
-    DhcpFqdn,
-    /// A DNS PTR answer for the machine's address.
-    DnsPtr,
-    /// A DHCP ACK binding a hardware address to an address (no name).
-    DhcpLease,
-    /// The link-layer source address of a client's frames (no name).
-    Link,
-}
-
-impl IdentityKind {
-    /// Stable label used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentityKind::DhcpHostName => "dhcp",
-            IdentityKind::Netbios => "netbios",
-            IdentityKind::DhcpFqdn => "dhcp-fqdn",
-            IdentityKind::DnsPtr => "dns-ptr",
-            IdentityKind::DhcpLease => "dhcp-lease",
-            IdentityKind::Link => "link",
-        }
-    }
-
-    pub fn from_label(s: &str) -> Option<IdentityKind> {
-        Some(match s {
-            "dhcp" => IdentityKind::DhcpHostName,
-            "netbios" => IdentityKind::Netbios,
-            "dhcp-fqdn" => IdentityKind::DhcpFqdn,
-            "dns-ptr" => IdentityKind::DnsPtr,
-            "dhcp-lease" => IdentityKind::DhcpLease,
-            "link" => IdentityKind::Link,
-            _ => return None,
-        })
-    }
-}
 
 /// A name as it is on the wire (borrowed from the packet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,17 +141,6 @@ impl Observation<'_> {
             at: 0,
         })
     }
-}
-
-/// An identity kept with a flow until the report reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    pub kind: IdentityKind,
-    pub name: Option<Box<str>>,
-    pub mac: Option<Mac>,
-    pub addr: Option<IpAddr>,
-    /// For [`IdentityKind::Link`]: capture time of the frame (the earliest one counts).
-    pub at: crate::capture::Nanos,
 }
 
 /// An address that can be one machine's (not 0.0.0.0, broadcast or multicast).

@@ -20,6 +20,9 @@ pub mod tls;
 
 use std::net::IpAddr;
 
+/// Defined by [`crate::flow`], which labels every flow with it; set from here.
+pub use crate::flow::App;
+
 /// Outcome of parsing a (possibly still growing) byte stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parse<T> {
@@ -46,27 +49,6 @@ impl<T> Parse<T> {
             Parse::NeedMore => Parse::NeedMore,
             Parse::Done(t) => Parse::Done(f(t)),
             Parse::NotThis => Parse::NotThis,
-        }
-    }
-}
-
-/// The application protocol a name came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum App {
-    Tls,
-    Http,
-    Dns,
-    Quic,
-}
-
-impl App {
-    /// Stable lowercase label used in reports and flow logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            App::Tls => "tls",
-            App::Http => "http",
-            App::Dns => "dns",
-            App::Quic => "quic",
         }
     }
 }

@@ -28,7 +28,7 @@ use sha2::Sha256;
 
 use super::normalize_host;
 use super::tls::{self, ClientHello};
-use crate::flow::reassembly::{Insert, Reassembler};
+use crate::flow::reassembly::{Insert, Inspect, Pool, QuicInspect, Reassembler};
 
 pub const V1: u32 = 0x0000_0001;
 pub const V2: u32 = 0x6b33_43cf;
@@ -496,6 +496,12 @@ impl fmt::Debug for QuicState {
     }
 }
 
+impl QuicInspect for QuicState {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
 impl Default for QuicState {
     fn default() -> Self {
         Self::new()
@@ -508,8 +514,16 @@ impl QuicState {
     }
 
     /// CRYPTO buffer charged to the engine's reassembly budget.
-    pub fn in_pool(pool: &crate::flow::reassembly::Pool) -> Self {
+    pub fn in_pool(pool: &Pool) -> Self {
         Self::with(Reassembler::in_pool(CRYPTO_CAP, pool))
+    }
+
+    /// The state of a flow whose Initials are being read (`None` for any other inspection).
+    pub fn of(inspect: &mut Inspect) -> Option<&mut QuicState> {
+        match inspect {
+            Inspect::Quic(st) => st.as_any_mut().downcast_mut(),
+            _ => None,
+        }
     }
 
     fn with(mut crypto: Reassembler) -> Self {

@@ -92,6 +92,16 @@ pub struct Comparison {
     pub client_areas: Vec<Delta>,
     /// Any row is not `same` (or an outer name appeared or went): `compare` exits 1.
     pub changed: bool,
+    /// `A`, `B`: the reports whose inputs record no byte counts (logs: `bytes` in the
+    /// report's `unknown`). Their rows' bytes are 0 but unknown, so every row is classified by
+    /// its flows alone. Absent when both reports count bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bytes_unknown: Vec<&'static str>,
+}
+
+/// Whether a report's inputs record no byte counts (see `render::unknown`).
+fn bytes_unknown(r: &Report) -> bool {
+    r.unknown.iter().any(|u| u == "bytes")
 }
 
 /// A change smaller than this fraction (of flows, of bytes) counts as the same (idle traffic
@@ -134,15 +144,21 @@ fn classify(fa: u64, fb: u64, ba: u64, bb: u64) -> Change {
 /// (flows, bytes) per key in A and in B.
 type Sides<K> = BTreeMap<K, [(u64, u64); 2]>;
 
-fn deltas<K: Ord>(m: &Sides<K>, key: impl Fn(&K) -> (String, Option<String>)) -> Vec<Delta> {
+/// Rows of `m`; with `flows_only` (bytes unknown on a side) classified by flows alone.
+fn deltas<K: Ord>(
+    m: &Sides<K>,
+    flows_only: bool,
+    key: impl Fn(&K) -> (String, Option<String>),
+) -> Vec<Delta> {
     let mut v: Vec<Delta> = m
         .iter()
         .map(|(k, s)| {
             let (area, host) = key(k);
+            let (ba, bb) = if flows_only { (0, 0) } else { (s[0].1, s[1].1) };
             Delta {
                 area,
                 host,
-                change: classify(s[0].0, s[1].0, s[0].1, s[1].1),
+                change: classify(s[0].0, s[1].0, ba, bb),
                 flows_a: s[0].0,
                 flows_b: s[1].0,
                 bytes_a: s[0].1,
@@ -240,6 +256,13 @@ pub fn warnings(a: &Report, b: &Report) -> Vec<String> {
     if a.unknown != b.unknown {
         w.push("the reports come from different kinds of input (packets vs logs): fields one records are unknown in the other".to_string());
     }
+    for (side, r) in [("A", a), ("B", b)] {
+        if bytes_unknown(r) {
+            w.push(format!(
+                "bytes are unknown in {side} (its logs record no byte counts): rows compare flows only"
+            ));
+        }
+    }
     w
 }
 
@@ -295,20 +318,30 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
         outer[i] = r.ech.outer_names.iter().map(String::as_str).collect();
     }
     let named = |g: &str, h: &str| (g.to_string(), Some(h.to_string()));
+    let unknown: Vec<&'static str> = [("A", a), ("B", b)]
+        .into_iter()
+        .filter(|(_, r)| bytes_unknown(r))
+        .map(|(s, _)| s)
+        .collect();
+    let fo = !unknown.is_empty();
     let c = Comparison {
         warnings: warnings(a, b),
-        areas: deltas(&areas, |k| (k.to_string(), None)),
-        destinations: deltas(&dests, |(g, h)| named(g, h)),
-        undocumented: deltas(&undoc, |(g, h)| named(g, h)),
-        shared_infrastructure: deltas(&shared, |(g, h)| named(g, h)),
-        unattributed: deltas(&unattr, |k| ("unattributed".to_string(), k.clone())),
-        ech: deltas(&ech, |k| ("ech".to_string(), k.clone())),
-        clients: identified(deltas(&machines, |k| (k.to_string(), None)), &who, |d| {
-            &d.area
-        }),
-        client_areas: identified(deltas(&machine_areas, |(g, h)| named(g, h)), &who, |d| {
-            d.host.as_deref().unwrap_or("")
-        }),
+        areas: deltas(&areas, fo, |k| (k.to_string(), None)),
+        destinations: deltas(&dests, fo, |(g, h)| named(g, h)),
+        undocumented: deltas(&undoc, fo, |(g, h)| named(g, h)),
+        shared_infrastructure: deltas(&shared, fo, |(g, h)| named(g, h)),
+        unattributed: deltas(&unattr, fo, |k| ("unattributed".to_string(), k.clone())),
+        ech: deltas(&ech, fo, |k| ("ech".to_string(), k.clone())),
+        clients: identified(
+            deltas(&machines, fo, |k| (k.to_string(), None)),
+            &who,
+            |d| &d.area,
+        ),
+        client_areas: identified(
+            deltas(&machine_areas, fo, |(g, h)| named(g, h)),
+            &who,
+            |d| d.host.as_deref().unwrap_or(""),
+        ),
         ech_outer_names_appeared: outer[1]
             .difference(&outer[0])
             .map(|s| s.to_string())
@@ -318,6 +351,7 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
             .map(|s| s.to_string())
             .collect(),
         changed: false,
+        bytes_unknown: unknown,
     };
     let changed = c.rows().any(|(_, d)| d.change != Change::Same)
         || !c.ech_outer_names_appeared.is_empty()
@@ -414,7 +448,16 @@ impl Comparison {
     }
 }
 
-fn row(o: &mut String, d: &Delta, with_host: bool) {
+/// A side's bytes: "unknown" where that report records no byte counts, never "0 B".
+fn side_bytes(c: &Comparison, side: &str, v: u64) -> String {
+    if c.bytes_unknown.contains(&side) {
+        "unknown".to_string()
+    } else {
+        human_bytes(v)
+    }
+}
+
+fn row(o: &mut String, c: &Comparison, d: &Delta, with_host: bool) {
     let _ = writeln!(
         o,
         "{:<10} {:<28} {:<44} {:>8} {:>8} {:>10} {:>10}",
@@ -427,8 +470,8 @@ fn row(o: &mut String, d: &Delta, with_host: bool) {
         },
         d.flows_a,
         d.flows_b,
-        human_bytes(d.bytes_a),
-        human_bytes(d.bytes_b)
+        side_bytes(c, "A", d.bytes_a),
+        side_bytes(c, "B", d.bytes_b)
     );
 }
 
@@ -484,7 +527,7 @@ fn machines_table(o: &mut String, c: &Comparison) {
         }
         let _ = writeln!(o, "\n{title}:");
         for d in &rows {
-            row(o, d, true);
+            row(o, c, d, true);
         }
     }
 }
@@ -511,8 +554,8 @@ pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
             term(&d.area),
             d.flows_a,
             d.flows_b,
-            human_bytes(d.bytes_a),
-            human_bytes(d.bytes_b)
+            side_bytes(c, "A", d.bytes_a),
+            side_bytes(c, "B", d.bytes_b)
         );
     }
     for (title, rows) in [
@@ -534,7 +577,7 @@ pub fn render_table(c: &Comparison, a_name: &str, b_name: &str) -> String {
         }
         let _ = writeln!(o, "\n{title}:");
         for d in changed {
-            row(&mut o, d, true);
+            row(&mut o, c, d, true);
         }
     }
     machines_table(&mut o, c);
@@ -627,6 +670,39 @@ mod tests {
         assert_eq!(classify(10, 2, 1000, 5000), Change::Mixed);
         assert_eq!(classify(2, 10, 5000, 1000), Change::Mixed);
         assert_eq!(classify(0, 0, 0, 0), Change::Same);
+    }
+
+    /// A report from logs without byte counts (bytes 0, `bytes` unknown) against one with
+    /// them: rows are compared by flows alone, and the table says unknown, not "0 B".
+    #[test]
+    fn unknown_bytes_compare_by_flows_and_say_unknown() {
+        let mut a = report(&[("maps", 10, 0), ("spotlight", 3, 0)]);
+        a.unknown = vec!["packets".into(), "bytes".into()];
+        let b = report(&[("maps", 10, 90_000), ("spotlight", 9, 100)]);
+        let c = compare(&a, &b);
+        let get = |id: &str| c.areas.iter().find(|d| d.area == id).map(|d| d.change);
+        assert_eq!(get("maps"), Some(Change::Same), "same flows: bytes unknown");
+        assert_eq!(get("spotlight"), Some(Change::Grew));
+        assert_eq!(c.bytes_unknown, ["A"]);
+        let t = render_table(&c, "a.json", "b.json");
+        assert!(t.contains("bytes are unknown in A"), "{t}");
+        let maps = t
+            .lines()
+            .find(|l| l.starts_with("same       maps"))
+            .unwrap();
+        assert!(maps.ends_with("   unknown    90.0 kB"), "{maps}");
+        assert!(!t.contains(" 0 B"), "{t}");
+        // Both counted: bytes decide as before.
+        let mut a2 = a.clone();
+        a2.unknown.clear();
+        assert_eq!(
+            compare(&a2, &b)
+                .areas
+                .iter()
+                .find(|d| d.area == "maps")
+                .map(|d| d.change),
+            Some(Change::Grew)
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn provenance(r: &Report, name: &str) -> Vec<MergedInput> {
         first_seen: r.first_seen.clone(),
         last_seen: r.last_seen.clone(),
         inputs: r.inputs.iter().map(|i| i.name.clone()).collect(),
+        unknown: r.unknown.clone(),
     }]
 }
 

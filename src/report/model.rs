@@ -130,6 +130,9 @@ pub struct MergedInput {
     pub last_seen: Option<String>,
     /// Its inputs (capture or log files).
     pub inputs: Vec<String>,
+    /// Its `unknown` fields (logs): which inputs of the sum lack what it marks unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
 }
 
 /// Which Windows build and edition the capture looks like (`audit --guess-build`).

@@ -2,8 +2,16 @@
 //! ranking, names looked up over DNS (kind `dns`: `flows` empty, counts in the `dns_*` columns)
 //! and machines (kind `client`, then `client-area` per area it reached), for spreadsheets.
 //! Text cells are neutralised against formula injection ([`super::escape::csv_field`]).
+//!
+//! What the inputs do not record (Zeek/Suricata logs: `Report::unknown`) comes first: one row
+//! of kind `unknown` per field (host = the field, pattern = why), and every cell of an unknown
+//! figure is empty, never 0 (`packets`, `bytes_up`/`bytes_down` for `bytes`, `dns_queries` for
+//! `dns`, `dns_answers` for `dns.answers`; the `client` row's MAC and name are empty anyway).
+//! A merged report may have counted an unknown field from its other inputs: those figures are
+//! written (a lower bound; the `unknown` row says so).
 
 use super::escape::csv_field as field;
+use super::unknown::Unknown;
 use crate::report::model::{Report, Seen, Traffic};
 
 /// The columns, in order: [`Row::cells`] writes them in this order, so every kind of row has
@@ -34,9 +42,10 @@ fn opt(n: Option<u64>) -> String {
 }
 
 impl Row {
-    fn cells(self) -> [String; 18] {
+    fn cells(self, u: &Unknown<'_>) -> [String; 18] {
         let t = self.traffic;
         let s = self.seen.unwrap_or_default();
+        let counted = |f: &str, n: Option<u64>| n.and_then(|n| u.number(f, n));
         [
             self.kind.to_string(),
             self.area,
@@ -46,21 +55,21 @@ impl Row {
             self.protocols_seen,
             self.protocols_documented,
             opt(t.map(|t| t.flows)),
-            opt(t.map(|t| t.packets)),
-            opt(t.map(|t| t.bytes_up)),
-            opt(t.map(|t| t.bytes_down)),
+            opt(counted("packets", t.map(|t| t.packets))),
+            opt(counted("bytes", t.map(|t| t.bytes_up))),
+            opt(counted("bytes", t.map(|t| t.bytes_down))),
             s.first_seen.unwrap_or_default(),
             s.last_seen.unwrap_or_default(),
-            opt(self.dns_queries),
-            opt(self.dns_answers),
+            opt(counted("dns", self.dns_queries)),
+            opt(counted("dns.answers", self.dns_answers)),
             self.dns_clients,
             opt(self.documented_flows),
             opt(self.undocumented_flows),
         ]
     }
 
-    fn write(self, o: &mut String) {
-        let cells = self.cells();
+    fn write(self, o: &mut String, u: &Unknown<'_>) {
+        let cells = self.cells(u);
         for (i, c) in cells.iter().enumerate() {
             if i > 0 {
                 o.push(',');
@@ -73,6 +82,16 @@ impl Row {
 
 pub fn render(r: &Report) -> String {
     let mut o = format!("{HEADER}\n");
+    let unk = Unknown::of(r);
+    for (f, why) in unk.all() {
+        Row {
+            kind: "unknown",
+            host: f.to_string(),
+            pattern: why.to_string(),
+            ..Row::default()
+        }
+        .write(&mut o, &unk);
+    }
     for a in &r.areas {
         for d in &a.destinations {
             Row {
@@ -87,7 +106,7 @@ pub fn render(r: &Report) -> String {
                 seen: Some(d.seen.clone()),
                 ..Row::default()
             }
-            .write(&mut o);
+            .write(&mut o, &unk);
         }
     }
     for u in &r.undocumented {
@@ -104,7 +123,7 @@ pub fn render(r: &Report) -> String {
             dns_queries: Some(u.dns_queries),
             ..Row::default()
         }
-        .write(&mut o);
+        .write(&mut o, &unk);
     }
     // `--guess-build`: one row per page, best first (host = rank, pattern = the score).
     for (i, g) in r
@@ -124,7 +143,7 @@ pub fn render(r: &Report) -> String {
             ),
             ..Row::default()
         }
-        .write(&mut o);
+        .write(&mut o, &unk);
     }
     // DNS view: area = the name's areas, area_name = its status.
     for n in &r.dns.names {
@@ -140,7 +159,7 @@ pub fn render(r: &Report) -> String {
             dns_clients: super::dns_clients(n),
             ..Row::default()
         }
-        .write(&mut o);
+        .write(&mut o, &unk);
     }
     // Per machine: one `client` row (host = address, pattern = name, protocols_seen = MAC,
     // protocols_documented = build guess and score), then one `client-area` row per area.
@@ -160,7 +179,7 @@ pub fn render(r: &Report) -> String {
             undocumented_flows: Some(c.undocumented_flows),
             ..Row::default()
         }
-        .write(&mut o);
+        .write(&mut o, &unk);
         for x in &c.areas {
             Row {
                 kind: "client-area",
@@ -177,7 +196,7 @@ pub fn render(r: &Report) -> String {
                 traffic: Some(x.traffic),
                 ..Row::default()
             }
-            .write(&mut o);
+            .write(&mut o, &unk);
         }
     }
     o

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use sha2::{Digest, Sha256};
 
 use super::human_bytes;
+use super::unknown::Unknown;
 use crate::report::model::Report;
 use crate::report::time::parse_rfc3339_secs;
 
@@ -171,6 +172,22 @@ fn num(v: u64, shown: &str) -> String {
     format!("<td class=n data-v=\"{v}\">{}</td>", esc(shown))
 }
 
+/// A byte cell: "unknown" (sorted first) where the inputs record no byte counts.
+fn bytes_cell(u: &Unknown<'_>, v: u64) -> String {
+    if u.is("bytes") && v == 0 {
+        "<td class=\"n muted\" data-v=\"-1\">unknown</td>".to_string()
+    } else {
+        num(v, &human_bytes(v))
+    }
+}
+
+/// A paragraph saying a field is unknown (or incomplete), when it is.
+fn unknown_note(u: &Unknown<'_>, field: &str, counted: bool, what: &str) -> String {
+    u.say(field, counted)
+        .map(|s| format!("<p class=\"unknown\"><b>{}</b>: {}</p>", esc(what), esc(&s)))
+        .unwrap_or_default()
+}
+
 fn sortable_head(id: &str, cols: &[&str]) -> String {
     let mut s = format!("<table id=\"{id}\" class=\"sortable\"><thead><tr>");
     for c in cols {
@@ -191,6 +208,8 @@ pub fn render(r: &Report) -> String {
         script_hash()
     );
     let t = &r.totals;
+    let u = Unknown::of(r);
+    let by = |n: u64| u.figure("bytes", n, &human_bytes(n));
     let _ = write!(
         o,
         "<p>Build <b>{}</b> {} · signatures {} · {} to {} · {} of {} flows counted ({}) · {} packets read</p><p>{} documented, {} undocumented, {} unattributed, {} ECH flows · {} up, {} down</p><p class=\"muted\">{}</p>",
@@ -202,17 +221,34 @@ pub fn render(r: &Report) -> String {
         t.traffic.flows,
         t.flows_seen,
         if r.scope.public_only { "public destinations" } else { "all destinations" },
-        t.packets_read,
+        esc(&u.figure("packets_read", t.packets_read, &t.packets_read.to_string())),
         t.documented_flows,
         t.undocumented_flows,
         t.unattributed_flows,
-        t.ech_flows,
-        human_bytes(t.traffic.bytes_up),
-        human_bytes(t.traffic.bytes_down),
+        esc(&u.figure("ech", t.ech_flows, &t.ech_flows.to_string())),
+        esc(&by(t.traffic.bytes_up)),
+        esc(&by(t.traffic.bytes_down)),
         esc(&r.counting)
     );
-    let _ = write!(o, "<h2>Bytes per area</h2>{}", bytes_chart(r));
-    let _ = write!(o, "<h2>Activity over time</h2>{}", timeline_chart(r));
+    if !r.unknown.is_empty() {
+        o.push_str("<h2>Unknown</h2><p>The inputs do not record these fields: they are shown as unknown, not 0.</p><ul id=\"unknown\">");
+        for (f, why) in u.all() {
+            let _ = write!(o, "<li><code>{}</code>: {}</li>", esc(f), esc(why));
+        }
+        o.push_str("</ul>");
+    }
+    // Both charts draw bytes: without byte counts there is nothing to draw.
+    let no_bytes = t.traffic.bytes() == 0;
+    for (title, chart) in [
+        ("Bytes per area", bytes_chart as fn(&Report) -> String),
+        ("Activity over time", timeline_chart),
+    ] {
+        let _ = write!(o, "<h2>{title}</h2>");
+        o.push_str(&unknown_note(&u, "bytes", !no_bytes, "Bytes"));
+        if !(u.is("bytes") && no_bytes) {
+            o.push_str(&chart(r));
+        }
+    }
     o.push_str("<h2>Areas</h2>");
     o.push_str(&sortable_head(
         "area-summary",
@@ -238,8 +274,8 @@ pub fn render(r: &Report) -> String {
                 a.distinct_destinations,
                 &a.distinct_destinations.to_string()
             ),
-            num(a.traffic.bytes_up, &human_bytes(a.traffic.bytes_up)),
-            num(a.traffic.bytes_down, &human_bytes(a.traffic.bytes_down)),
+            bytes_cell(&u, a.traffic.bytes_up),
+            bytes_cell(&u, a.traffic.bytes_down),
             esc(a.seen.first_seen.as_deref().unwrap_or("")),
             esc(a.seen.last_seen.as_deref().unwrap_or(""))
         );
@@ -262,8 +298,8 @@ pub fn render(r: &Report) -> String {
             esc(&a.name),
             esc(&a.area),
             a.traffic.flows,
-            human_bytes(a.traffic.bytes_up),
-            human_bytes(a.traffic.bytes_down),
+            esc(&u.cell("bytes", a.traffic.bytes_up, &human_bytes(a.traffic.bytes_up))),
+            esc(&u.cell("bytes", a.traffic.bytes_down, &human_bytes(a.traffic.bytes_down))),
             esc(a.seen.first_seen.as_deref().unwrap_or("")),
             esc(a.seen.last_seen.as_deref().unwrap_or(""))
         );
@@ -275,8 +311,8 @@ pub fn render(r: &Report) -> String {
                 esc(&d.pattern),
                 esc(&d.protocols_seen.join(", ")),
                 d.traffic.flows,
-                human_bytes(d.traffic.bytes_up),
-                human_bytes(d.traffic.bytes_down),
+                esc(&u.cell("bytes", d.traffic.bytes_up, &human_bytes(d.traffic.bytes_up))),
+                esc(&u.cell("bytes", d.traffic.bytes_down, &human_bytes(d.traffic.bytes_down))),
                 esc(d.seen.first_seen.as_deref().unwrap_or("")),
                 esc(d.seen.last_seen.as_deref().unwrap_or(""))
             );
@@ -291,24 +327,27 @@ pub fn render(r: &Report) -> String {
             &["Domain", "Host", "Protocols", "Flows", "Up", "Down", "DNS queries"]
         )
     );
-    for u in &r.undocumented {
-        let dom = if u.likely_microsoft {
+    for x in &r.undocumented {
+        let dom = if x.likely_microsoft {
             format!(
                 "<span class=ms title=\"Microsoft-owned domain\">{}</span>",
-                esc(&u.domain)
+                esc(&x.domain)
             )
         } else {
-            esc(&u.domain)
+            esc(&x.domain)
         };
         let _ = write!(
             o,
             "<tr><td>{dom}</td><td>{}</td><td>{}</td>{}{}{}{}</tr>",
-            esc(&u.host),
-            esc(&u.protocols_seen.join(", ")),
-            num(u.traffic.flows, &u.traffic.flows.to_string()),
-            num(u.traffic.bytes_up, &human_bytes(u.traffic.bytes_up)),
-            num(u.traffic.bytes_down, &human_bytes(u.traffic.bytes_down)),
-            num(u.dns_queries, &u.dns_queries.to_string())
+            esc(&x.host),
+            esc(&x.protocols_seen.join(", ")),
+            num(x.traffic.flows, &x.traffic.flows.to_string()),
+            bytes_cell(&u, x.traffic.bytes_up),
+            bytes_cell(&u, x.traffic.bytes_down),
+            num(
+                x.dns_queries,
+                &u.cell("dns", x.dns_queries, &x.dns_queries.to_string())
+            )
         );
     }
     o.push_str("</tbody></table>");
@@ -316,11 +355,15 @@ pub fn render(r: &Report) -> String {
     let un = &r.unattributed;
     let _ = write!(
         o,
-        "<h2>Unattributed</h2><p>{} flows without a name, {} up, {} down. Encrypted Client Hello: {} flows{}.</p>",
+        "<h2>Unattributed</h2><p>{} flows without a name, {} up, {} down. Encrypted Client Hello: {}{}.</p>",
         un.traffic.flows,
-        human_bytes(un.traffic.bytes_up),
-        human_bytes(un.traffic.bytes_down),
-        r.ech.flows,
+        esc(&by(un.traffic.bytes_up)),
+        esc(&by(un.traffic.bytes_down)),
+        esc(&match u.say("ech", r.ech.flows > 0) {
+            Some(s) if r.ech.flows == 0 => s,
+            Some(s) => format!("{} flows ({s})", r.ech.flows),
+            None => format!("{} flows", r.ech.flows),
+        }),
         if r.ech.outer_names.is_empty() {
             String::new()
         } else {
@@ -337,8 +380,16 @@ pub fn render(r: &Report) -> String {
                 esc(&s.pattern),
                 esc(&s.areas.join(", ")),
                 s.traffic.flows,
-                human_bytes(s.traffic.bytes_up),
-                human_bytes(s.traffic.bytes_down)
+                esc(&u.cell(
+                    "bytes",
+                    s.traffic.bytes_up,
+                    &human_bytes(s.traffic.bytes_up)
+                )),
+                esc(&u.cell(
+                    "bytes",
+                    s.traffic.bytes_down,
+                    &human_bytes(s.traffic.bytes_down)
+                ))
             );
         }
         o.push_str("</table>");
@@ -356,8 +407,8 @@ pub fn render(r: &Report) -> String {
                 esc(&s.server_ip),
                 num(u64::from(s.server_port), &s.server_port.to_string()),
                 num(s.flows, &s.flows.to_string()),
-                num(s.bytes_up, &human_bytes(s.bytes_up)),
-                num(s.bytes_down, &human_bytes(s.bytes_down))
+                bytes_cell(&u, s.bytes_up),
+                bytes_cell(&u, s.bytes_down)
             );
         }
         o.push_str("</tbody></table>");
@@ -437,6 +488,9 @@ fn machine_matrix(o: &mut String, r: &Report) {
     if r.clients.is_empty() {
         return;
     }
+    let u = Unknown::of(r);
+    // No MAC or name: an empty cell (none seen), or "unknown" when the inputs cannot say.
+    let absent = |f: &str| if u.is(f) { "unknown" } else { "" };
     let mut machines: Vec<&crate::report::model::Client> = r.clients.iter().collect();
     machines.sort_by_key(|c| std::cmp::Reverse(c.traffic.bytes()));
     let mut cols: Vec<&str> = vec!["Address", "Name", "MAC", "Build guess", "Flows", "Bytes"];
@@ -455,17 +509,21 @@ fn machine_matrix(o: &mut String, r: &Report) {
             o,
             "<tr><td class=\"t\">{}</td><td>{}</td><td class=\"t\">{}</td><td>{}</td>{}{}",
             esc(&c.address),
-            esc(c.name.as_deref().unwrap_or("")),
-            esc(c.mac.as_deref().unwrap_or("")),
+            esc(c.name.as_deref().unwrap_or(absent("clients.name"))),
+            esc(c.mac.as_deref().unwrap_or(absent("clients.mac"))),
             esc(&guess),
             num(c.traffic.flows, &c.traffic.flows.to_string()),
-            num(c.traffic.bytes(), &human_bytes(c.traffic.bytes())),
+            bytes_cell(&u, c.traffic.bytes()),
         );
         for a in &r.areas {
             match c.areas.iter().find(|x| x.area == a.area) {
                 Some(x) => o.push_str(&num(
                     x.traffic.bytes(),
-                    &format!("{} / {}", x.traffic.flows, human_bytes(x.traffic.bytes())),
+                    &format!(
+                        "{} / {}",
+                        x.traffic.flows,
+                        u.cell("bytes", x.traffic.bytes(), &human_bytes(x.traffic.bytes()))
+                    ),
                 )),
                 None => o.push_str("<td class=n data-v=\"0\"></td>"),
             }
@@ -485,11 +543,24 @@ fn machine_matrix(o: &mut String, r: &Report) {
 /// Every name looked up: its counts and what the signatures say of it.
 fn dns_section(o: &mut String, r: &Report) {
     let d = &r.dns;
+    let u = Unknown::of(r);
+    o.push_str("<h2>Names looked up (DNS)</h2>");
+    let counted = !d.names.is_empty() || d.queries > 0 || d.answers > 0;
+    // Logs without DNS records: the view is unknown, said instead of a table of zeros.
+    o.push_str(&unknown_note(&u, "dns", counted, "DNS view"));
+    if u.is("dns") && !counted {
+        return;
+    }
+    let answered = match u.say("dns.answers", d.answers > 0) {
+        Some(s) if d.answers == 0 => format!("answered responses {s}"),
+        Some(s) => format!("{} answered responses ({s})", d.answers),
+        None => format!("{} answered responses", d.answers),
+    };
     let _ = write!(
         o,
-        "<h2>Names looked up (DNS)</h2><p class=\"muted\">Every name the clients asked their resolvers for, however many names one DNS flow carried: {} queries, {} answered responses.</p>{}",
+        "<p class=\"muted\">Every name the clients asked their resolvers for, however many names one DNS flow carried: {} queries, {}.</p>{}",
         d.queries,
-        d.answers,
+        esc(&answered),
         sortable_head("dns", &["Name", "Status", "Areas", "Queries", "Answers", "Clients"])
     );
     for n in &d.names {
@@ -500,7 +571,10 @@ fn dns_section(o: &mut String, r: &Report) {
             esc(&n.status),
             esc(&n.areas.join(", ")),
             num(n.queries, &n.queries.to_string()),
-            num(n.answers, &n.answers.to_string()),
+            num(
+                n.answers,
+                &u.cell("dns.answers", n.answers, &n.answers.to_string())
+            ),
             num(n.clients.len() as u64, &super::dns_clients(n))
         );
     }

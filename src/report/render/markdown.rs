@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::escape::{https_url, markdown as cell};
 use super::human_bytes;
+use super::unknown::Unknown;
 use crate::report::model::Report;
 
 /// A timestamp as is when it is one (digits and `-:.TZ`), escaped otherwise (a saved report
@@ -19,6 +20,9 @@ fn ts(s: &str) -> std::borrow::Cow<'_, str> {
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
+    let u = Unknown::of(r);
+    // Byte cells: "unknown" where the inputs record no counts, never "0 B".
+    let by = |n: u64| u.cell("bytes", n, &human_bytes(n));
     let _ = writeln!(o, "# egressmap report\n");
     let _ = writeln!(
         o,
@@ -32,6 +36,16 @@ pub fn render(r: &Report) -> String {
         r.totals.flows_seen,
         cell(&r.counting)
     );
+    if !r.unknown.is_empty() {
+        let _ = writeln!(
+            o,
+            "**Unknown** (the inputs do not record these; shown as unknown, not 0):\n"
+        );
+        for (f, why) in u.all() {
+            let _ = writeln!(o, "- {}: {}", cell(f), cell(why));
+        }
+        o.push('\n');
+    }
     let _ = writeln!(o, "## Documented endpoints seen\n");
     let _ = writeln!(
         o,
@@ -52,8 +66,8 @@ pub fn render(r: &Report) -> String {
             cell(&format!("{} destinations seen", a.distinct_destinations)),
             link,
             a.traffic.flows,
-            human_bytes(a.traffic.bytes_up),
-            human_bytes(a.traffic.bytes_down),
+            by(a.traffic.bytes_up),
+            by(a.traffic.bytes_down),
             ts(a.seen.first_seen.as_deref().unwrap_or("")),
             ts(a.seen.last_seen.as_deref().unwrap_or(""))
         );
@@ -65,8 +79,8 @@ pub fn render(r: &Report) -> String {
                 cell(&d.protocols_seen.join(", ")),
                 cell(&d.host),
                 d.traffic.flows,
-                human_bytes(d.traffic.bytes_up),
-                human_bytes(d.traffic.bytes_down),
+                by(d.traffic.bytes_up),
+                by(d.traffic.bytes_down),
                 ts(d.seen.first_seen.as_deref().unwrap_or("")),
                 ts(d.seen.last_seen.as_deref().unwrap_or(""))
             );
@@ -78,18 +92,18 @@ pub fn render(r: &Report) -> String {
         "|Domain|Microsoft-owned|Protocol|Destination|Flows|Bytes up|Bytes down|DNS queries|"
     );
     let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
-    for u in &r.undocumented {
+    for x in &r.undocumented {
         let _ = writeln!(
             o,
             "|{}|{}|{}|{}|{}|{}|{}|{}|",
-            cell(&u.domain),
-            if u.likely_microsoft { "yes" } else { "" },
-            cell(&u.protocols_seen.join(", ")),
-            cell(&u.host),
-            u.traffic.flows,
-            human_bytes(u.traffic.bytes_up),
-            human_bytes(u.traffic.bytes_down),
-            u.dns_queries
+            cell(&x.domain),
+            if x.likely_microsoft { "yes" } else { "" },
+            cell(&x.protocols_seen.join(", ")),
+            cell(&x.host),
+            x.traffic.flows,
+            by(x.traffic.bytes_up),
+            by(x.traffic.bytes_down),
+            u.cell("dns", x.dns_queries, &x.dns_queries.to_string())
         );
     }
     dns_section(&mut o, r);
@@ -106,13 +120,26 @@ pub fn render(r: &Report) -> String {
         );
     }
     let un = &r.unattributed;
+    let ech = match u.say("ech", r.ech.flows > 0) {
+        Some(s) if r.ech.flows == 0 => s,
+        Some(s) => format!("{} flows ({s})", r.ech.flows),
+        None => format!("{} flows", r.ech.flows),
+    };
     let _ = writeln!(
         o,
-        "\n## Unattributed\n\n{} flows without any name, {} up, {} down. ECH: {} flows.",
+        "\n## Unattributed\n\n{} flows without any name, {} up, {} down. ECH: {}.",
         un.traffic.flows,
-        human_bytes(un.traffic.bytes_up),
-        human_bytes(un.traffic.bytes_down),
-        r.ech.flows
+        u.figure(
+            "bytes",
+            un.traffic.bytes_up,
+            &human_bytes(un.traffic.bytes_up)
+        ),
+        u.figure(
+            "bytes",
+            un.traffic.bytes_down,
+            &human_bytes(un.traffic.bytes_down)
+        ),
+        cell(&ech)
     );
     if !r.shared_infrastructure.is_empty() {
         let _ = writeln!(
@@ -127,8 +154,8 @@ pub fn render(r: &Report) -> String {
                 cell(&s.pattern),
                 cell(&s.areas.join(", ")),
                 s.traffic.flows,
-                human_bytes(s.traffic.bytes_up),
-                human_bytes(s.traffic.bytes_down)
+                by(s.traffic.bytes_up),
+                by(s.traffic.bytes_down)
             );
         }
     }
@@ -161,8 +188,8 @@ pub fn render(r: &Report) -> String {
                 cell(&s.server_ip),
                 s.server_port,
                 s.flows,
-                human_bytes(s.bytes_up),
-                human_bytes(s.bytes_down)
+                by(s.bytes_up),
+                by(s.bytes_down)
             );
         }
     }
@@ -198,11 +225,26 @@ pub fn render(r: &Report) -> String {
 /// Every name looked up: its counts and what the signatures say of it.
 fn dns_section(o: &mut String, r: &Report) {
     let d = &r.dns;
+    let u = Unknown::of(r);
+    let _ = writeln!(o, "\n## Names looked up (DNS)\n");
+    let counted = !d.names.is_empty() || d.queries > 0 || d.answers > 0;
+    // Logs without DNS records: the view is unknown, said instead of a table of zeros.
+    if let Some(s) = u.say("dns", counted) {
+        let _ = writeln!(o, "DNS view: {}.\n", cell(&s));
+        if !counted {
+            return;
+        }
+    }
+    let answered = match u.say("dns.answers", d.answers > 0) {
+        Some(s) if d.answers == 0 => format!("answered responses {s}"),
+        Some(s) => format!("{} answered responses ({s})", d.answers),
+        None => format!("{} answered responses", d.answers),
+    };
     let _ = writeln!(
         o,
-        "\n## Names looked up (DNS)\n\n{} queries, {} answered responses, {} names.\n",
+        "{} queries, {}, {} names.\n",
         d.queries,
-        d.answers,
+        cell(&answered),
         d.names.len()
     );
     let _ = writeln!(o, "|Name|Status|Areas|Queries|Answers|Clients|");
@@ -215,7 +257,7 @@ fn dns_section(o: &mut String, r: &Report) {
             cell(&n.status),
             cell(&n.areas.join(", ")),
             n.queries,
-            n.answers,
+            u.cell("dns.answers", n.answers, &n.answers.to_string()),
             super::dns_clients(n)
         );
     }
@@ -233,6 +275,10 @@ fn machines(o: &mut String, r: &Report) {
     if r.clients.is_empty() {
         return;
     }
+    let u = Unknown::of(r);
+    let by = |n: u64| u.cell("bytes", n, &human_bytes(n));
+    // No MAC or name: an empty cell (none seen), or "unknown" when the inputs cannot say.
+    let absent = |f: &str| if u.is(f) { "unknown" } else { "" };
     let _ = writeln!(o, "\n## Machines\n");
     let _ = writeln!(
         o,
@@ -247,14 +293,14 @@ fn machines(o: &mut String, r: &Report) {
             o,
             "|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
             cell(&c.address),
-            cell(c.name.as_deref().unwrap_or("")),
-            cell(c.mac.as_deref().unwrap_or("")),
+            cell(c.name.as_deref().unwrap_or(absent("clients.name"))),
+            cell(c.mac.as_deref().unwrap_or(absent("clients.mac"))),
             cell(&guess),
             c.traffic.flows,
             c.documented_flows,
             c.undocumented_flows,
-            human_bytes(c.traffic.bytes_up),
-            human_bytes(c.traffic.bytes_down)
+            by(c.traffic.bytes_up),
+            by(c.traffic.bytes_down)
         );
     }
     let _ = writeln!(o, "\n## Machines per area\n");
@@ -270,8 +316,8 @@ fn machines(o: &mut String, r: &Report) {
                     cell(&c.address),
                     cell(c.name.as_deref().unwrap_or("")),
                     x.traffic.flows,
-                    human_bytes(x.traffic.bytes_up),
-                    human_bytes(x.traffic.bytes_down)
+                    by(x.traffic.bytes_up),
+                    by(x.traffic.bytes_down)
                 );
             }
         }

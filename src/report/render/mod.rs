@@ -5,6 +5,7 @@ pub mod escape;
 mod html;
 mod markdown;
 mod table;
+mod unknown;
 
 pub use table::clip;
 

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::escape::term;
+use super::unknown::Unknown;
 use super::{human_bytes, Options};
 use crate::report::model::{Client, ClientArea, Report};
 
@@ -80,11 +81,13 @@ fn more(o: &mut String, st: &Style, indent: &str, n: usize, what: &str) {
 /// Width of the numeric columns: " flows packets up down".
 const NUMS: usize = 1 + 7 + 1 + 9 + 1 + 10 + 1 + 10;
 
-fn nums(flows: u64, packets: u64, up: u64, down: u64) -> String {
+/// A row's figures; packets and bytes the inputs do not record say "unknown", not 0.
+fn nums(u: &Unknown<'_>, flows: u64, packets: u64, up: u64, down: u64) -> String {
     format!(
-        " {flows:>7} {packets:>9} {:>10} {:>10}",
-        human_bytes(up),
-        human_bytes(down)
+        " {flows:>7} {:>9} {:>10} {:>10}",
+        u.cell("packets", packets, &packets.to_string()),
+        u.cell("bytes", up, &human_bytes(up)),
+        u.cell("bytes", down, &human_bytes(down))
     )
 }
 
@@ -94,6 +97,8 @@ pub fn render(r: &Report, opt: &Options) -> String {
     let top = |n: usize| if opt.full { usize::MAX } else { n };
     let mut o = String::new();
     let t = &r.totals;
+    let unk = Unknown::of(r);
+    let bytes = |n: u64| unk.figure("bytes", n, &human_bytes(n));
     let title = if r.capture.is_some() {
         "egressmap capture"
     } else {
@@ -144,15 +149,18 @@ pub fn render(r: &Report, opt: &Options) -> String {
         "  counted {} of {} flows ({scope})\n          {} packets, {} up, {} down (of {} packets read)",
         t.traffic.flows,
         t.flows_seen,
-        t.traffic.packets,
-        human_bytes(t.traffic.bytes_up),
-        human_bytes(t.traffic.bytes_down),
-        t.packets_read
+        unk.figure("packets", t.traffic.packets, &t.traffic.packets.to_string()),
+        bytes(t.traffic.bytes_up),
+        bytes(t.traffic.bytes_down),
+        unk.figure("packets_read", t.packets_read, &t.packets_read.to_string())
     );
     let _ = writeln!(
         o,
         "  flows   {} documented, {} undocumented, {} unattributed, {} ECH",
-        t.documented_flows, t.undocumented_flows, t.unattributed_flows, t.ech_flows
+        t.documented_flows,
+        t.undocumented_flows,
+        t.unattributed_flows,
+        unk.figure("ech", t.ech_flows, &t.ech_flows.to_string())
     );
     let _ = writeln!(
         o,
@@ -161,6 +169,14 @@ pub fn render(r: &Report, opt: &Options) -> String {
         r.undocumented.len(),
         r.documented_not_seen.len()
     );
+    if !r.unknown.is_empty() {
+        let fields: Vec<&str> = unk.all().map(|(f, _)| f).collect();
+        let line = format!(
+            "unknown {} (not in the inputs; see the end)",
+            fields.join(", ")
+        );
+        let _ = writeln!(o, "  {}", st.warn(&clip(&term(&line), width - 2)));
+    }
     if !r.warnings.is_empty() {
         let _ = writeln!(
             o,
@@ -210,6 +226,7 @@ pub fn render(r: &Report, opt: &Options) -> String {
                 "{}{}  {} .. {}",
                 pad(&term(&a.name), w),
                 nums(
+                    &unk,
                     a.traffic.flows,
                     a.traffic.packets,
                     a.traffic.bytes_up,
@@ -236,6 +253,7 @@ pub fn render(r: &Report, opt: &Options) -> String {
                 "{}{}  {} [{}]",
                 pad(&term(&d.host), w - 2),
                 nums(
+                    &unk,
                     d.traffic.flows,
                     d.traffic.packets,
                     d.traffic.bytes_up,
@@ -284,6 +302,7 @@ pub fn render(r: &Report, opt: &Options) -> String {
             "{}{}  [{}]{dns}",
             pad(&term(&u.host), w - 2),
             nums(
+                &unk,
                 u.traffic.flows,
                 u.traffic.packets,
                 u.traffic.bytes_up,
@@ -302,26 +321,30 @@ pub fn render(r: &Report, opt: &Options) -> String {
     );
 
     let d = &r.dns;
-    let unknown = |f: &str| r.unknown.iter().any(|u| u == f);
-    if unknown("dns") {
-        let _ = writeln!(
-            o,
-            "\n{} unknown (the logs hold no DNS records)",
-            st.bold("Names looked up (DNS, every DNS flow):")
-        );
-    } else if !d.names.is_empty() || d.queries > 0 {
-        let answered = if unknown("dns.answers") {
-            "answers unknown (no response logged)".to_string()
-        } else {
-            format!("{} answered", d.answers)
+    let counted = !d.names.is_empty() || d.queries > 0 || d.answers > 0;
+    let dns_head = st.bold("Names looked up (DNS, every DNS flow):");
+    // Unknown (logs without DNS records): said, never a zero count. A merge that has some
+    // inputs' lookups lists them, marked incomplete.
+    if let Some(s) = unk.say("dns", counted) {
+        let _ = writeln!(o, "\n{dns_head} {}", clip(&term(&s), width));
+    }
+    if counted {
+        let answered = match unk.say("dns.answers", d.answers > 0) {
+            Some(s) if d.answers == 0 => format!("answers {s}"),
+            Some(s) => format!("{} answered ({s})", d.answers),
+            None => format!("{} answered", d.answers),
         };
-        let _ = writeln!(
-            o,
-            "\n{} {} names, {} queries, {answered}",
-            st.bold("Names looked up (DNS, every DNS flow):"),
+        let line = format!(
+            "{} names, {} queries, {}",
             d.names.len(),
             d.queries,
+            term(&answered)
         );
+        if unk.is("dns") {
+            let _ = writeln!(o, "  {}", clip(&line, width - 2));
+        } else {
+            let _ = writeln!(o, "\n{dns_head} {line}");
+        }
         for n in d.names.iter().take(top(TOP_UNDOCUMENTED)) {
             let class = if n.areas.is_empty() {
                 n.status.clone()
@@ -332,7 +355,7 @@ pub fn render(r: &Report, opt: &Options) -> String {
                 "{}{:>7} q {:>7} a {:>5} clients  [{}]",
                 pad(&term(&n.name), w - 2),
                 n.queries,
-                n.answers,
+                unk.cell("dns.answers", n.answers, &n.answers.to_string()),
                 super::dns_clients(n),
                 term(&class)
             );
@@ -360,8 +383,8 @@ pub fn render(r: &Report, opt: &Options) -> String {
         "\n{} {} flows, {} up, {} down",
         st.bold("Unattributed (no name at all):"),
         un.traffic.flows,
-        human_bytes(un.traffic.bytes_up),
-        human_bytes(un.traffic.bytes_down)
+        bytes(un.traffic.bytes_up),
+        bytes(un.traffic.bytes_down)
     );
     for s in un.servers.iter().take(top(TOP_UNNAMED)) {
         let _ = writeln!(
@@ -369,8 +392,8 @@ pub fn render(r: &Report, opt: &Options) -> String {
             "    {:<40} {:>7} {:>10} {:>10}",
             term(&format!("{} {}:{}", s.proto, s.server_ip, s.server_port)),
             s.flows,
-            human_bytes(s.bytes_up),
-            human_bytes(s.bytes_down)
+            unk.cell("bytes", s.bytes_up, &human_bytes(s.bytes_up)),
+            unk.cell("bytes", s.bytes_down, &human_bytes(s.bytes_down))
         );
     }
     if !r.shared_infrastructure.is_empty() {
@@ -386,8 +409,16 @@ pub fn render(r: &Report, opt: &Options) -> String {
                 "{:<40} {:>7} {:>10} {:>10}  via {} ({})",
                 term(&s.host),
                 s.traffic.flows,
-                human_bytes(s.traffic.bytes_up),
-                human_bytes(s.traffic.bytes_down),
+                unk.cell(
+                    "bytes",
+                    s.traffic.bytes_up,
+                    &human_bytes(s.traffic.bytes_up)
+                ),
+                unk.cell(
+                    "bytes",
+                    s.traffic.bytes_down,
+                    &human_bytes(s.traffic.bytes_down)
+                ),
                 term(&s.pattern),
                 term(&s.areas.join(", "))
             );
@@ -401,6 +432,14 @@ pub fn render(r: &Report, opt: &Options) -> String {
         un.servers.len().saturating_sub(top(TOP_UNNAMED)),
         "servers",
     );
+    if let Some(s) = unk.say("ech", r.ech.flows > 0) {
+        let _ = writeln!(
+            o,
+            "{} {}",
+            st.bold("Encrypted Client Hello:"),
+            clip(&term(&s), width)
+        );
+    }
     if r.ech.flows > 0 {
         let names: Vec<String> = r
             .ech
@@ -413,8 +452,8 @@ pub fn render(r: &Report, opt: &Options) -> String {
             "{} {} flows, {} up, {} down\n    outer names: {}",
             st.bold("Encrypted Client Hello (real name hidden):"),
             r.ech.flows,
-            human_bytes(r.ech.bytes_up),
-            human_bytes(r.ech.bytes_down),
+            bytes(r.ech.bytes_up),
+            bytes(r.ech.bytes_down),
             clip(
                 &names.join(", "),
                 if opt.full { usize::MAX } else { width - 17 }
@@ -490,6 +529,16 @@ pub fn render(r: &Report, opt: &Options) -> String {
 
     machines(&mut o, r, &st, width, &top);
 
+    if !r.unknown.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{}",
+            st.warn("unknown (the inputs do not record these: shown as unknown, not 0):")
+        );
+        for (f, why) in unk.all() {
+            let _ = writeln!(o, "  {}: {why}", term(f));
+        }
+    }
     if r.warnings.is_empty() {
         let _ = writeln!(o, "\nwarnings: none");
     } else {
@@ -515,9 +564,16 @@ fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(u
         .max()
         .unwrap_or(15)
         .clamp(15, 39);
+    let unk = Unknown::of(r);
+    // A machine without a MAC or name: "-" (none seen), or unknown when logs cannot say.
+    let absent = |f: &str| if unk.is(f) { "unknown" } else { "-" };
     let nw = by_bytes
         .iter()
-        .map(|c| c.name.as_deref().map_or(1, |n| term(n).chars().count()))
+        .map(|c| {
+            term(c.name.as_deref().unwrap_or(absent("clients.name")))
+                .chars()
+                .count()
+        })
         .max()
         .unwrap_or(4)
         .clamp(4, 24);
@@ -539,11 +595,14 @@ fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(u
         let line = format!(
             "{} {} {:<17} {:>7} {:>10} {:>10}  {guess}",
             pad(&term(&c.address), aw),
-            pad(&term(c.name.as_deref().unwrap_or("-")), nw),
-            term(c.mac.as_deref().unwrap_or("-")),
+            pad(
+                &term(c.name.as_deref().unwrap_or(absent("clients.name"))),
+                nw
+            ),
+            term(c.mac.as_deref().unwrap_or(absent("clients.mac"))),
             c.traffic.flows,
             c.documented_flows,
-            human_bytes(c.traffic.bytes()),
+            unk.cell("bytes", c.traffic.bytes(), &human_bytes(c.traffic.bytes())),
         );
         let _ = writeln!(o, "  {}", clip(&line, width - 2));
     }
@@ -577,7 +636,7 @@ fn machines(o: &mut String, r: &Report, st: &Style, width: usize, top: &dyn Fn(u
                 "{} {} {} {}",
                 if i == 0 { "" } else { "," },
                 term(c.name.as_deref().unwrap_or(&c.address)),
-                human_bytes(x.traffic.bytes()),
+                unk.cell("bytes", x.traffic.bytes(), &human_bytes(x.traffic.bytes())),
                 x.traffic.flows
             );
         }
