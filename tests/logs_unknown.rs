@@ -670,3 +670,98 @@ fn merge_keeps_a_field_unknown_when_any_input_lacks_it() {
     assert_eq!(rows.iter().filter(|r| r[kind] == "dns").count(), names);
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// address -> MAC of a report's machines that have one.
+fn macs(r: &Value) -> std::collections::BTreeMap<String, String> {
+    r["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c["address"].as_str()?.to_string(),
+                c["mac"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Logs that record the client's MAC (Zeek's mac-logging policy adds `orig_l2_addr` to
+/// conn.log; Suricata's `ethernet: yes` adds `ether` to its events) give each machine the
+/// MAC the pcap gives it, and `clients.mac` is not unknown; without them it is.
+#[test]
+fn logs_with_link_addresses_give_the_machines_macs() {
+    let pcap = week("fleet-4-machines.pcapng");
+    let work = tmp("macs");
+    let want = crate::logs::audit_json(&[&pcap], &[]);
+    let want_macs = macs(&want);
+    assert!(want_macs.len() >= 4, "{want_macs:?}");
+    let mut w = ZeekWriter::new(300);
+    run_files(
+        std::slice::from_ref(&pcap),
+        EngineConfig::default(),
+        1,
+        false,
+        &mut |f, _| w.add(f),
+    );
+    let dir = work.join("zeek");
+    w.write_dir(&dir, false, false).unwrap();
+    let plain = crate::logs::audit_json(&[&dir], &[]);
+    assert!(unknown_of(&plain).contains(&"clients.mac".to_string()));
+    assert!(macs(&plain).is_empty());
+    // conn.log as Zeek writes it with policy/protocols/conn/mac-logging loaded.
+    let conn = std::fs::read_to_string(dir.join("conn.log")).unwrap();
+    let mut fields: Vec<String> = Vec::new();
+    let mut out = String::new();
+    for line in conn.lines() {
+        if let Some(f) = line.strip_prefix("#fields\t") {
+            fields = f.split('\t').map(str::to_string).collect();
+            out.push_str(&format!("{line}\torig_l2_addr\tresp_l2_addr\n"));
+        } else if line.starts_with("#types\t") {
+            out.push_str(&format!("{line}\tstring\tstring\n"));
+        } else if line.starts_with('#') {
+            out.push_str(&format!("{line}\n"));
+        } else {
+            let orig = fields.iter().position(|f| f == "id.orig_h").unwrap();
+            let addr = line.split('\t').nth(orig).unwrap();
+            let mac = want_macs.get(addr).map_or("-", String::as_str);
+            out.push_str(&format!("{line}\t{mac}\t-\n"));
+        }
+    }
+    std::fs::write(dir.join("conn.log"), out).unwrap();
+    let got = crate::logs::audit_json(&[&dir], &[]);
+    assert!(
+        !unknown_of(&got).contains(&"clients.mac".to_string()),
+        "{:?}",
+        unknown_of(&got)
+    );
+    assert_eq!(macs(&got), want_macs, "Zeek mac-logging");
+    assert!(unknown_of(&got).contains(&"clients.name".to_string()));
+    // Suricata with `ethernet: yes`.
+    if crate::logs::suricata() {
+        let pcap = week("fleet-win2004-pro-fullsnap.pcapng");
+        let want = macs(&crate::logs::audit_json(&[&pcap], &[]));
+        assert!(!want.is_empty());
+        let out = work.join("suricata");
+        std::fs::create_dir_all(&out).unwrap();
+        let st = Command::new("suricata")
+            .arg("-r")
+            .arg(&pcap)
+            .arg("-l")
+            .arg(&out)
+            .args(["-k", "none", "--runmode", "single", "-S", "/dev/null"])
+            .args(["--set", "outputs.1.eve-log.ethernet=yes"])
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let got = crate::logs::audit_json(&[&out.join("eve.json")], &[]);
+        assert!(!unknown_of(&got).contains(&"clients.mac".to_string()));
+        assert_eq!(macs(&got), want, "Suricata ethernet: yes");
+        eprintln!("Suricata ethernet: yes: machines' MACs {want:?}, as from the pcap");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}

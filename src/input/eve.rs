@@ -168,6 +168,15 @@ impl EveState {
             counts("pkts_toserver", "bytes_toserver"),
             counts("pkts_toclient", "bytes_toclient"),
         );
+        // `ethernet: yes`: the MACs of the flow's packets to the server (the client's); an
+        // alert-style event has one `src_mac`.
+        let ether = e.get("ether");
+        let client_mac = ether
+            .and_then(|x| x.get("src_macs"))
+            .and_then(|m| m.get(0))
+            .and_then(Value::as_str)
+            .or_else(|| ether.and_then(|x| s(x, "src_mac")))
+            .and_then(super::mac);
         let start = f.and_then(|f| ts(f, "start"));
         let end = f.and_then(|f| ts(f, "end"));
         let app = s(e, "app_proto").and_then(app_of);
@@ -192,6 +201,7 @@ impl EveState {
         c.ts = start;
         c.end = end;
         c.vlans = vlans;
+        c.client_mac = client_mac;
         c.file = file;
         if c.app.is_none() {
             c.app = app;

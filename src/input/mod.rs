@@ -168,6 +168,9 @@ pub struct LogConn {
     pub names: Vec<(String, HostSource)>,
     pub http_path: Option<String>,
     pub quic_version: Option<u32>,
+    /// The client's link-layer address, when the log records it (Zeek's `orig_l2_addr` with
+    /// the mac-logging policy; eve `ether.src_macs` with `ethernet: yes`).
+    pub client_mac: Option<crate::flow::identity::Mac>,
     /// DNS messages per question name, first-seen order: what the report's DNS view sums, as
     /// the engine counts a flow's ([`Flow::count_dns`]).
     pub dns: Vec<LogDns>,
@@ -277,6 +280,21 @@ pub fn app_of(service: &str) -> Option<App> {
         best = best.or(a);
     }
     best
+}
+
+/// A MAC as logs write it (`00:15:5d:0a:00:0a`); None for anything else.
+pub fn mac(s: &str) -> Option<crate::flow::identity::Mac> {
+    let mut m = [0u8; 6];
+    let mut parts = s.trim().split([':', '-']);
+    for b in &mut m {
+        let p = parts.next()?;
+        // Two hex digits exactly (`from_str_radix` alone takes a sign).
+        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(m)
 }
 
 /// QUIC version as logs write it: `1` (v1), `6b3343cf` (v2), `ff00001d` (draft 29), as the
@@ -438,6 +456,19 @@ fn new_flow(c: &LogConn, client: (IpAddr, u16), server: (IpAddr, u16), cfg: &Joi
     if c.up.is_none() || c.down.is_none() {
         f.extra_mut().counts_unknown = true;
     }
+    // The client's MAC, as the engine takes it from the flow's first frame from the client.
+    if let Some(m) = c.client_mac {
+        let addr = client.0;
+        if crate::proto::identity::usable_mac(&m) && crate::proto::identity::usable_addr(&addr) {
+            f.add_identity(crate::flow::identity::Identity {
+                kind: crate::flow::identity::IdentityKind::Link,
+                name: None,
+                mac: Some(m),
+                addr: Some(addr),
+                at: first,
+            });
+        }
+    }
     f
 }
 
@@ -508,8 +539,8 @@ pub fn run_logs(
     }
     let mut resolver = Resolver::new(cfg.resolver.clone());
     let mut totals = LogSet::default();
-    // Flows (records with both endpoints), and how many of them carried counts.
-    let (mut flows, mut with_counts) = (0u64, 0u64);
+    // Flows (records with both endpoints), how many of them carried counts, a client MAC.
+    let (mut flows, mut with_counts, mut with_mac) = (0u64, 0u64, 0u64);
     let mut emit = |set: LogSet, resolver: &mut Resolver, totals: &mut LogSet| {
         for c in set
             .conns
@@ -518,6 +549,7 @@ pub fn run_logs(
         {
             flows += 1;
             with_counts += u64::from(c.up.is_some() && c.down.is_some());
+            with_mac += u64::from(c.client_mac.is_some());
         }
         for f in to_flows(&set, resolver, cfg) {
             let name = names
@@ -610,20 +642,24 @@ pub fn run_logs(
         formats,
         warnings,
         resolver,
-        unknown: data_unknown(&totals, flows, with_counts),
+        unknown: data_unknown(&totals, flows, with_counts, with_mac),
     }
 }
 
 /// Report fields unknown for these logs beyond the flow log's ([`unknown_fields`]): the DNS
 /// view's ([`dns_unknown`]); packets and bytes when no flow carried counts (a `zeek-cut`
-/// subset: some flows without counts are a warning instead); and the machines' MAC and name,
-/// which no log we read records (they come from frames, DHCP and NetBIOS).
-pub fn data_unknown(t: &LogSet, flows: u64, with_counts: u64) -> Vec<&'static str> {
+/// subset: some flows without counts are a warning instead); the machines' MAC unless some
+/// record carried one (Zeek's mac-logging, eve's `ethernet: yes`), and their names, which no
+/// log we read records (they come from DHCP and NetBIOS).
+pub fn data_unknown(t: &LogSet, flows: u64, with_counts: u64, with_mac: u64) -> Vec<&'static str> {
     let mut v = dns_unknown(t);
     if flows > 0 && with_counts == 0 {
         v.extend(["packets", "bytes"]);
     }
-    v.extend(["clients.mac", "clients.name"]);
+    if with_mac == 0 {
+        v.push("clients.mac");
+    }
+    v.push("clients.name");
     v
 }
 
@@ -785,6 +821,28 @@ mod tests {
             }
         }
         (v, dns_unknown(set))
+    }
+
+    #[test]
+    fn macs_as_logs_write_them() {
+        assert_eq!(
+            mac("00:15:5d:0a:00:0A"),
+            Some([0, 0x15, 0x5d, 0x0a, 0, 0x0a])
+        );
+        assert_eq!(
+            mac("00-15-5d-0a-00-0a"),
+            Some([0, 0x15, 0x5d, 0x0a, 0, 0x0a])
+        );
+        for bad in [
+            "",
+            "-",
+            "00:15:5d:0a:00",
+            "00:15:5d:0a:00:0a:01",
+            "+0:15:5d:0a:00:0a",
+            "0:15:5d:0a:00:0a0",
+        ] {
+            assert_eq!(mac(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -456,6 +456,8 @@ fn add_row(row: &Row<'_>, lp: LogPath, file: u16, cfg: &JoinConfig, zs: &mut Zee
                 up: counts("orig_pkts", "orig_ip_bytes"),
                 down: counts("resp_pkts", "resp_ip_bytes"),
                 app: row.get("service").and_then(|s| app_of(&s)),
+                // policy/protocols/conn/mac-logging.
+                client_mac: row.get("orig_l2_addr").and_then(|m| super::mac(&m)),
                 file,
                 ..Default::default()
             };

@@ -40,7 +40,10 @@ const REASONS: &[(&str, &str)] = &[
         "vlan",
         "Zeek's conn.log records VLANs only with a policy script",
     ),
-    ("clients.mac", "logs do not record link-layer addresses"),
+    (
+        "clients.mac",
+        "the logs record no link-layer addresses (Zeek's mac-logging policy and Suricata's ethernet: yes add them)",
+    ),
     (
         "clients.name",
         "logs do not record DHCP or NetBIOS host names",
