@@ -918,9 +918,9 @@ pub fn run_live(
     run_live_from(source, cfg, threads, counters, sink)
 }
 
-/// [`run_live`] with any source of batches (the capture thread, or a test replaying a file):
-/// `source` runs on its own thread, sends every batch to every sender it is given (the worker,
-/// or with several workers the DNS observer's thread), and returns when done.
+/// `run_live` (feature `live`) with any source of batches (the capture thread, or a test
+/// replaying a file): `source` runs on its own thread, sends every batch to every sender it is
+/// given (the worker, or with several workers the DNS observer's thread), and returns when done.
 ///
 /// Every worker gets every batch (one copy out of libpcap's ring, shared) and fully decodes
 /// only the records of its flows ([`Decoder::route`] reads the outer headers), plus the ones
