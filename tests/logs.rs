@@ -196,6 +196,21 @@ fn areas(r: &Value) -> BTreeMap<String, AreaFigures> {
         .collect()
 }
 
+/// The flows of one capture (one thread), as our Zeek writer holds them: the logs a Zeek run
+/// of that capture would write, for the round-trip and unknown-field tests.
+pub(crate) fn zeek_writer_of(pcap: &Path) -> ZeekWriter {
+    let mut w = ZeekWriter::new(300);
+    let r = run_files(
+        std::slice::from_ref(&pcap.to_path_buf()),
+        EngineConfig::default(),
+        1,
+        false,
+        &mut |f, _| w.add(f),
+    );
+    assert!(!r.any_error(), "{}", pcap.display());
+    w
+}
+
 fn week(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/week")
@@ -206,15 +221,7 @@ fn week(name: &str) -> PathBuf {
 fn zeek_round_trip_gives_the_captures_report() {
     for capture in ["win2004-pro.pcapng", "win11-enterprise-before.pcapng"] {
         let pcap = week(capture);
-        let mut w = ZeekWriter::new(300);
-        let r = run_files(
-            std::slice::from_ref(&pcap),
-            EngineConfig::default(),
-            1,
-            false,
-            &mut |f, _| w.add(f),
-        );
-        assert!(!r.any_error());
+        let w = zeek_writer_of(&pcap);
         let tmp = std::env::temp_dir().join(format!(
             "egressmap-zeek-rt-{}-{capture}",
             std::process::id()

@@ -15,7 +15,6 @@ use std::process::Command;
 
 use egressmap::engine::EngineConfig;
 use egressmap::flow::HostSource;
-use egressmap::input::zeek_write::ZeekWriter;
 use egressmap::pipeline::run_files;
 use serde_json::Value;
 
@@ -257,15 +256,7 @@ fn assert_dns_counted(all: &[(&str, String)], what: &str) {
 #[test]
 fn zeek_logs_without_dns_log_say_the_dns_view_is_unknown_in_every_format() {
     let pcap = week("win2004-pro.pcapng");
-    let mut w = ZeekWriter::new(300);
-    let r = run_files(
-        std::slice::from_ref(&pcap),
-        EngineConfig::default(),
-        1,
-        false,
-        &mut |f, _| w.add(f),
-    );
-    assert!(!r.any_error());
+    let w = crate::logs::zeek_writer_of(&pcap);
     let work = tmp("zeek");
     let (full, nodns) = (work.join("full"), work.join("nodns"));
     w.write_dir(&full, false, false).unwrap();
@@ -589,14 +580,7 @@ fn merge_to(inputs: &[&Path], out: &Path) -> Value {
 #[test]
 fn merge_keeps_a_field_unknown_when_any_input_lacks_it() {
     let pcap = week("win2004-pro.pcapng");
-    let mut w = ZeekWriter::new(300);
-    run_files(
-        std::slice::from_ref(&pcap),
-        EngineConfig::default(),
-        1,
-        false,
-        &mut |f, _| w.add(f),
-    );
+    let w = crate::logs::zeek_writer_of(&pcap);
     let work = tmp("merge");
     let nodns = work.join("nodns");
     w.write_dir(&nodns, false, false).unwrap();
@@ -696,14 +680,7 @@ fn logs_with_link_addresses_give_the_machines_macs() {
     let want = crate::logs::audit_json(&[&pcap], &[]);
     let want_macs = macs(&want);
     assert!(want_macs.len() >= 4, "{want_macs:?}");
-    let mut w = ZeekWriter::new(300);
-    run_files(
-        std::slice::from_ref(&pcap),
-        EngineConfig::default(),
-        1,
-        false,
-        &mut |f, _| w.add(f),
-    );
+    let w = crate::logs::zeek_writer_of(&pcap);
     let dir = work.join("zeek");
     w.write_dir(&dir, false, false).unwrap();
     let plain = crate::logs::audit_json(&[&dir], &[]);
