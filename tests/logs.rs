@@ -35,6 +35,18 @@ pub(crate) fn zeek_logs_dir() -> Option<PathBuf> {
 }
 
 /// (uid, name) pairs a log's name column holds, read plainly: header line of field names
+/// The shared Zeek log sets (one directory each), sorted; `None` (SKIPPED printed) without them.
+pub(crate) fn zeek_sets() -> Option<Vec<PathBuf>> {
+    let root = zeek_logs_dir()?;
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.is_dir())
+        .collect();
+    dirs.sort();
+    Some(dirs)
+}
+
 /// (`#fields` or a `zeek-cut` header), tab-separated rows.
 fn names_in(path: &Path, column: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -559,14 +571,8 @@ fn dns_view_of_eve_matches_the_pcap(pcap: &Path, want: &Value, got: &Value, tmp:
 /// without a conn record. A set without dns.log says its DNS view is unknown.
 #[test]
 fn zeek_dns_logs_give_the_dns_view() {
-    let Some(root) = zeek_logs_dir() else { return };
+    let Some(dirs) = zeek_sets() else { return };
     let (mut with_dns, mut without, mut rows_counted) = (0, 0, 0);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|d| d.is_dir())
-        .collect();
-    dirs.sort();
     for dir in dirs {
         let got = audit_json(&[&dir], &["--all-destinations"]);
         let unknown: Vec<&str> = got["unknown"]

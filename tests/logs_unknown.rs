@@ -421,15 +421,9 @@ fn unknown_of(json: &Value) -> Vec<String> {
 /// them. Every set says MAC and name are unknown (no log of the set records them).
 #[test]
 fn zeek_sets_without_counts_say_packets_and_bytes_are_unknown() {
-    let Some(root) = crate::logs::zeek_logs_dir() else {
+    let Some(dirs) = crate::logs::zeek_sets() else {
         return;
     };
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|d| d.is_dir())
-        .collect();
-    dirs.sort();
     let (mut countless, mut counted) = (Vec::new(), 0);
     for dir in &dirs {
         // Read plainly: a row has counts when its orig_pkts and orig_ip_bytes are set (a
