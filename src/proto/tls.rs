@@ -5,15 +5,12 @@
 //! handshake fragments are concatenated before parsing; the common single-record case borrows
 //! the record body and copies nothing.
 //!
-//! tls-parser parses the fixed ClientHello fields and the SNI/ALPN extension bodies. The extension
-//! *list* is walked here: tls-parser's list parser stops silently at the first extension whose
-//! body it considers invalid (e.g. a non-empty encrypt_then_mac, an unexpected ESNI layout), which
-//! would drop every extension after it, including a later SNI or ECH.
-
-use tls_parser::{
-    parse_tls_extension_alpn_content, parse_tls_extension_sni_content,
-    parse_tls_handshake_client_hello, TlsExtension,
-};
+//! Only a few fields are read (legacy_version, the extensions block, and in it SNI, ALPN,
+//! supported_versions and the ECH/ESNI code points), each length checked against the bytes left;
+//! every other field is skipped by its length. The extension list is walked one extension at a
+//! time, so one malformed body (e.g. a non-empty encrypt_then_mac) hides nothing after it.
+//! (A general TLS parser crate was used before: it cost about 35 s CPU of proc-macro and
+//! parser-combinator build per build profile for these three fields; see README: Dependencies.)
 
 use super::{is_ip_literal, normalize_host, Parse};
 
@@ -171,15 +168,78 @@ pub fn parse_client_hello_message(msg: &[u8]) -> Option<ClientHello> {
     let l = rest.get(..3)?;
     let len = usize::from(l[0]) << 16 | usize::from(l[1]) << 8 | usize::from(l[2]);
     let body = rest.get(3..3 + len)?;
-    let (_, ch) = parse_tls_handshake_client_hello(body).ok()?;
+    let (legacy_version, extensions) = hello_body(body)?;
     let mut out = ClientHello {
-        legacy_version: ch.version.0,
+        legacy_version,
         ..ClientHello::default()
     };
-    if let Some(ext) = ch.ext {
+    if let Some(ext) = extensions {
         walk_extensions(ext, &mut out);
     }
     Some(out)
+}
+
+/// `n` bytes off the front of `b`, and the rest.
+fn take(b: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
+    b.split_at_checked(n)
+}
+
+/// An opaque vector with a one-byte length (`opaque x<0..2^8-1>`), and the bytes after it.
+fn u8_prefixed(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&n, rest) = b.split_first()?;
+    take(rest, usize::from(n))
+}
+
+/// An opaque vector with a two-byte length (`opaque x<0..2^16-1>`), and the bytes after it.
+fn u16_prefixed(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (n, rest) = b.split_first_chunk::<2>()?;
+    take(rest, usize::from(u16::from_be_bytes(*n)))
+}
+
+/// legacy_version and the extensions block of a ClientHello body (RFC 8446 4.1.2), or `None`
+/// when a fixed field is truncated, the session id is longer than 32 bytes or the cipher suite
+/// list has an odd length. A missing or truncated extensions block reads as no extensions (an
+/// SSL 3.0-style hello has none); bytes after the block are ignored.
+fn hello_body(body: &[u8]) -> Option<(u16, Option<&[u8]>)> {
+    let (version, rest) = body.split_first_chunk::<2>()?;
+    let (_random, rest) = take(rest, 32)?;
+    let (session_id, rest) = u8_prefixed(rest)?;
+    if session_id.len() > 32 {
+        return None;
+    }
+    let (cipher_suites, rest) = u16_prefixed(rest)?;
+    if cipher_suites.len() % 2 != 0 {
+        return None;
+    }
+    let (_compression_methods, rest) = u8_prefixed(rest)?;
+    let extensions = u16_prefixed(rest).map(|(ext, _)| ext);
+    Some((u16::from_be_bytes(*version), extensions))
+}
+
+/// The first host_name (type 0) entry of a server_name extension body (RFC 6066 3). Entries of
+/// other types before it are skipped; entries are read until one is truncated, and bytes after
+/// the list are ignored. `None` for an empty or malformed body.
+fn sni_host_name(data: &[u8]) -> Option<&[u8]> {
+    let (mut list, _) = u16_prefixed(data)?;
+    while let Some((&kind, rest)) = list.split_first() {
+        let (name, rest) = u16_prefixed(rest)?;
+        if kind == 0 {
+            return Some(name);
+        }
+        list = rest;
+    }
+    None
+}
+
+/// The protocol ids of an ALPN extension body (RFC 7301 3.1), in order, up to the first truncated
+/// entry (empty ids included, as sent). `None` when the list length is missing or overlong.
+fn alpn_ids(data: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let (mut list, _) = u16_prefixed(data)?;
+    Some(std::iter::from_fn(move || {
+        let (id, rest) = u8_prefixed(list)?;
+        list = rest;
+        Some(id)
+    }))
 }
 
 /// Walk the extension list, reading only what we need. Unknown and GREASE extensions are skipped
@@ -190,26 +250,21 @@ fn walk_extensions(mut rest: &[u8], out: &mut ClientHello) {
     while let [t0, t1, l0, l1, tail @ ..] = rest {
         let ty = u16::from_be_bytes([*t0, *t1]);
         let len = usize::from(u16::from_be_bytes([*l0, *l1]));
-        let Some(data) = tail.get(..len) else {
+        let Some((data, after)) = take(tail, len) else {
             break;
         };
-        rest = tail.get(len..).unwrap_or(&[]);
+        rest = after;
         match ty {
             EXT_SNI if !seen_sni => {
                 seen_sni = true;
-                if let Ok((_, TlsExtension::SNI(names))) = parse_tls_extension_sni_content(data) {
-                    out.sni = names
-                        .iter()
-                        .find(|(kind, _)| kind.0 == 0)
-                        .and_then(|(_, name)| normalize_host(name))
-                        .filter(|h| !is_ip_literal(h));
-                }
+                out.sni = sni_host_name(data)
+                    .and_then(normalize_host)
+                    .filter(|h| !is_ip_literal(h));
             }
             EXT_ALPN if !seen_alpn => {
                 seen_alpn = true;
-                if let Ok((_, TlsExtension::ALPN(ids))) = parse_tls_extension_alpn_content(data) {
+                if let Some(ids) = alpn_ids(data) {
                     out.alpn = ids
-                        .iter()
                         .take(ALPN_MAX)
                         .map(|id| String::from_utf8_lossy(id).into_owned())
                         .collect();
@@ -400,7 +455,7 @@ pub(crate) mod tests {
 
     #[test]
     fn malformed_extension_before_sni_does_not_hide_it() {
-        // encrypt_then_mac must be empty; tls-parser's list parser would stop here.
+        // encrypt_then_mac must be empty; a strict list parser would stop here and lose the SNI.
         let msg = client_hello(&[ext(22, &[1, 2, 3]), sni_ext(b"later.example")], 2);
         assert_eq!(
             done(&records(&msg, &[])).sni.as_deref(),
@@ -520,5 +575,142 @@ pub(crate) mod tests {
             longer.extend_from_slice(&[0x14, 3, 3, 0, 1, 1]);
             prop_assert_eq!(parse_client_hello(&longer), whole);
         }
+
+        #[test]
+        fn field_parsers_stay_inside_their_input(
+            data in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let inside = |part: &[u8]| {
+                let (lo, hi) = (data.as_ptr() as usize, data.as_ptr() as usize + data.len());
+                let (a, b) = (part.as_ptr() as usize, part.as_ptr() as usize + part.len());
+                part.is_empty() || (lo <= a && b <= hi)
+            };
+            if let Some(name) = sni_host_name(&data) {
+                prop_assert!(inside(name));
+            }
+            if let Some(ids) = alpn_ids(&data) {
+                let mut total = 0;
+                for id in ids {
+                    prop_assert!(inside(id));
+                    total += 1 + id.len();
+                }
+                prop_assert!(total + 2 <= data.len());
+            }
+            if let Some((_, Some(ext))) = hello_body(&data) {
+                prop_assert!(inside(ext));
+            }
+        }
+
+        #[test]
+        fn generated_hellos_round_trip(g in generated_hello()) {
+            prop_assert_eq!(parse_client_hello_message(&g.msg), Some(g.expected.clone()));
+            let stream = records(&g.msg, &[]);
+            prop_assert_eq!(parse_client_hello(&stream), Parse::Done(g.expected.clone()));
+            // Cut anywhere: an incomplete message is no ClientHello.
+            for n in 0..g.msg.len() {
+                prop_assert_eq!(parse_client_hello_message(&g.msg[..n]), None);
+            }
+            // Cut anywhere with the message length patched to match: the extensions block is the
+            // last field, so no name or ALPN survives, and never a wrong one.
+            for n in 4..g.msg.len() {
+                let mut cut = g.msg[..n].to_vec();
+                cut[1..4].copy_from_slice(&((n - 4) as u32).to_be_bytes()[1..]);
+                if let Some(ch) = parse_client_hello_message(&cut) {
+                    prop_assert_eq!(ch.sni, None);
+                    prop_assert!(ch.alpn.is_empty());
+                    prop_assert_eq!(ch.legacy_version, g.expected.legacy_version);
+                }
+            }
+        }
+    }
+
+    /// A ClientHello message from random field sizes, SNI entries, ALPN ids and extension order,
+    /// with what parsing it must give.
+    #[derive(Debug, Clone)]
+    struct Generated {
+        msg: Vec<u8>,
+        expected: ClientHello,
+    }
+
+    fn generated_hello() -> impl Strategy<Value = Generated> {
+        let name = "[a-z0-9-]{1,20}(\\.[a-z0-9-]{1,20}){0,3}"
+            .prop_filter("not an IP literal", |n| !is_ip_literal(n));
+        let other_entries =
+            proptest::collection::vec((1u8.., proptest::collection::vec(any::<u8>(), 0..12)), 0..3);
+        let alpn = proptest::collection::vec("[a-z0-9./-]{0,12}", 0..20);
+        // Extensions we skip by length: GREASE, padding, encrypt_then_mac, key_share, ...
+        let extra = proptest::collection::vec(
+            (
+                prop::sample::select(vec![0x0a0a_u16, 0x1a1a, 10, 11, 13, 21, 22, 23, 35, 45, 51]),
+                proptest::collection::vec(any::<u8>(), 0..40),
+            ),
+            0..6,
+        );
+        (
+            (any::<u16>(), 0usize..=32, 0usize..40, 1usize..4),
+            proptest::option::of((name, other_entries)),
+            proptest::option::of(alpn),
+            proptest::option::of(proptest::collection::vec(any::<u16>(), 0..6)),
+            (any::<bool>(), any::<bool>()),
+            extra,
+        )
+            .prop_flat_map(|(fixed, sni, alpn, versions, (ech, esni), extra)| {
+                let mut exts: Vec<Vec<u8>> = Vec::new();
+                let mut expected = ClientHello {
+                    legacy_version: fixed.0,
+                    ech: ech || esni,
+                    ..ClientHello::default()
+                };
+                if let Some((name, others)) = &sni {
+                    let mut list = Vec::new();
+                    for (kind, data) in others {
+                        list.push(*kind);
+                        list.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                        list.extend_from_slice(data);
+                    }
+                    list.push(0);
+                    list.extend_from_slice(&(name.len() as u16).to_be_bytes());
+                    list.extend_from_slice(name.as_bytes());
+                    let mut data = (list.len() as u16).to_be_bytes().to_vec();
+                    data.extend_from_slice(&list);
+                    exts.push(ext(EXT_SNI, &data));
+                    expected.sni = Some(name.clone());
+                }
+                if let Some(ids) = &alpn {
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    exts.push(alpn_ext(&ids));
+                    expected.alpn = ids.iter().take(ALPN_MAX).map(|s| s.to_string()).collect();
+                }
+                if let Some(vs) = &versions {
+                    exts.push(versions_ext(vs));
+                    expected.supported_versions_tls13 =
+                        vs.iter().any(|&v| v == 0x0304 || v >> 8 == 0x7f);
+                }
+                if ech {
+                    exts.push(ext(EXT_ECH, &[0, 0, 1, 0, 1, 0x42, 0, 0]));
+                }
+                if esni {
+                    exts.push(ext(EXT_ESNI, &[0x13, 0x01, 0, 0x1d, 0, 0]));
+                }
+                exts.extend(extra.iter().map(|(ty, data)| ext(*ty, data)));
+                (Just((fixed, expected)), Just(exts).prop_shuffle())
+            })
+            .prop_map(|(((version, sid, ciphers, comps), expected), exts)| {
+                let mut body = version.to_be_bytes().to_vec();
+                body.extend([0x5a; 32]);
+                body.push(sid as u8);
+                body.extend(std::iter::repeat_n(0x11, sid));
+                body.extend_from_slice(&((ciphers * 2) as u16).to_be_bytes());
+                body.extend((0..ciphers * 2).map(|i| i as u8));
+                body.push(comps as u8);
+                body.extend(std::iter::repeat_n(0, comps));
+                let all = exts.concat();
+                body.extend_from_slice(&(all.len() as u16).to_be_bytes());
+                body.extend_from_slice(&all);
+                let mut msg = vec![HS_CLIENT_HELLO];
+                msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+                msg.extend_from_slice(&body);
+                Generated { msg, expected }
+            })
     }
 }
