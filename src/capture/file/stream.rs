@@ -129,10 +129,11 @@ impl<'r> StreamReader<'r> {
             stats: CaptureStats::default(),
             done: false,
         };
-        while r.buf.len() < PCAP_HEADER && !r.eof {
+        while r.end < PCAP_HEADER && !r.eof {
             r.fill().map_err(|k| err(path, 0, 0, k))?;
         }
-        let (_, pcap) = file_header(&r.buf).map_err(|(at, k)| err(path, 0, at, k))?;
+        let (_, pcap) = file_header(r.buf.get(..r.end).unwrap_or_default())
+            .map_err(|(at, k)| err(path, 0, at, k))?;
         if let Some(info) = pcap {
             r.state = State::Pcap(info);
             r.pos = PCAP_HEADER;
