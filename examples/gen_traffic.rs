@@ -828,7 +828,7 @@ impl Gen {
             c.pkts.push(p);
             off += len;
             n += 1;
-            if n % ack_every == 0 || last {
+            if n.is_multiple_of(ack_every) || last {
                 let (seq, ack) = (c.c_next, c.s_next);
                 let p = c.raw(true, seq, ack, ACK, &[], &[]);
                 c.pkts.push(p);

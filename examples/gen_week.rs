@@ -452,7 +452,7 @@ struct Rec {
 /// the shared synth writer always captures whole frames.
 fn pcapng(recs: &[Rec], snaplen: usize, comment: &str) -> Vec<u8> {
     fn pad4(v: &mut Vec<u8>) {
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
     }
@@ -1082,7 +1082,7 @@ fn week(a: &Args) -> Vec<Rec> {
         let h = fnv(a.seed, &[&host, "shape"]);
         targets.push(Target {
             v6: host.starts_with("ipv6."),
-            cname: h % 3 == 0,
+            cname: h.is_multiple_of(3),
             host,
             path,
             proto,

@@ -301,7 +301,7 @@ fn run_single(
         false,
         &mut |pkt, file, reader, name| {
             engine.process(pkt, file, &mut emit);
-            if engine.seq % BATCH_RECORDS == 0 {
+            if engine.seq.is_multiple_of(BATCH_RECORDS) {
                 let flows = Some(engine.table.len());
                 progress.tick(name, reader.offset(), reader.len(), engine.seq, flows);
             }
@@ -347,7 +347,7 @@ fn run_paged(
             let mut out: Vec<Ended> = Vec::new();
             let files = read_files(opened, paths, names, false, &mut |pkt, file, reader, _| {
                 engine.process(pkt, file, &mut |e| out.push(e));
-                if engine.seq % PAGED_RECORDS == 0 {
+                if engine.seq.is_multiple_of(PAGED_RECORDS) {
                     at.store(u64::from(file) << 48 | reader.offset(), Ordering::Relaxed);
                     let _ = tx.send(Msg::Flows {
                         flows: std::mem::take(&mut out),
@@ -590,7 +590,7 @@ fn dispatch<'a, P>(
                     None => release = Some(r),
                 }
             }
-            if seq % DISPATCH_RECORDS as u64 == 0 {
+            if seq.is_multiple_of(DISPATCH_RECORDS as u64) {
                 flush(&mut batches, seq, release.take(), merger);
                 progress.tick(name, reader.offset(), reader.len(), seq, None);
             }

@@ -225,7 +225,7 @@ fn compressed_and_stdin_inputs_give_the_plain_report() {
             two.extend(e.finish().expect("gzip"));
         }
         let zst = d.join("capture.bin");
-        let zstded = zstd::encode_all(&bytes[..], 3).expect("zstd");
+        let zstded = zstd(&bytes[..]);
         for (what, path, data) in [
             ("gzip", &gz, &gzipped),
             ("zstd", &zst, &zstded),
@@ -502,6 +502,41 @@ fn several_files_are_ordered_deduplicated_and_overlaps_warned() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// `bytes` zstd-compressed by the crate the reader uses (ruzstd's encoder, about `zstd -1`).
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+/// A zstd skippable frame (magic `0x184D2A50`, length, content): metadata between frames.
+fn skippable(content: &[u8]) -> Vec<u8> {
+    let mut v = 0x184D_2A50_u32.to_le_bytes().to_vec();
+    v.extend((content.len() as u32).to_le_bytes());
+    v.extend(content);
+    v
+}
+
+/// `bytes` compressed by the `zstd` tool (the reference implementation) with `args`; None,
+/// with SKIPPED printed, when it is not installed.
+fn zstd_tool(bytes: &[u8], args: &[&str]) -> Option<Vec<u8>> {
+    let child = Command::new("zstd")
+        .args(args)
+        .args(["-q", "-c", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("SKIPPED: zstd not installed (the reference encoder's output is not checked)");
+        return None;
+    };
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = bytes.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = child.wait_with_output().expect("zstd");
+    writer.join().expect("writer").expect("zstd stdin");
+    assert!(out.status.success(), "zstd {args:?}");
+    Some(out.stdout)
+}
+
 /// `bytes` xz-compressed by the crate the reader uses (preset 1: 1 MiB dictionary, light).
 fn xz(bytes: &[u8]) -> Vec<u8> {
     let opts = lzma_rust2::XzOptions::with_preset(1);
@@ -564,10 +599,11 @@ fn report_and_flows(file: &Path, log: &Path) -> (i32, serde_json::Value, String,
     )
 }
 
-/// One capture as plain, gzip, zstd and xz (one stream and two concatenated; detected from the
+/// One capture as plain, gzip, zstd (ruzstd's encoder and the `zstd` tool's, one frame and
+/// several with skippable frames) and xz (one stream and two concatenated; detected from the
 /// bytes, whatever the name): the same report and the same flow log. A hostile xz header
 /// declaring a dictionary over the limit is refused with an error that says so (the limit
-/// itself reads); an xz cut short keeps the records before the cut and says where, like the
+/// itself reads), as is a zstd frame declaring a window over its limit; an xz cut short keeps the records before the cut and says where, like the
 /// other formats.
 #[test]
 fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
@@ -587,12 +623,27 @@ fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
         let half = bytes.len() / 2;
         let mut two_xz = xz(&bytes[..half]);
         two_xz.extend(xz(&bytes[half..]));
-        for (what, data) in [
+        let mut variants = vec![
             ("gzip", gz.finish().expect("gzip")),
-            ("zstd", zstd::encode_all(&bytes[..], 3).expect("zstd")),
+            ("zstd", zstd(&bytes[..])),
             ("xz", xz(&bytes)),
             ("xz, two streams", two_xz),
-        ] {
+        ];
+        // The reference encoder's output (what `.zst` captures are made with), also as two
+        // frames with a skippable frame before, between and after them.
+        if let (Some(whole), Some(a), Some(b)) = (
+            zstd_tool(&bytes, &["-3"]),
+            zstd_tool(&bytes[..half], &["-9", "--check"]),
+            zstd_tool(&bytes[half..], &["-1", "--no-check"]),
+        ) {
+            variants.push(("zstd -3 (zstd tool)", whole));
+            let mut frames = skippable(b"seek table");
+            for part in [a, skippable(&[0u8; 1000]), b, skippable(b"")] {
+                frames.extend(part);
+            }
+            variants.push(("zstd tool, two frames and skippable frames", frames));
+        }
+        for (what, data) in variants {
             let f = d.join("capture.bin");
             std::fs::write(&f, &data).expect("write");
             let (code, v, fl, err) = report_and_flows(&f, &log);
@@ -632,6 +683,23 @@ fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
             );
         }
     }
+
+    // A zstd frame declaring a window over the 128 MiB limit (byte 5 of ruzstd's frame header:
+    // 2^(10 + 17) plus an eighth, 144 MiB) is refused the same way.
+    let mut data = zstd(&bytes);
+    data[5] = 0x89;
+    let f = d.join("hostile.pcapng.zst");
+    std::fs::write(&f, &data).expect("write");
+    let (code, _, _, err) = report_and_flows(&f, &log);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: cannot open: decompressing: zstd frame 1 declares a window of 144 MiB, over \
+             the 128 MiB limit",
+            p(&f)
+        )),
+        "{err}"
+    );
 
     // Cut at 60%: exit 1 (partial), the records before the cut counted, the error giving the
     // file, the record and the byte offset in the decompressed stream.
@@ -686,7 +754,7 @@ fn compressed_inputs_are_ordered_deduplicated_and_overlaps_warned() {
         let name = rotated_name(i);
         let data = match i % 4 {
             0 => gzip(part),
-            1 => zstd::encode_all(&part[..], 3).expect("zstd"),
+            1 => zstd(&part[..]),
             2 => xz(part),
             _ => part.clone(),
         };
@@ -724,7 +792,7 @@ fn compressed_inputs_are_ordered_deduplicated_and_overlaps_warned() {
     let zst = d.join("part3.zst");
     let xzed = d.join("part3.bin");
     std::fs::write(&gz, gzip(&parts[3])).expect("write");
-    std::fs::write(&zst, zstd::encode_all(&parts[3][..], 3).expect("zstd")).expect("write");
+    std::fs::write(&zst, zstd(&parts[3])).expect("write");
     std::fs::write(&xzed, xz(&parts[3])).expect("write");
     for (a, b) in [
         (&paths[3], &gz),

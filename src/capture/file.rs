@@ -123,6 +123,9 @@ fn corrupt(msg: impl Into<String>) -> CaptureErrorKind {
 /// Magic bytes of the compressions read transparently (how rotated captures are kept).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// A zstd skippable frame's magic, `0x184D2A50` to `0x184D2A5F` little-endian, without its low
+/// nibble: `pzstd` and the seekable format start a file with one.
+const ZSTD_SKIPPABLE_MAGIC: [u8; 3] = [0x2a, 0x4d, 0x18];
 const XZ_MAGIC: [u8; 6] = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 /// Bytes [`Compression::detect`] needs to see (the longest magic).
 pub const MAGIC_LEN: usize = XZ_MAGIC.len();
@@ -146,7 +149,10 @@ impl Compression {
     pub fn detect(head: &[u8]) -> Option<Compression> {
         if head.starts_with(&GZIP_MAGIC) {
             Some(Compression::Gzip)
-        } else if head.starts_with(&ZSTD_MAGIC) {
+        } else if head.starts_with(&ZSTD_MAGIC)
+            || (head.first().is_some_and(|b| b >> 4 == 5)
+                && head.get(1..4) == Some(&ZSTD_SKIPPABLE_MAGIC[..]))
+        {
             Some(Compression::Zstd)
         } else if head.starts_with(&XZ_MAGIC) {
             Some(Compression::Xz)
@@ -156,8 +162,8 @@ impl Compression {
     }
 }
 
-/// `source` decompressed as it is read (gzip members and xz streams concatenated, as
-/// `cat a.gz b.gz` makes).
+/// `source` decompressed as it is read (gzip members, zstd frames and xz streams concatenated,
+/// as `cat a.gz b.gz` makes).
 pub fn decompressing<'r>(
     source: impl Read + 'r,
     c: Option<Compression>,
@@ -166,7 +172,7 @@ pub fn decompressing<'r>(
     Ok(match c {
         None => Box::new(source),
         Some(Compression::Gzip) => Box::new(flate2::bufread::MultiGzDecoder::new(source)),
-        Some(Compression::Zstd) => Box::new(zstd::stream::read::Decoder::with_buffer(source)?),
+        Some(Compression::Zstd) => Box::new(zstd::Zstd::new(source)),
         Some(Compression::Xz) => Box::new(Xz {
             inner: lzma_rust2::XzReader::new_mem_limit(
                 source,
@@ -1071,6 +1077,8 @@ impl<'a> Iterator for Reader<'a> {
 }
 
 pub mod stream;
+mod zstd;
+pub use zstd::ZSTD_MAX_WINDOW;
 
 #[cfg(test)]
 mod tests;

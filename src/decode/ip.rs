@@ -767,7 +767,7 @@ impl FragmentPool {
         let start = f.offset as usize;
         let end = start + data.len();
         // Non-last fragments carry a multiple of 8 bytes; nothing reaches past 64 KiB.
-        if end > MAX_DATAGRAM || (f.more && (data.len() % 8 != 0 || data.is_empty())) {
+        if end > MAX_DATAGRAM || (f.more && (!data.len().is_multiple_of(8) || data.is_empty())) {
             self.stats.dropped_invalid += 1;
             return Err(DecodeError::FragmentDropped);
         }

@@ -57,9 +57,12 @@ pub fn needs_stream(path: &Path) -> bool {
 pub struct StreamReader<'r> {
     path: PathBuf,
     src: Box<dyn Read + 'r>,
-    /// Unconsumed bytes are `buf[pos..]`.
+    /// Unconsumed bytes are `buf[pos..end]`. `buf[end..]` is scratch a read fills, kept
+    /// allocated and initialised, so a read (16 KiB from the xz decoder, a pipe's 64 KiB) does
+    /// not zero a whole [`READ_BLOCK`] first.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
     /// Stream offset of `buf[0]`.
     base: u64,
     eof: bool,
@@ -112,8 +115,9 @@ impl<'r> StreamReader<'r> {
         let mut r = StreamReader {
             path: path.to_path_buf(),
             src,
-            buf: Vec::with_capacity(READ_BLOCK),
+            buf: Vec::new(),
             pos: 0,
+            end: 0,
             base: 0,
             eof: false,
             what,
@@ -125,10 +129,11 @@ impl<'r> StreamReader<'r> {
             stats: CaptureStats::default(),
             done: false,
         };
-        while r.buf.len() < PCAP_HEADER && !r.eof {
+        while r.end < PCAP_HEADER && !r.eof {
             r.fill().map_err(|k| err(path, 0, 0, k))?;
         }
-        let (_, pcap) = file_header(&r.buf).map_err(|(at, k)| err(path, 0, at, k))?;
+        let (_, pcap) = file_header(r.buf.get(..r.end).unwrap_or_default())
+            .map_err(|(at, k)| err(path, 0, at, k))?;
         if let Some(info) = pcap {
             r.state = State::Pcap(info);
             r.pos = PCAP_HEADER;
@@ -147,7 +152,7 @@ impl<'r> StreamReader<'r> {
             return None;
         }
         let found = loop {
-            let rest = self.buf.get(self.pos..).unwrap_or_default();
+            let rest = self.buf.get(self.pos..self.end).unwrap_or_default();
             let start = rest.as_ptr() as usize;
             let mut oversize = None;
             let step = if rest.is_empty() {
@@ -252,7 +257,7 @@ impl<'r> StreamReader<'r> {
         // Everything but the trailing length, dropped as it comes.
         let mut left = u64::from(len).saturating_sub(4);
         loop {
-            let here = self.buf.len().saturating_sub(self.pos) as u64;
+            let here = self.end.saturating_sub(self.pos) as u64;
             let n = here.min(left);
             self.pos += n as usize;
             left -= n;
@@ -264,10 +269,13 @@ impl<'r> StreamReader<'r> {
             }
             self.fill()?;
         }
-        while self.buf.len().saturating_sub(self.pos) < 4 && !self.eof {
+        while self.end.saturating_sub(self.pos) < 4 && !self.eof {
             self.fill()?;
         }
-        let trailer = self.buf.get(self.pos..).and_then(|b| u32_at(b, 0, be));
+        let trailer = self
+            .buf
+            .get(self.pos..self.end)
+            .and_then(|b| u32_at(b, 0, be));
         skip_oversize(btype, len, trailer, record, offset, &mut self.stats)?;
         self.pos += 4;
         Ok(())
@@ -288,19 +296,25 @@ impl<'r> StreamReader<'r> {
     /// the buffer stays within one read and one block.
     fn fill(&mut self) -> Result<(), CaptureErrorKind> {
         if self.pos > 0 {
-            self.buf.drain(..self.pos);
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.base += self.pos as u64;
             self.pos = 0;
         }
-        if self.buf.len() > MAX_BLOCK as usize {
+        if self.end > MAX_BLOCK as usize {
             return Err(CaptureErrorKind::Corrupt(format!(
                 "record longer than the {MAX_BLOCK} bytes a stream is buffered in"
             )));
         }
-        let old = self.buf.len();
-        self.buf.resize(old + READ_BLOCK, 0);
+        let old = self.end;
+        if self.buf.len() < old + READ_BLOCK {
+            self.buf.resize(old + READ_BLOCK, 0);
+        }
         let got = loop {
-            match self.src.read(self.buf.get_mut(old..).unwrap_or_default()) {
+            match self
+                .src
+                .read(self.buf.get_mut(old..old + READ_BLOCK).unwrap_or_default())
+            {
                 Ok(k) => break Ok(k),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => break Err(e),
@@ -308,14 +322,11 @@ impl<'r> StreamReader<'r> {
         };
         match got {
             Ok(k) => {
-                self.buf.truncate(old + k);
+                self.end = old + k.min(READ_BLOCK);
                 self.eof = k == 0;
                 Ok(())
             }
-            Err(e) => {
-                self.buf.truncate(old);
-                Err(CaptureErrorKind::Io(format!("{}: {e}", self.what)))
-            }
+            Err(e) => Err(CaptureErrorKind::Io(format!("{}: {e}", self.what))),
         }
     }
 }

@@ -783,6 +783,100 @@ fn xz_decodes_and_fails_cleanly_when_cut_or_corrupt() {
     }
 }
 
+/// `data` zstd-compressed by ruzstd's encoder (about `zstd -1`; a content checksum per frame).
+fn zstd(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+/// A skippable frame (magic `0x184D2A5?`, little-endian length, content), as the seekable
+/// format's index or a metadata writer puts between zstd frames.
+fn skippable(content: &[u8]) -> Vec<u8> {
+    let mut v = 0x184D_2A53_u32.to_le_bytes().to_vec();
+    v.extend((content.len() as u32).to_le_bytes());
+    v.extend(content);
+    v
+}
+
+/// zstd: several frames with skippable frames between them are one stream, also read a few
+/// bytes at a time; cut anywhere or with any byte flipped after its magic, it yields a prefix
+/// of the data and an error (the content checksum catches what decoding does not), never a
+/// panic or wrong bytes. A frame declaring a window over [`ZSTD_MAX_WINDOW`] is refused.
+#[test]
+fn zstd_frames_decode_and_fail_cleanly_when_cut_or_corrupt() {
+    let data: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 & 0x3f)
+        .collect();
+    let (a, b) = data.split_at(100_000);
+    let mut z = skippable(b"index");
+    z.extend(zstd(a));
+    z.extend(skippable(&[0xff; 70_000]));
+    z.extend(zstd(b));
+    z.extend(skippable(b""));
+    assert_eq!(
+        Compression::detect(&z),
+        Some(Compression::Zstd),
+        "skippable frame first"
+    );
+    let one = zstd(&data);
+    assert_eq!(Compression::detect(&one), Some(Compression::Zstd));
+    assert_eq!(drain(&one).0, data);
+    let read = |z: &[u8], step: usize| {
+        let mut out = Vec::new();
+        let r = decompressing(Trickle { data: z, step }, Some(Compression::Zstd))
+            .and_then(|mut r| r.read_to_end(&mut out));
+        (out, r.err())
+    };
+    for step in [1 << 20, 7] {
+        let (out, e) = read(&z, step);
+        assert!(e.is_none(), "{e:?}");
+        assert!(out == data, "step {step}");
+    }
+    let step = (z.len() / 80).max(1);
+    for cut in (1..z.len()).step_by(step) {
+        let (out, e) = read(z.get(..cut).unwrap_or_default(), 1 << 20);
+        assert!(e.is_some(), "cut at {cut}: no error");
+        assert!(data.starts_with(&out), "cut at {cut}: not a prefix");
+    }
+    let (_, e) = read(&one[..one.len() - 1], 1 << 20);
+    assert!(
+        e.is_some_and(|e| e.to_string().contains("ends early (the file is cut short)")),
+        "cut in the checksum"
+    );
+    let mut seed = 0x9e37_79b9_u32;
+    for _ in 0..200 {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let mut bad = one.clone();
+        let at = ZSTD_MAGIC.len() + (seed as usize >> 4) % (bad.len() - ZSTD_MAGIC.len());
+        if let Some(b) = bad.get_mut(at) {
+            *b ^= 1 << (seed & 7);
+        }
+        let (out, e) = drain(&bad);
+        assert!(e.is_some() || out == data, "flip at {at}");
+        assert!(data.starts_with(&out) || e.is_some(), "flip at {at}");
+    }
+    // ruzstd writes no single-segment flag: byte 5 is the window descriptor (exponent << 3 |
+    // mantissa: 2^(10 + exponent) plus mantissa eighths). 128 MiB reads; 144 MiB and 2 TiB
+    // are refused before the decoder allocates them.
+    assert_eq!(one[4] & 0x23, 0, "no single segment, no dictionary");
+    for (desc, ok) in [(0x88u8, true), (0x89, false), (0xf8, false)] {
+        let mut big = one.clone();
+        big[5] = desc;
+        let (out, e) = drain(&big);
+        if ok {
+            assert!(e.is_none() && out == data, "window {desc:#x}: {e:?}");
+        } else {
+            let e = e.map(|e| (e.kind(), e.to_string()));
+            let (kind, msg) = e.unwrap_or((std::io::ErrorKind::Other, String::new()));
+            assert_eq!(kind, std::io::ErrorKind::OutOfMemory, "window {desc:#x}");
+            assert!(
+                msg.contains("over the 128 MiB limit") && msg.contains("refused before allocating"),
+                "window {desc:#x}: {msg}"
+            );
+            assert!(out.is_empty());
+        }
+    }
+}
+
 /// Hands out at most `step` bytes per read, as a pipe does.
 struct Trickle<'a> {
     data: &'a [u8],
