@@ -545,6 +545,15 @@ fn xz(bytes: &[u8]) -> Vec<u8> {
     w.finish().expect("xz")
 }
 
+/// The week fixture xz-compressed, once per test binary: the encoder takes about 0.7 s of CPU
+/// per 3 MB, and the two tests reading it as xz compressed it seven times over between them.
+fn week_xz() -> &'static [u8] {
+    static XZ: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    XZ.get_or_init(|| xz(&std::fs::read(fixture(WEEK)).expect("fixture")))
+}
+
+const WEEK: &str = "week/win11-enterprise.pcapng";
+
 /// Rewrites the dictionary size the first block header of an xz stream declares (LZMA2
 /// property byte: `(2 | (prop & 1)) << (prop / 2 + 11)` bytes), with its CRC32 fixed, as a
 /// hostile file would carry it.
@@ -609,9 +618,14 @@ fn report_and_flows(file: &Path, log: &Path) -> (i32, serde_json::Value, String,
 fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
     let d = scratch("xz");
     let log = d.join("flows.jsonl");
-    for name in ["week/win11-enterprise.pcapng", "flows_wns_week.pcap"] {
+    for name in [WEEK, "flows_wns_week.pcap"] {
         let plain = fixture(name);
         let bytes = std::fs::read(&plain).expect("fixture");
+        let whole_xz = if name == WEEK {
+            week_xz().to_vec()
+        } else {
+            xz(&bytes)
+        };
         let (code, expected, flows, err) = report_and_flows(&plain, &log);
         assert_eq!(code, 0, "{err}");
         assert!(expected["totals"]["flows"].as_u64().unwrap_or(0) > 0);
@@ -626,7 +640,7 @@ fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
         let mut variants = vec![
             ("gzip", gz.finish().expect("gzip")),
             ("zstd", zstd(&bytes[..])),
-            ("xz", xz(&bytes)),
+            ("xz", whole_xz.clone()),
             ("xz, two streams", two_xz),
         ];
         // The reference encoder's output (what `.zst` captures are made with), also as two
@@ -654,17 +668,17 @@ fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
             assert_eq!(fl.len(), flows.len(), "{name} as {what}: flow log");
         }
         assert_eq!(
-            report(&["audit", "-"], Some(xz(&bytes))),
+            report(&["audit", "-"], Some(whole_xz)),
             expected,
             "{name} xz on stdin"
         );
     }
 
-    let bytes = std::fs::read(fixture("week/win11-enterprise.pcapng")).expect("fixture");
+    let bytes = std::fs::read(fixture(WEEK)).expect("fixture");
     let f = d.join("hostile.pcapng.xz");
     // 64 MiB (xz -9's dictionary) is the limit and reads; 96 MiB and 4 GiB are refused.
     for (prop, ok) in [(28u8, true), (29, false), (40, false)] {
-        let mut data = xz(&bytes);
+        let mut data = week_xz().to_vec();
         declare_xz_dict(&mut data, prop);
         std::fs::write(&f, &data).expect("write");
         let (code, v, _, err) = report_and_flows(&f, &log);
@@ -703,7 +717,7 @@ fn xz_gzip_zstd_and_plain_give_one_report_and_flow_log() {
 
     // Cut at 60%: exit 1 (partial), the records before the cut counted, the error giving the
     // file, the record and the byte offset in the decompressed stream.
-    let data = xz(&bytes);
+    let data = week_xz();
     let f = d.join("cut.pcapng.xz");
     std::fs::write(&f, &data[..data.len() * 6 / 10]).expect("write");
     let (code, v, _, err) = report_and_flows(&f, &log);
@@ -818,7 +832,7 @@ fn compressed_inputs_are_ordered_deduplicated_and_overlaps_warned() {
 
     // Overlap: the whole capture, xz-compressed, and one of its parts, plain or compressed.
     let whole_xz = d.join("whole.bin");
-    std::fs::write(&whole_xz, xz(&bytes)).expect("write");
+    std::fs::write(&whole_xz, week_xz()).expect("write");
     for part in [&paths[5], &paths[4]] {
         let v = report(&["audit", p(part), p(&whole_xz)], None);
         let warnings = v["warnings"].to_string();
